@@ -26,10 +26,10 @@ _ADDR_LEN = {4: 4, 6: 16}
 
 
 def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) of ``data``: ones' complement of the ones' complement sum."""
+    """The Internet checksum (RFC 1071): ones' complement of the ones' complement sum."""
     if len(data) & 1:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -118,7 +118,9 @@ def encode(
         b4, b5 = auth_type, max_advert_int
     elif version == 3:
         if not 0 <= max_advert_int <= 0xFFF:
-            raise ValueError(f"VRRPv3 max advert interval {max_advert_int} is not 0-4095 centiseconds")
+            raise ValueError(
+                f"VRRPv3 max advert interval {max_advert_int} is not 0-4095 centiseconds"
+            )
         if auth_type or auth_data:
             raise ValueError("VRRPv3 has no authentication")
         b4, b5 = max_advert_int >> 8, max_advert_int & 0xFF
@@ -131,8 +133,11 @@ def encode(
     for a in addresses:
         if len(a) != alen:
             raise ValueError(f"IPv{ip_version} address must be {alen} bytes, not {len(a)}")
-    body = bytearray(struct.pack("!BBBBBBH", version << 4 | TYPE_ADVERTISEMENT, vrid, priority,
-                                 len(addresses), b4, b5, 0))
+    body = bytearray(
+        struct.pack(
+            "!BBBBBBH", version << 4 | TYPE_ADVERTISEMENT, vrid, priority, len(addresses), b4, b5, 0
+        )
+    )
     body += b"".join(addresses)
     if version == 2:
         body += auth_data.ljust(AUTH_DATA_LEN, b"\0")
@@ -145,4 +150,3 @@ def encode(
         covered = bytes(body)
     struct.pack_into("!H", body, 6, checksum(covered))
     return bytes(body)
-

@@ -1,0 +1,1 @@
+"""Operator tools that are not part of the daemon: capture decoding, hashing."""
