@@ -65,8 +65,7 @@ def machine() -> str:
     except OSError:
         pass
     return (
-        f"{os.cpu_count()} x {cpu}, Linux {platform.release()}, "
-        f"Python {platform.python_version()}"
+        f"{os.cpu_count()} x {cpu}, Linux {platform.release()}, Python {platform.python_version()}"
     )
 
 
@@ -90,8 +89,9 @@ def render(name: str, title: str, rows: Sequence[Row], notes: Sequence[str]) -> 
 
 def update_markdown(name: str, section: str, path: Path = BENCHMARKS_MD) -> None:
     text = path.read_text() if path.exists() else "# pykad benchmarks\n"
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->",
-                         re.S)
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S
+    )
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:

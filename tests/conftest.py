@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from lab.need import need_root
 
 LAB_MARKERS = ("netns", "vm", "interop")

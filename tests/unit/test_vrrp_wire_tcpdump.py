@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from lab.frames import vrrp_frame
 from lab.need import need_program
-
 from pykad.tools.pcap import LINKTYPE_ETHERNET, Frame, write_pcap
 from pykad.vrrp import wire
 from pykad.vrrp.advert import VRRP_MCAST_V4, VRRP_MCAST_V6, Advert
