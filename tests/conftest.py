@@ -12,3 +12,6 @@ LAB_MARKERS = ("netns", "vm", "interop")
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if any(item.get_closest_marker(m) for m in LAB_MARKERS):
         need_root()
+
+
+pytest_plugins = ["lab.netns", "lab.keepalived"]

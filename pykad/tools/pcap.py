@@ -60,13 +60,17 @@ class IpPacket:
     """An IPv4 AH header came before the payload (VRRPv2 AH authentication)."""
 
 
-def read_pcap(path: str | Path) -> Iterator[Frame]:
-    """The frames of a classic pcap file, in order."""
+def read_pcap(path: str | Path, *, live: bool = False) -> Iterator[Frame]:
+    """The frames of a classic pcap file, in order.
+
+    ``live``: the file is still being written, so a cut-short last record ends
+    the iteration quietly instead of raising ``PcapError``.
+    """
     with open(path, "rb") as f:
-        yield from _read(f, str(path))
+        yield from _read(f, str(path), live)
 
 
-def _read(f: BinaryIO, name: str) -> Iterator[Frame]:
+def _read(f: BinaryIO, name: str, live: bool) -> Iterator[Frame]:
     header = f.read(24)
     if len(header) < 24 or header[:4] not in _MAGIC:
         raise PcapError(f"{name}: not a classic pcap file (pcapng is not read; use tcpdump -w)")
@@ -74,12 +78,12 @@ def _read(f: BinaryIO, name: str) -> Iterator[Frame]:
     linktype = struct.unpack(order + "I", header[20:24])[0] & 0x0FFFFFFF
     record = struct.Struct(order + "IIII")
     while chunk := f.read(16):
-        if len(chunk) < 16:
-            raise PcapError(f"{name}: truncated record header")
-        sec, frac, caplen, _ = record.unpack(chunk)
+        sec, frac, caplen, _ = record.unpack(chunk) if len(chunk) == 16 else (0, 0, 1 << 32, 0)
         data = f.read(caplen)
         if len(data) < caplen:
-            raise PcapError(f"{name}: truncated packet")
+            if live:
+                return
+            raise PcapError(f"{name}: truncated record")
         yield Frame(sec + frac * unit, linktype, data)
 
 
