@@ -6,12 +6,17 @@ Only what exists is offered; each later capability adds its flags here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from pykad import __version__
 
 KEEPALIVED_COMPAT = "2.2.7"
+DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 
 
 def version_text() -> str:
@@ -24,16 +29,108 @@ def version_text() -> str:
     )
 
 
+def default_config_id() -> str:
+    """keepalived's default config id: the host name up to its first dot."""
+    return os.uname().nodename.split(".")[0]
+
+
+def _split_config_test(argv: list[str]) -> tuple[list[str], str | None]:
+    """keepalived's ``-t``/``--config-test`` takes its log file only attached (getopt)."""
+    rest, log_file = [], None
+    for arg in argv:
+        if arg.startswith("--config-test="):
+            rest.append("-t")
+            log_file = arg.split("=", 1)[1]
+        elif arg.startswith("-t") and len(arg) > 2 and not arg.startswith("--"):
+            rest.append("-t")
+            log_file = arg[2:]
+        else:
+            rest.append(arg)
+    return rest, log_file
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``pykad``: the daemon. Today: ``--version``."""
+    """``pykad``: the daemon. Today: ``--version`` and the configuration test."""
+    args_in, log_file = _split_config_test(list(sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(prog="pykad", description="keepalived-compatible HA daemon")
     parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "-f",
+        "--use-file",
+        metavar="FILE",
+        default=DEFAULT_CONFIG,
+        help=f"use the configuration FILE (default {DEFAULT_CONFIG})",
+    )
+    parser.add_argument(
+        "-t",
+        "--config-test",
+        action="store_true",
+        help="check the configuration and exit (-tFILE / --config-test=FILE: "
+        "write the findings to FILE)",
+    )
+    parser.add_argument(
+        "-i",
+        "--config-id",
+        metavar="ID",
+        default=None,
+        help="the id that @ID lines are kept for (default: short host name)",
+    )
+    parser.add_argument(
+        "-e",
+        "--all-config",
+        action="store_true",
+        help="every config file must exist and be readable (include checks)",
+    )
+    parser.add_argument(
+        "-d",
+        "--dump-conf",
+        action="store_true",
+        help="with -t: print the configuration read, as JSON",
+    )
+    args = parser.parse_args(args_in)
     if args.version:
         print(version_text())
         return 0
+    if args.config_test:
+        return config_test(args.use_file, args.config_id, args.all_config, args.dump_conf, log_file)
     print("pykad: the daemon is not built yet (see README.md, 'Features')", file=sys.stderr)
     return 1
+
+
+def config_test(
+    path: str, config_id: str | None, all_config: bool, dump: bool, log_file: str | None
+) -> int:
+    """``pykad -t``: read the configuration, report, exit as keepalived 2.2.7 does."""
+    from pykad.config.load import load
+    from pykad.drivers.files import LocalFiles
+
+    loaded = load(
+        LocalFiles(),
+        path,
+        cwd=os.getcwd(),
+        config_id=default_config_id() if config_id is None else config_id,
+        all_config=all_config,
+    )
+    lines = [str(d) for d in loaded.diagnostics.items]
+    if log_file:
+        with open(log_file, "a") as f:
+            f.writelines(line + "\n" for line in lines)
+    else:
+        for line in lines:
+            print(line, file=sys.stderr)
+    if dump:
+        json.dump([_jsonable(s) for s in loaded.tree], sys.stdout, indent=1)
+        print()
+    return loaded.diagnostics.exit_code()
+
+
+def _jsonable(statement: Any) -> Any:
+    data = dataclasses.asdict(statement)
+    data["location"] = str(statement.location)
+    data.pop("value_locations")
+    data.pop("text")
+    data["children"] = [_jsonable(c) for c in statement.children]
+    return {k: v for k, v in data.items() if v not in ((), [], "")}
 
 
 def ctl_main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,639 @@
+"""keepalived.conf as a stream of logical lines: includes, @conditionals, $VARS, ~SEQ/~LST.
+
+This is keepalived 2.2.7's ``read_line`` (lib/parser.c; described in
+docs/reference/keepalived-2.2.7-parser.md §1.3): physical lines are read in
+1023-character chunks and decommented; a logical line then goes through the
+``@id`` test, ``$NAME=`` definitions, ``~SEQ``/``~LST`` loops, parameter
+substitution (lazy and recursive, decommenting again after a change), include
+lines, and finally brace splitting, so that every ``{`` and ``}`` outside double
+quotes is a line of its own. The reader tracks the textual brace depth and
+reports an extra ``}`` as keepalived does.
+
+Deliberate differences, each an error here where keepalived hangs or misreads:
+a definition that refers to itself (keepalived loops forever), an include
+cycle or nesting deeper than ``MAX_INCLUDE_DEPTH`` (keepalived recurses until
+it runs out of file handles), ``${_RANDOM MIN MAX}`` anywhere on a line
+(keepalived corrupts the line unless it is last), a failed ``~LST`` does not
+swallow the next loop line, and lines are numbered from the file (keepalived
+numbers a last line without newline as the one before).
+
+No I/O here: files come through the ``Files`` protocol; the caller passes the
+config id, the starting directory and a random source.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pykad.config.diagnostics import Diagnostics, Location, Severity
+from pykad.config.lexer import BLANKS, decomment, expand_braces, split_words
+
+CHUNK = 1023
+"""keepalived reads lines with fgets(buf, 1024): longer lines are cut into chunks."""
+MAX_LINE = 1023
+"""Parameter substitution may not grow a line past keepalived's buffer."""
+MAX_INCLUDE_DEPTH = 64
+MAX_SUBSTITUTIONS = 10_000
+
+INCLUDE_R, INCLUDE_M, INCLUDE_W, INCLUDE_B = 1, 2, 4, 8
+INCLUDE_ALL = INCLUDE_R | INCLUDE_M | INCLUDE_W | INCLUDE_B
+_INCLUDE_VARIANTS = {
+    "r": INCLUDE_R,
+    "m": INCLUDE_R | INCLUDE_M,
+    "w": INCLUDE_R | INCLUDE_M | INCLUDE_W,
+    "b": INCLUDE_R | INCLUDE_B,
+    "a": INCLUDE_ALL,
+}
+_WILDCARD = re.compile(r"[*?\[]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=[ \t]*(.*)\Z", re.S)
+_BRACE_OR_QUOTE = re.compile(r'[{}"]')
+_RANDOM_PARAMS = re.compile(r"((?: +\d+)+)\}")
+
+
+class Files(Protocol):
+    """What the reader needs of a file system; paths are absolute."""
+
+    def glob(self, pattern: str) -> list[str]:
+        """Sorted matches of a pattern without braces; directories end with ``/``."""
+
+    def exists(self, path: str) -> bool:
+        """The path exists (lstat succeeds)."""
+
+    def kind(self, path: str) -> str:
+        """``"file"`` (regular, not executable), ``"directory"`` or ``"other"``."""
+
+    def read(self, path: str) -> str:
+        """The file's text; raises OSError."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogicalLine:
+    """One line as keyword handlers see it: the text after brace splitting, and its words."""
+
+    text: str
+    words: tuple[str, ...]
+    location: Location
+
+
+@dataclass
+class _File:
+    path: str
+    name: str
+    """As shown in messages: the main file as given, included files by their full path."""
+    lines: list[str]
+    cwd_before: str
+    include_check_before: int
+    index: int = 0
+    lineno: int = 0
+
+
+@dataclass
+class _Definition:
+    value: str | list[str]
+    """One line, or the lines of a multi-line definition."""
+
+    @property
+    def multiline(self) -> bool:
+        return isinstance(self.value, list)
+
+
+@dataclass
+class Reader:
+    """Reads a configuration from ``path`` into logical lines (``lines()``)."""
+
+    files: Files
+    path: str
+    cwd: str
+    config_id: str
+    rng: random.Random = field(default_factory=random.Random)
+    include_check: int = 0
+    """Set by ``-e`` / ``--all-config`` (all checks) or by ``include_check`` in global_defs."""
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+    def __post_init__(self) -> None:
+        self._stack: list[_File] = []
+        self._pending: list[Iterator[str]] = []
+        self._pending_files: list[tuple[str, str, int]] = []
+        self._residue: str | None = None
+        self._collecting: _Definition | None = None
+        self.definitions: dict[str, _Definition] = {}
+        self.depth = 0
+        self._builtins: dict[str, Callable[[str], str]] = {
+            "_PWD": lambda _: self.cwd,
+            "_INSTANCE": lambda _: self.config_id,
+            "_RANDOM": self._random,
+            "_HASH": lambda _: "#",
+            "_BANG": lambda _: "!",
+        }
+
+    # --- diagnostics ------------------------------------------------------------------
+
+    @property
+    def location(self) -> Location | None:
+        if not self._stack:
+            return None
+        top = self._stack[-1]
+        return Location(top.name, max(top.lineno, 1))
+
+    def report(self, severity: Severity, message: str) -> None:
+        self.diagnostics.add(severity, message, self.location)
+
+    def _file_problem(self, bit: int, include_type: int, message: str) -> None:
+        counted = bool((self.include_check | include_type) & bit)
+        self.report(Severity.FILE_NOT_FOUND if counted else Severity.OK, message)
+        if counted and self._stack:  # the main file's problems are not include errors
+            self.diagnostics.include_error = True
+
+    # --- files --------------------------------------------------------------------------
+
+    def _open_glob(self, pattern: str, include_type: int) -> None:
+        """Push the files ``pattern`` matches (keepalived's open_glob_file)."""
+        if len(self._stack) >= MAX_INCLUDE_DEPTH:
+            self.report(
+                Severity.GENERAL_ERROR,
+                f"include '{pattern}' nested more than {MAX_INCLUDE_DEPTH} deep",
+            )
+            return
+        base = self.cwd
+        matches: list[str] = []
+        missing = wildcard = False
+        alternatives = expand_braces(pattern)
+        for alt in alternatives:
+            full = posixpath.join(base, alt)
+            if _WILDCARD.search(alt):
+                wildcard = True
+                found = self.files.glob(full)
+                if not found and not self.files.exists(_static_dir(full)):
+                    missing = True
+            else:
+                found = (
+                    [full + ("/" if self.files.kind(full) == "directory" else "")]
+                    if (self.files.exists(full))
+                    else []
+                )
+                missing |= not found
+            matches += found
+        has_brace = len(alternatives) > 1
+        if not matches:
+            if missing:
+                bit = INCLUDE_B if has_brace else INCLUDE_M
+                self._file_problem(bit, include_type, f"Config files missing '{pattern}'.")
+            elif wildcard and (self.include_check | include_type) & INCLUDE_W:
+                self._file_problem(INCLUDE_W, include_type, f"No config files matched '{pattern}'.")
+            return
+        if missing:
+            self._file_problem(INCLUDE_B, include_type, f'Some config files missing: "{pattern}".')
+            if (self.include_check | include_type) & INCLUDE_B:
+                return
+        if not self._stack and len(matches) > 1:
+            self.report(
+                Severity.MULTIPLE_FILES,
+                f"WARNING, multiple configuration file matches of {pattern}, "
+                f"starting with {matches[0]}",
+            )
+        relative = not pattern.startswith("/")
+        for match in reversed(matches):  # a stack: the first match is read first
+            shown = match[len(base.rstrip("/")) + 1 :] if relative else match
+            self._pending_files.append((match, shown, include_type))
+        self._open_next_pending()
+
+    def _open_next_pending(self) -> bool:
+        while self._pending_files:
+            path, shown, include_type = self._pending_files.pop()
+            if path.endswith("/"):
+                self._file_problem(
+                    INCLUDE_R,
+                    include_type,
+                    f"Configuration file '{shown}' is a directory - skipping",
+                )
+                continue
+            if self.files.kind(path) != "file":
+                self._file_problem(
+                    INCLUDE_R,
+                    include_type,
+                    f"Configuration file '{shown}' is not a regular non-executable file - skipping",
+                )
+                continue
+            if any(f.path == path for f in self._stack):
+                self.report(Severity.GENERAL_ERROR, f"include loop: '{shown}' includes itself")
+                continue
+            try:
+                text = self.files.read(path)
+            except OSError as e:
+                self._file_problem(
+                    INCLUDE_R,
+                    include_type,
+                    f"Configuration file '{shown}' open problem ({e.strerror}) - skipping",
+                )
+                continue
+            name = path if self._stack else shown
+            self._stack.append(
+                _File(path, name, _physical_lines(text), self.cwd, self.include_check)
+            )
+            self.cwd = posixpath.dirname(path)
+            return True
+        return False
+
+    def _close_file(self) -> None:
+        done = self._stack.pop()
+        self.cwd = done.cwd_before
+        self.include_check = done.include_check_before
+
+    # --- definitions --------------------------------------------------------------------
+
+    def _random(self, params: str) -> str:
+        numbers = [int(p) for p in params.split()]
+        if len(numbers) > 2:
+            self.report(Severity.OK, f"Too many parameters or extra text for ${{_RANDOM {params}}}")
+        low = numbers[0] if numbers else 0
+        high = numbers[1] if len(numbers) > 1 else 32767
+        return str(self.rng.randint(min(low, high), max(low, high)))
+
+    def _define(self, name: str, value: str) -> None:
+        if value.endswith("\\"):
+            first = value[:-1].rstrip(BLANKS)
+            definition = _Definition([first] if first else [])
+            self._collecting = definition
+        else:
+            definition = _Definition(value)
+        self.definitions[name] = definition
+
+    def _collect(self, line: str) -> None:
+        """A physical line of a multi-line definition (already decommented)."""
+        assert self._collecting is not None
+        lines = self._collecting.value
+        assert isinstance(lines, list)
+        if line.endswith("\\"):
+            line = line[:-1].rstrip(BLANKS)
+            if line:
+                lines.append(line)
+            return
+        lines.append(line)
+        self._end_collecting()
+
+    def _end_collecting(self) -> None:
+        if self._collecting is not None and not self._collecting.value:
+            self._collecting.value = ""
+        self._collecting = None
+
+    def _lookup(self, line: str, i: int) -> tuple[str, int, list[str]] | None:
+        """The reference starting at ``line[i] == '$'``: (value, end, more lines) or None."""
+        braces = line.startswith("{", i + 1)
+        m = _NAME.match(line, i + (2 if braces else 1))
+        if not m:
+            return None
+        name, end = m.group(), m.end()
+        params = ""
+        if braces:
+            pm = _RANDOM_PARAMS.match(line, end)
+            if pm and name == "_RANDOM" and name not in self.definitions:
+                params, end = pm.group(1), pm.end()
+            elif line.startswith("}", end):
+                end += 1
+            else:
+                return None
+        elif end < len(line) and line[end] not in " \t,)":
+            return None
+        definition = self.definitions.get(name)
+        if definition is None:
+            builtin = self._builtins.get(name)
+            return (builtin(params), end, []) if builtin else None
+        if isinstance(definition.value, list):
+            if end != len(line):  # a multi-line value only replaces a reference at the end
+                return None
+            first, *rest = definition.value or [""]
+            return first, end, rest
+        return definition.value, end, []
+
+    def _substitute(self, line: str) -> tuple[str, bool]:
+        """Replace ``$NAME`` and ``${NAME}``, rescanning what was inserted (§4.3)."""
+        changed = False
+        i = line.find("$")
+        count = 0
+        while i >= 0 and i + 1 < len(line):
+            found = self._lookup(line, i)
+            if found is None:
+                i = line.find("$", i + 1)
+                continue
+            value, end, more = found
+            count += 1
+            if count > MAX_SUBSTITUTIONS:
+                self.report(
+                    Severity.GENERAL_ERROR,
+                    f"Parameter substitution on line '{line}' does not end "
+                    "(a definition refers to itself)",
+                )
+                return line, changed
+            if len(line) - (end - i) + len(value) > MAX_LINE:
+                self.report(
+                    Severity.OK,
+                    f"Parameter substitution on line '{line}' would exceed maximum line length",
+                )
+                return line, changed
+            line = line[:i] + value + line[end:]
+            changed = True
+            if more:
+                self._pending.append(iter(more))
+            if value.lstrip(BLANKS).startswith("~"):
+                break
+            i = line.find("$", i)
+        return line, changed
+
+    # --- loops --------------------------------------------------------------------------
+
+    def _loop(self, line: str) -> bool:
+        """Register a ``~SEQ``/``~SEQx``/``~LST`` line (§5); False if it is invalid."""
+        if line.startswith("~SEQ"):
+            ok = self._add_seq(line)
+            if not ok:
+                self.report(Severity.GENERAL_ERROR, f"Invalid ~SEQ specification '{line}'")
+        else:
+            ok = self._add_lst(line)
+            if not ok:
+                self.report(Severity.GENERAL_ERROR, f"Invalid ~LST specification '{line}'")
+        return ok
+
+    def _iterate(self, assignments: list[list[tuple[str, str]]], body: str) -> Iterator[str]:
+        for assignment in assignments:
+            for name, value in assignment:
+                self.definitions[name] = _Definition(value)
+            yield body
+
+    def _add_seq(self, line: str) -> bool:
+        m = re.match(r"~SEQ(x?)[ \t]*\([ \t]*([^ \t,)]*)[ \t]*", line)
+        if not m:
+            return False
+        hexa, var = m.group(1) == "x", m.group(2)
+        rest = line[m.end() :]
+        if not rest or rest[0] == ")" or not var:
+            self.report(Severity.GENERAL_ERROR, f"Invalid ~SEQ definition '{line}'")
+            return False
+        args = rest[1:].lstrip(BLANKS)
+        close = args.find(")")
+        if close < 0 or close + 2 > 64:
+            self.report(Severity.GENERAL_ERROR, f"~SEQ parameter strings too long '{line}'")
+            return False
+        pending_before = len(self._pending)
+        spec, _ = self._substitute(args[: close + 1])
+        if len(self._pending) > pending_before:
+            del self._pending[pending_before:]
+            self.report(Severity.GENERAL_ERROR, f"~SEQ parameter is multiline definition '{line}'")
+            return False
+        numbers = _parse_seq_numbers(spec)
+        if numbers is None:
+            self.report(Severity.GENERAL_ERROR, f"Invalid ~SEQ definition '{line}'")
+            return False
+        if len(numbers) == 1:
+            (end,) = numbers
+            start, step = (-1 if end < 0 else 1), (-1 if end < 1 else 1)
+        elif len(numbers) == 2:
+            start, end = numbers
+            step = 1 if start <= end else -1
+        else:
+            start, step, end = numbers
+            if not step or (start < end and step < 0) or (start > end and step > 0):
+                self.report(Severity.GENERAL_ERROR, f"Invalid ~SEQ values '{line}'")
+                return False
+        if hexa and (start < 0 or end < 0):
+            self.report(
+                Severity.GENERAL_ERROR, f"~SEQx is only valid for positive numbers '{line}'"
+            )
+            return False
+        values = []
+        value = start
+        while True:
+            values.append(f"{value:x}" if hexa else str(value))
+            value += step
+            if (step > 0 and value > end) or (step < 0 and value < end):
+                break
+        body = args[close + 1 :].lstrip(BLANKS)
+        self._pending.append(self._iterate([[(var, v)] for v in values], body))
+        return True
+
+    def _add_lst(self, line: str) -> bool:
+        m = re.match(r"~LST[ \t]*\(", line)
+        if not m:
+            return False
+        text = line[m.end() :]
+        names, text = _lst_group(text.lstrip(BLANKS), allow_close=False)
+        if names is None or not text.startswith(","):
+            return False
+        text = text[1:].lstrip(BLANKS)
+        value_sets: list[list[str]] = []
+        while True:
+            values, text = _lst_group(text, allow_close=True)
+            if values is None:
+                return False
+            if len(values) > len(names):
+                self.report(
+                    Severity.GENERAL_ERROR, f"~LST specification has too many values '{line}'"
+                )
+                return False
+            value_sets.append(values + [""] * (len(names) - len(values)))
+            if text.startswith(")"):
+                break
+            if not text.startswith(","):
+                return False
+            text = text[1:].lstrip(BLANKS)
+        body = text[1:].lstrip(BLANKS)
+        self._pending.append(
+            self._iterate([list(zip(names, vs, strict=True)) for vs in value_sets], body)
+        )
+        return True
+
+    # --- the pipeline -------------------------------------------------------------------
+
+    def _physical(self) -> str | None:
+        """The next decommented, non-empty physical line, or None at the end of input."""
+        while self._stack:
+            top = self._stack[-1]
+            if top.index >= len(top.lines):
+                self._close_file()
+                self._open_next_pending()
+                continue
+            raw = top.lines[top.index]
+            top.index += 1
+            if raw.endswith("\n"):
+                top.lineno += 1
+            line = raw.rstrip("\r\n")
+            if not line:
+                if self._collecting is not None:
+                    self._end_collecting()
+                continue
+            text, open_quote = decomment(line)
+            if open_quote:
+                self.report(Severity.GENERAL_ERROR, f"Unterminated quote '{text}'")
+            if self._collecting is not None:
+                if text:
+                    self._collect(text)
+                continue
+            if text:
+                return text
+        return None
+
+    def _source(self) -> str | None:
+        if self._residue is not None:
+            residue, self._residue = self._residue, None
+            return residue
+        while self._pending:
+            line = next(self._pending[-1], None)
+            if line is not None:
+                return line
+            self._pending.pop()
+        return self._physical()
+
+    def _process(self, line: str) -> str:
+        """Conditionals, definitions, loops and substitution (§1.3 steps b-f); "" drops."""
+        tested = False
+        while True:
+            if line.startswith("@") and not tested:
+                line = self._conditional(line)
+                if not line:
+                    return ""
+            tested = True
+            if line.startswith("$") and (m := _DEFINITION.match(line)):
+                self._define(m.group(1), m.group(2))
+                return ""
+            if line.startswith(("~SEQ", "~LST")):
+                self._loop(line)
+                return ""
+            if line.startswith("~") or "$" not in line:
+                return line
+            line, changed = self._substitute(line)
+            if not changed:
+                return line
+            line, _ = decomment(line)
+            if line.startswith("@"):
+                tested = False
+            elif "$" not in line:
+                return line
+
+    def _conditional(self, line: str) -> str:
+        negate = line.startswith("@^")
+        start = 2 if negate else 1
+        m = re.search(r"[ \t]", line[start:])
+        if not m:
+            return ""
+        ident = line[start : start + m.start()]
+        if (ident == self.config_id) == negate:
+            return ""
+        return line[start + m.start() :].lstrip(BLANKS)
+
+    def _include(self, line: str) -> bool:
+        if not line.startswith("include") or len(line) < 8:
+            return False
+        if line[7].isspace():
+            include_type, pattern = 0, line[8:]
+        elif line[7] in _INCLUDE_VARIANTS and len(line) > 8 and line[8].isspace():
+            include_type, pattern = _INCLUDE_VARIANTS[line[7]], line[9:]
+        else:
+            return False
+        self._open_glob(pattern.lstrip(BLANKS), include_type)
+        return True
+
+    def lines(self) -> Iterator[LogicalLine]:
+        """Every logical line of the configuration, in order."""
+        self._open_glob(self.path, 0)
+        while (line := self._source()) is not None:
+            line = self._process(line)
+            if not line or self._include(line):
+                continue
+            line = self._split_braces(line).rstrip(BLANKS)
+            if line == "{":
+                self.depth += 1
+            elif line == "}":
+                self.depth -= 1
+                if self.depth < 0:
+                    self.report(Severity.UNEXPECTED_EOB, "Extra '}' found")
+                    self.depth = 0
+            words, unmatched = split_words(line)
+            if unmatched:
+                self.report(Severity.UNMATCHED_QUOTE, f"Unmatched quote: '{line}'")
+            if words:
+                location = self.location
+                assert location is not None
+                yield LogicalLine(line, tuple(words), location)
+        if self._collecting is not None:
+            self._end_collecting()
+
+    def _split_braces(self, line: str) -> str:
+        """Cut at the first ``{``/``}`` outside double quotes; keep the rest for later (§1.4)."""
+        i = 0
+        if line[0] not in "{}":
+            while True:
+                m = _BRACE_OR_QUOTE.search(line, i)
+                if not m:
+                    return line
+                if m.group() != '"':
+                    i = m.start()
+                    break
+                close = line.find('"', m.start() + 1)
+                if close < 0:
+                    return line
+                i = close + 1
+        skip = 1 + len(line[i + 1 :]) - len(line[i + 1 :].lstrip(BLANKS)) if i == 0 else 0
+        rest = line[i + skip :].rstrip(BLANKS)
+        if rest:
+            self._residue = rest
+            return line[: i + skip]
+        return line
+
+
+def _static_dir(pattern: str) -> str:
+    """The directory part of ``pattern`` before its first wildcard."""
+    m = _WILDCARD.search(pattern)
+    head = pattern[: m.start()] if m else pattern
+    return posixpath.dirname(head) or "/"
+
+
+def _physical_lines(text: str) -> list[str]:
+    """Lines as fgets(1024) returns them: chunks of at most 1023 characters."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        while len(line) > CHUNK:
+            out.append(line[:CHUNK])
+            line = line[CHUNK:]
+        out.append(line)
+    return out
+
+
+def _parse_seq_numbers(spec: str) -> list[int] | None:
+    """The 1-3 numbers of ``~SEQ(var, ...)`` after the variable, as strtol reads them."""
+    numbers = []
+    for part in spec[:-1].split(","):
+        m = re.fullmatch(r"[ \t]*([+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*))[ \t]*", part)
+        if not m:
+            return None
+        numbers.append(
+            int(m.group(1), 0)
+            if not re.fullmatch(r"[+-]?0[0-7]+", m.group(1))
+            else int(m.group(1), 8)
+        )
+    return numbers if 1 <= len(numbers) <= 3 else None
+
+
+def _lst_group(text: str, *, allow_close: bool) -> tuple[list[str] | None, str]:
+    """``NAME`` or ``{A, B}`` (names), or a value / ``{v1, v2}`` (values) of ~LST."""
+    stops = " \t,})" if allow_close else " \t,}"
+    if text.startswith("{"):
+        items = []
+        text = text[1:].lstrip(BLANKS)
+        while True:
+            m = re.match(rf"[^{re.escape(stops)}]*", text)
+            assert m
+            items.append(m.group())
+            text = text[m.end() :].lstrip(BLANKS)
+            if text.startswith("}"):
+                return items, text[1:].lstrip(BLANKS)
+            if not text.startswith(","):
+                return None, text
+            text = text[1:].lstrip(BLANKS)
+    m = re.match(rf"[^{re.escape(stops)}]*", text)
+    assert m
+    return [m.group()], text[m.end() :].lstrip(BLANKS)

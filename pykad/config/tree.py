@@ -1,0 +1,163 @@
+"""The block tree of a configuration: keywords dispatched section by section.
+
+This is keepalived 2.2.7's ``process_stream`` and ``alloc_value_block``
+(lib/parser.c; docs/reference/keepalived-2.2.7-parser.md §1.7): each logical
+line's first word is looked up in the current section's keyword table
+(``keywords.SECTIONS``); a keyword that opens a section needs a ``{`` (on its
+line or as the next line) and reads statements until ``}``; a keyword that
+opens a value block reads raw value lines until ``}``. An unknown keyword is
+reported and skipped, but its block is not: its contents are read at the
+current level and its ``}`` closes the enclosing section, as keepalived does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from pykad.config.diagnostics import Diagnostics, Location, Severity
+from pykad.config.keywords import SECTIONS, TOP, Kind
+from pykad.config.reader import LogicalLine
+
+BOB, EOB = "{", "}"
+
+_NAMED_VALUE_BLOCKS = {"virtual_server_group": 1}
+"""Value-block keywords whose name comes before the block (check_parser.c vsg_handler)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One keyword line, with what its block held."""
+
+    keyword: str
+    words: tuple[str, ...]
+    """All words of the line, the keyword first (a trailing ``{`` removed)."""
+    text: str
+    """The logical line as read (for keywords that re-split it as a command)."""
+    location: Location
+    section: str
+    """Path of the section the keyword is in (``""`` for the top level)."""
+    children: tuple[Statement, ...] = ()
+    """Statements of the section it opens (``Kind.BLOCK``)."""
+    values: tuple[tuple[str, ...], ...] = ()
+    """Word lists of its value lines (``Kind.VALUES``)."""
+    value_locations: tuple[Location, ...] = ()
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return self.words[1:]
+
+
+class _Lines:
+    def __init__(self, lines: Iterable[LogicalLine]) -> None:
+        self._it: Iterator[LogicalLine] = iter(lines)
+        self.current: LogicalLine | None = None
+
+    def next(self) -> LogicalLine | None:
+        self.current = next(self._it, None)
+        return self.current
+
+
+def build_tree(lines: Iterable[LogicalLine], diagnostics: Diagnostics) -> tuple[Statement, ...]:
+    """Dispatch ``lines`` from the top level; report what keepalived reports."""
+    return _Builder(_Lines(lines), diagnostics).section(TOP, need_bob=False, level=0)
+
+
+class _Builder:
+    def __init__(self, lines: _Lines, diagnostics: Diagnostics) -> None:
+        self.lines = lines
+        self.diagnostics = diagnostics
+
+    def report(self, severity: Severity, message: str, line: LogicalLine) -> None:
+        self.diagnostics.add(severity, message, line.location)
+
+    def section(self, path: str, *, need_bob: bool, level: int) -> tuple[Statement, ...]:
+        table = SECTIONS[path]
+        statements: list[Statement] = []
+        while (line := self.lines.next()) is not None:
+            word = line.words[0]
+            if need_bob:
+                need_bob = False
+                if word == BOB and level > 0:
+                    continue
+                self.report(
+                    Severity.MISSING_BOB, "Missing '{' at beginning of configuration block", line
+                )
+            elif word == BOB:
+                self.report(Severity.UNEXPECTED_BOB, "Unexpected '{' - ignoring", line)
+                continue
+            if word == EOB and level > 0:
+                break
+            keyword = table.get(word)
+            if keyword is None:
+                self.report(Severity.UNKNOWN_KEYWORD, f"Unknown keyword '{word}'", line)
+                continue
+            if keyword.since:
+                self.report(
+                    Severity.WARNING,
+                    f"'{word}' is a keepalived {keyword.since} keyword: "
+                    "keepalived 2.2.7 does not know it",
+                    line,
+                )
+            sub_path = f"{path}>{word}" if path else word
+            if keyword.kind is Kind.BLOCK:
+                words = line.words
+                bob_needed = words[-1] != BOB
+                if not bob_needed:
+                    words = words[:-1]
+                children = self.section(sub_path, need_bob=bob_needed, level=level + 1)
+                statements.append(
+                    Statement(word, words, line.text, line.location, path, children=children)
+                )
+            elif keyword.kind is Kind.VALUES:
+                statements.append(self.value_block(line, path))
+            else:
+                statements.append(Statement(word, line.words, line.text, line.location, path))
+        return tuple(statements)
+
+    def value_block(self, line: LogicalLine, path: str) -> Statement:
+        """keepalived's alloc_value_block: value lines up to ``}``."""
+        word = line.words[0]
+        head = line.words[1 + _NAMED_VALUE_BLOCKS.get(word, 0) :]
+        values: list[tuple[str, ...]] = []
+        locations: list[Location] = []
+        need_bob, had_eob = True, False
+        if head:
+            if head[0] == BOB:
+                need_bob = False
+                rest = head[1:]
+                if rest and rest[-1] == EOB:
+                    rest, had_eob = rest[:-1], True
+                if rest:
+                    values.append(rest)
+                    locations.append(line.location)
+            else:
+                self.report(
+                    Severity.GENERAL_ERROR, f"Block {word} has extra parameters {head[0]} ...", line
+                )
+        while not had_eob and (value := self.lines.next()) is not None:
+            vec = value.words
+            if need_bob:
+                need_bob = False
+                if vec[0] == BOB:
+                    if len(vec) == 1:
+                        continue
+                    vec = vec[1:]
+                else:
+                    self.report(Severity.OK, f"'{{' missing from beginning of block {word}", value)
+            if vec[-1] == EOB:
+                if len(vec) == 1:
+                    break
+                had_eob, vec = True, vec[:-1]
+            if vec:
+                values.append(vec)
+                locations.append(value.location)
+        return Statement(
+            word,
+            line.words,
+            line.text,
+            line.location,
+            path,
+            values=tuple(values),
+            value_locations=tuple(locations),
+        )
