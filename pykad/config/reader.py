@@ -329,7 +329,7 @@ class Reader:
                     f"Parameter substitution on line '{line}' does not end "
                     "(a definition refers to itself)",
                 )
-                return line, changed
+                return line, False
             if len(line) - (end - i) + len(value) > MAX_LINE:
                 self.report(
                     Severity.OK,
