@@ -6,12 +6,10 @@ Only what exists is offered; each later capability adds its flags here.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from pykad import __version__
 
@@ -85,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-d",
         "--dump-conf",
         action="store_true",
-        help="with -t: print the configuration read, as JSON",
+        help="with -t: print the configuration as pykad read it (the typed model), as JSON",
     )
     args = parser.parse_args(args_in)
     if args.version:
@@ -102,13 +100,17 @@ def config_test(
 ) -> int:
     """``pykad -t``: read the configuration, report, exit as keepalived 2.2.7 does."""
     from pykad.config.load import load
+    from pykad.config.model import to_jsonable
     from pykad.drivers.files import LocalFiles
+    from pykad.drivers.host import LocalHost, LocalScriptHost
 
     loaded = load(
         LocalFiles(),
         path,
         cwd=os.getcwd(),
         config_id=default_config_id() if config_id is None else config_id,
+        host=LocalHost(),
+        script_host=LocalScriptHost(),
         all_config=all_config,
     )
     lines = [str(d) for d in loaded.diagnostics.items]
@@ -118,19 +120,10 @@ def config_test(
     else:
         for line in lines:
             print(line, file=sys.stderr)
-    if dump:
-        json.dump([_jsonable(s) for s in loaded.tree], sys.stdout, indent=1)
+    if dump and loaded.config is not None:
+        json.dump(to_jsonable(loaded.config), sys.stdout, indent=2)
         print()
     return loaded.diagnostics.exit_code()
-
-
-def _jsonable(statement: Any) -> Any:
-    data = dataclasses.asdict(statement)
-    data["location"] = str(statement.location)
-    data.pop("value_locations")
-    data.pop("text")
-    data["children"] = [_jsonable(c) for c in statement.children]
-    return {k: v for k, v in data.items() if v not in ((), [], "")}
 
 
 def ctl_main(argv: Sequence[str] | None = None) -> int:

@@ -1,19 +1,29 @@
-"""Read a configuration into its block tree and diagnostics (no I/O of its own)."""
+"""Read a configuration: text, tree, typed model and diagnostics (no I/O of its own)."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
+from typing import Any
 
+from pykad.config.build import Context, Host, NoHost, build
 from pykad.config.diagnostics import Diagnostics, Severity
+from pykad.config.model import Config
 from pykad.config.reader import INCLUDE_ALL, Files, Reader
+from pykad.config.scripts import ScriptHost
+from pykad.config.sections import modules
 from pykad.config.tree import Statement, build_tree
 
 
 @dataclass(frozen=True)
 class Loaded:
     tree: tuple[Statement, ...]
+    config: Config | None
+    """None when reading stopped (a keyword missing a parameter)."""
     diagnostics: Diagnostics
+    parts: dict[str, Any]
+    """Every section's model part by section name (also those ``Config`` does not list yet)."""
 
 
 def load(
@@ -22,7 +32,10 @@ def load(
     *,
     cwd: str,
     config_id: str,
+    host: Host | None = None,
+    script_host: ScriptHost | None = None,
     all_config: bool = False,
+    config_test: bool = True,
     rng: random.Random | None = None,
 ) -> Loaded:
     """Read ``path`` as keepalived 2.2.7 reads it; ``all_config`` is ``-e``."""
@@ -39,4 +52,11 @@ def load(
         reader.diagnostics.add(
             Severity.MISSING_EOB, f"There are {reader.depth} missing '}}'s or extra '{{'s"
         )
-    return Loaded(tree, reader.diagnostics)
+    ctx = Context(reader.diagnostics, host or NoHost(), config_test=config_test)
+    ctx.script_host = script_host
+    parts = build(tree, ctx, [(m.NAME, m.ORDER, m.Builder) for m in modules()])
+    if parts is None:
+        return Loaded(tree, None, reader.diagnostics, {})
+    known = {f.name for f in dataclasses.fields(Config)}
+    config = Config(**{name: part for name, part in parts.items() if name in known})
+    return Loaded(tree, config, reader.diagnostics, parts)

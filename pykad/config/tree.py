@@ -42,6 +42,8 @@ class Statement:
     values: tuple[tuple[str, ...], ...] = ()
     """Word lists of its value lines (``Kind.VALUES``)."""
     value_locations: tuple[Location, ...] = ()
+    end: Location | None = None
+    """Where its block closed (keepalived reports end-of-block checks there)."""
 
     @property
     def args(self) -> tuple[str, ...]:
@@ -74,6 +76,7 @@ class _Builder:
     def section(self, path: str, *, need_bob: bool, level: int) -> tuple[Statement, ...]:
         table = SECTIONS[path]
         statements: list[Statement] = []
+        self.closed_at: Location | None = None
         while (line := self.lines.next()) is not None:
             word = line.words[0]
             if need_bob:
@@ -87,6 +90,7 @@ class _Builder:
                 self.report(Severity.UNEXPECTED_BOB, "Unexpected '{' - ignoring", line)
                 continue
             if word == EOB and level > 0:
+                self.closed_at = line.location
                 break
             keyword = table.get(word)
             if keyword is None:
@@ -106,8 +110,9 @@ class _Builder:
                 if not bob_needed:
                     words = words[:-1]
                 children = self.section(sub_path, need_bob=bob_needed, level=level + 1)
+                end = self.closed_at or (self.lines.current or line).location
                 statements.append(
-                    Statement(word, words, line.text, line.location, path, children=children)
+                    Statement(word, words, line.text, line.location, path, children, end=end)
                 )
             elif keyword.kind is Kind.VALUES:
                 statements.append(self.value_block(line, path))
