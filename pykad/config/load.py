@@ -47,7 +47,8 @@ def load(
         rng or random.Random(),
         include_check=INCLUDE_ALL if all_config else 0,
     )
-    tree = build_tree(reader.lines(), reader.diagnostics)
+    hooks = {"global_defs>include_check": reader.set_include_check}
+    tree = build_tree(reader.lines(), reader.diagnostics, hooks)
     if reader.depth > 0:
         reader.diagnostics.add(
             Severity.MISSING_EOB, f"There are {reader.depth} missing '}}'s or extra '{{'s"

@@ -245,6 +245,36 @@ class Reader:
         self.cwd = done.cwd_before
         self.include_check = done.include_check_before
 
+    def set_include_check(self, words: tuple[str, ...]) -> None:
+        """``include_check [+|-]read|match|wildcard_match|brace_match ...`` (lib/parser.c)."""
+        if len(words) < 2:
+            self.include_check = INCLUDE_ALL
+            return
+        names = {"read": INCLUDE_R, "match": INCLUDE_M, "wildcard_match": INCLUDE_W,
+                 "brace_match": INCLUDE_B}  # fmt: skip
+        for i, word in enumerate(words[1:], start=1):
+            sign = word[0] if word[:1] in ("+", "-") else ""
+            if not sign:
+                if i > 1:
+                    self.report(
+                        Severity.GENERAL_ERROR,
+                        f"Duplicate include_check '{word}' specified - ignoring",
+                    )
+                    continue
+                self.include_check = 0
+            name = word[len(sign) :]
+            flag = names.get(name, 0)
+            if not flag:
+                self.report(
+                    Severity.GENERAL_ERROR, f"Unknown include_check type '{name}' - ignoring"
+                )
+            elif sign == "+":
+                self.include_check |= flag
+            elif sign == "-":
+                self.include_check &= ~flag
+            else:
+                self.include_check = INCLUDE_R | flag
+
     # --- definitions --------------------------------------------------------------------
 
     def _random(self, params: str) -> str:

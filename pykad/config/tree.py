@@ -12,7 +12,7 @@ current level and its ``}`` closes the enclosing section, as keepalived does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from pykad.config.diagnostics import Diagnostics, Location, Severity
@@ -60,15 +60,24 @@ class _Lines:
         return self.current
 
 
-def build_tree(lines: Iterable[LogicalLine], diagnostics: Diagnostics) -> tuple[Statement, ...]:
+Hooks = Mapping[str, Callable[[tuple[str, ...]], None]]
+"""Callbacks by ``section>keyword``, run as soon as such a statement is read (keepalived
+acts on a few keywords while it reads, e.g. ``include_check`` for later includes)."""
+
+
+def build_tree(
+    lines: Iterable[LogicalLine], diagnostics: Diagnostics, hooks: Hooks | None = None
+) -> tuple[Statement, ...]:
     """Dispatch ``lines`` from the top level; report what keepalived reports."""
-    return _Builder(_Lines(lines), diagnostics).section(TOP, need_bob=False, level=0)
+    builder = _Builder(_Lines(lines), diagnostics, hooks or {})
+    return builder.section(TOP, need_bob=False, level=0)
 
 
 class _Builder:
-    def __init__(self, lines: _Lines, diagnostics: Diagnostics) -> None:
+    def __init__(self, lines: _Lines, diagnostics: Diagnostics, hooks: Hooks) -> None:
         self.lines = lines
         self.diagnostics = diagnostics
+        self.hooks = hooks
 
     def report(self, severity: Severity, message: str, line: LogicalLine) -> None:
         self.diagnostics.add(severity, message, line.location)
@@ -118,6 +127,9 @@ class _Builder:
                 statements.append(self.value_block(line, path))
             else:
                 statements.append(Statement(word, line.words, line.text, line.location, path))
+                hook = self.hooks.get(sub_path)
+                if hook is not None:
+                    hook(line.words)
         return tuple(statements)
 
     def value_block(self, line: LogicalLine, path: str) -> Statement:
