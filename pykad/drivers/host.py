@@ -7,6 +7,7 @@ import os
 import pwd
 import shutil
 import socket
+from collections.abc import Callable
 
 from pykad.config.scripts import FileStatus
 
@@ -46,15 +47,15 @@ class LocalScriptHost:
         return real if os.path.exists(real) else None
 
     def stat(self, path: str) -> FileStatus | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return FileStatus(st.st_mode, st.st_uid, st.st_gid)
+        return _status(os.stat, path)
 
     def lstat(self, path: str) -> FileStatus | None:
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return None
-        return FileStatus(st.st_mode, st.st_uid, st.st_gid)
+        return _status(os.lstat, path)
+
+
+def _status(stat: Callable[[str], os.stat_result], path: str) -> FileStatus | None:
+    try:
+        st = stat(path)
+    except OSError:
+        return None
+    return FileStatus(st.st_mode, st.st_uid, st.st_gid)

@@ -65,13 +65,13 @@ import tempfile
 import time
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import NamedTuple
 
 import pytest
 
 from lab.need import need_program
 from lab.netns import (
+    Closing,
     LabProcess,
     Topology,
     WaitTimeout,
@@ -508,7 +508,7 @@ class Keepalived:
         return f"<Keepalived {self.name} in {self.netns} pid={pid}>"
 
 
-class KeepalivedLab:
+class KeepalivedLab(Closing):
     """Starts keepalived daemons for a test and stops every one of them at teardown."""
 
     def __init__(self, workdir: str | os.PathLike[str]) -> None:
@@ -569,17 +569,6 @@ class KeepalivedLab:
             unregister_cleanup(self)
         if errors:
             raise errors[0]
-
-    def __enter__(self) -> KeepalivedLab:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __iter__(self) -> Iterator[Keepalived]:
         return iter(self.daemons)

@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, Self, TypeVar
 
 import pytest
 
@@ -623,7 +623,25 @@ class Capture:
 # --------------------------------------------------------------------------- topology
 
 
-class Topology:
+class Closing:
+    """``with obj:`` closes ``obj`` on the way out, whatever happened."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class Topology(Closing):
     """A set of namespaces wired together, owned by one test, always torn down.
 
     Nodes are addressed by short logical names ("A", "sw"); :meth:`netns` gives the
@@ -947,17 +965,6 @@ class Topology:
                 shutil.rmtree(self.workdir, ignore_errors=True)
         if errors:
             raise errors[0]
-
-    def __enter__(self) -> Topology:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
