@@ -48,6 +48,8 @@ def to_jsonable(value: Any) -> Any:
 def write(config: Config) -> str:
     """keepalived.conf text for ``config``."""
     lines: list[str] = []
+    fields = {f.name for f in dataclasses.fields(config)}
     for module in modules():
-        lines += module.write(getattr(config, module.NAME))
+        if module.NAME in fields:
+            lines += module.write(getattr(config, module.NAME))
     return "\n".join(lines) + "\n"
