@@ -103,9 +103,10 @@ Entry = Callable[[bool], tuple[str, list[Row], list[str]]]
 
 
 def entries() -> dict[str, Entry]:
+    from bench_config_test import config_test
     from bench_vrrp_codec import vrrp_codec
 
-    return {"vrrp_codec": vrrp_codec}
+    return {"vrrp_codec": vrrp_codec, "config_test": config_test}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,15 @@
 """pykad: a keepalived-compatible high-availability and load-balancing daemon."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("pykad")
-except PackageNotFoundError:  # running from a checkout that was not installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    """``pykad.__version__``, looked up on first use (importlib.metadata is slow to import)."""
+    if name != "__version__":
+        raise AttributeError(name)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pykad")
+    except PackageNotFoundError:  # running from a checkout that was not installed
+        return "0+unknown"

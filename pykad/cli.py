@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pykad import __version__
+import pykad
 
 KEEPALIVED_COMPAT = "2.2.7"
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
@@ -21,7 +21,7 @@ def version_text() -> str:
     from pykad.vrrp import wire
 
     return (
-        f"pykad {__version__} (keepalived {KEEPALIVED_COMPAT} compatible)\n"
+        f"pykad {pykad.__version__} (keepalived {KEEPALIVED_COMPAT} compatible)\n"
         f"VRRP codec: {wire.IMPLEMENTATION}\n"
         "License GPL-2.0-or-later"
     )
