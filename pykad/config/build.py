@@ -24,7 +24,15 @@ from pykad.config.values import Values
 
 
 class Host(Protocol):
-    """Facts about the machine that keepalived's checks look at."""
+    """Facts about the machine that keepalived's checks look at.
+
+    A host may also offer these, which checks use when present (``getattr``) and
+    otherwise fall back to keepalived's defaults: ``interface_mtu(name) -> int | None``,
+    ``interface_is_loopback(name) -> bool``, ``interface_addresses(name) -> tuple``,
+    ``vrf_table(name) -> int | None``, ``online_cpus() -> int``,
+    ``iproute2_file(name) -> str | None`` and ``etc_protocols() -> str | None``
+    (``pykad.drivers.host.LocalHost`` has them all).
+    """
 
     def interface_exists(self, name: str) -> bool: ...
 

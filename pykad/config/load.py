@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any
 
 from pykad.config.build import Context, Host, NoHost, build
 from pykad.config.diagnostics import Diagnostics, Severity
-from pykad.config.model import Config
+from pykad.config.model import Config, from_parts
 from pykad.config.reader import INCLUDE_ALL, Files, Reader
 from pykad.config.scripts import ScriptHost
 from pykad.config.sections import modules
@@ -58,6 +57,4 @@ def load(
     parts = build(tree, ctx, [(m.NAME, m.ORDER, m.Builder) for m in modules()])
     if parts is None:
         return Loaded(tree, None, reader.diagnostics, {})
-    known = {f.name for f in dataclasses.fields(Config)}
-    config = Config(**{name: part for name, part in parts.items() if name in known})
-    return Loaded(tree, config, reader.diagnostics, parts)
+    return Loaded(tree, from_parts(parts), reader.diagnostics, parts)

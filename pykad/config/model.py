@@ -1,9 +1,10 @@
 """The typed configuration: one part per section module, frozen and comparable.
 
-``Config`` gathers the parts that ``pykad.config.sections`` modules build;
-``to_jsonable`` turns any part into plain JSON data (``pykad -t -d``), and
-``write`` turns a whole ``Config`` back into keepalived.conf text with the
-sections' writers (parse(write(model)) == model).
+``Config`` gathers the parts that ``pykad.config.sections`` modules build
+(``FIELD`` maps a section's NAME to its field where they differ); ``to_jsonable``
+turns any part into plain JSON data (``pykad -t -d``), and ``write`` turns a
+whole ``Config`` back into keepalived.conf text with the sections' writers
+(parse(write(model)) == model).
 """
 
 from __future__ import annotations
@@ -11,15 +12,36 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from pykad.config.sections import bfd, modules
+from pykad.config.sections import bfd, global_defs, modules, static, track_file
+
+FIELD = {"global": "global_defs"}
+"""Section NAME -> Config field, where the name is not a valid field name."""
+
+WRITE_ORDER = ("global", "track_file", "bfd", "vrrp", "static", "lvs")
+"""keepalived resolves references in file order: what is referred to is written first
+(track_file before FILE_CHECK and track_file users, bfd before track_bfd/BFD_CHECK,
+VRRP's track_group before static addresses that name one)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
-    bfd: bfd.BfdConfig = dataclasses.field(default_factory=bfd.BfdConfig)
+    global_defs: global_defs.GlobalDefs = field(default_factory=global_defs.GlobalDefs)
+    track_file: track_file.TrackFiles = field(default_factory=track_file.TrackFiles)
+    static: static.StaticConfig = field(default_factory=static.StaticConfig)
+    bfd: bfd.BfdConfig = field(default_factory=bfd.BfdConfig)
+
+
+def field_name(section: str) -> str:
+    return FIELD.get(section, section)
+
+
+def from_parts(parts: dict[str, Any]) -> Config:
+    """The ``Config`` of the sections' parts (parts of sections it has no field for are left)."""
+    known = {f.name for f in dataclasses.fields(Config)}
+    return Config(**{field_name(n): p for n, p in parts.items() if field_name(n) in known})
 
 
 def to_jsonable(value: Any) -> Any:
@@ -47,9 +69,11 @@ def to_jsonable(value: Any) -> Any:
 
 def write(config: Config) -> str:
     """keepalived.conf text for ``config``."""
-    lines: list[str] = []
+    by_name = {m.NAME: m for m in modules()}
+    order = [n for n in WRITE_ORDER if n in by_name] + sorted(set(by_name) - set(WRITE_ORDER))
     fields = {f.name for f in dataclasses.fields(config)}
-    for module in modules():
-        if module.NAME in fields:
-            lines += module.write(getattr(config, module.NAME))
+    lines: list[str] = []
+    for name in order:
+        if field_name(name) in fields:
+            lines += by_name[name].write(getattr(config, field_name(name)))
     return "\n".join(lines) + "\n"

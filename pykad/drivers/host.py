@@ -8,11 +8,12 @@ import pwd
 import shutil
 import socket
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from pykad.config.scripts import FileStatus
 
 
-class LocalHost:
+class _Basics:
     """Interfaces of the current network namespace; users and groups of this system."""
 
     def interface_exists(self, name: str) -> bool:
@@ -59,3 +60,63 @@ def _status(stat: Callable[[str], os.stat_result], path: str) -> FileStatus | No
     except OSError:
         return None
     return FileStatus(st.st_mode, st.st_uid, st.st_gid)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+class _Details:
+    """The optional host facts some checks use (see ``pykad.config.build.Host``)."""
+
+    def interface_mtu(self, name: str) -> int | None:
+        text = _read(f"/sys/class/net/{name}/mtu")
+        return int(text) if text and text.strip().isdigit() else None
+
+    def interface_is_loopback(self, name: str) -> bool:
+        return (_read(f"/sys/class/net/{name}/type") or "").strip() == "772"  # ARPHRD_LOOPBACK
+
+    def interface_addresses(self, name: str) -> tuple[IPv4Address | IPv6Address, ...]:
+        from pyroute2 import IPRoute
+
+        with IPRoute() as ipr:
+            try:
+                index = ipr.link_lookup(ifname=name)
+            except Exception:
+                return ()
+            if not index:
+                return ()
+            found = [ip_address(a.get_attr("IFA_ADDRESS")) for a in ipr.get_addr(index=index[0])]
+        return tuple(found)
+
+    def vrf_table(self, name: str) -> int | None:
+        from pyroute2 import IPRoute
+
+        with IPRoute() as ipr:
+            index = ipr.link_lookup(ifname=name)
+            if not index:
+                return None
+            (link,) = ipr.get_links(index[0])
+            info = link.get_attr("IFLA_LINKINFO")
+            if info is None or info.get_attr("IFLA_INFO_KIND") != "vrf":
+                return None
+            data = info.get_attr("IFLA_INFO_DATA")
+            table = data.get_attr("IFLA_VRF_TABLE") if data is not None else None
+            return int(table) if table is not None else None
+
+    def online_cpus(self) -> int:
+        return os.cpu_count() or 1
+
+    def iproute2_file(self, name: str) -> str | None:
+        return _read(f"/etc/iproute2/{name}") or _read(f"/usr/share/iproute2/{name}")
+
+    def etc_protocols(self) -> str | None:
+        return _read("/etc/protocols")
+
+
+class LocalHost(_Basics, _Details):
+    """This machine's facts for the config checks (``pykad.config.build.Host``)."""

@@ -33,6 +33,9 @@ CONFIGS = sorted(
     for p in d.glob("*.conf")
 )  # fmt: skip
 CONFIG_ID = "lang"
+SAMPLES_DIR = Path("/usr/share/doc/keepalived/samples")
+SAMPLES = sorted(SAMPLES_DIR.glob("keepalived.conf.*"))
+"""The sample configs Debian's keepalived package ships."""
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +59,29 @@ def pykad_test(netns: str, path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, cwd=path.parent, timeout=60)
 
 
-def test_corpus_is_there() -> None:
-    assert len(CONFIGS) >= 40
-
-
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_verdict_matches_keepalived(netns: str, path: Path) -> None:
+def assert_same_verdict(netns: str, path: Path) -> None:
     keepalived = config_test(path, netns, config_id=CONFIG_ID)
     ours = pykad_test(netns, path)
     assert ours.returncode == keepalived.returncode, (
         f"keepalived -t: {keepalived.returncode}\n{keepalived.output}\n"
         f"pykad -t: {ours.returncode}\n{ours.stderr}"
     )
+
+
+def test_corpus_is_there() -> None:
+    assert len(CONFIGS) >= 40
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_verdict_matches_keepalived(netns: str, path: Path) -> None:
+    assert_same_verdict(netns, path)
+
+
+def test_debian_samples_are_there() -> None:
+    need_program("keepalived")
+    assert len(SAMPLES) >= 20, f"keepalived's samples not found in {SAMPLES_DIR}"
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_debian_sample_verdict_matches_keepalived(netns: str, path: Path) -> None:
+    assert_same_verdict(netns, path)
