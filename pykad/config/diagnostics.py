@@ -95,9 +95,9 @@ class Diagnostics:
         """What ``keepalived -t`` exits with for these findings (2.2.7, as measured)."""
         if self.include_error:
             return EXIT_INCLUDE_ERROR
-        worst = self.worst
-        if worst is Severity.MISSING_PARAMETER and self.stopped:
+        if self.stopped:  # keepalived exits there and then, whatever it reported before
             return EXIT_MISSING_PARAMETER
+        worst = self.worst
         if worst is Severity.OK:
             return EXIT_OK
         if worst in (Severity.FILE_NOT_FOUND, Severity.BAD_IF, Severity.FATAL):

@@ -15,7 +15,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from pykad.config.sections import bfd, global_defs, modules, static, track_file
+from pykad.config.sections import bfd, global_defs, modules, static, track_file, vrrp
 
 FIELD = {"global": "global_defs"}
 """Section NAME -> Config field, where the name is not a valid field name."""
@@ -32,6 +32,7 @@ class Config:
     track_file: track_file.TrackFiles = field(default_factory=track_file.TrackFiles)
     static: static.StaticConfig = field(default_factory=static.StaticConfig)
     bfd: bfd.BfdConfig = field(default_factory=bfd.BfdConfig)
+    vrrp: vrrp.VrrpConfig = field(default_factory=vrrp.VrrpConfig)
 
 
 def field_name(section: str) -> str:

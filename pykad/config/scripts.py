@@ -12,7 +12,6 @@ gives when scripts run and script security is off (exit 6).
 from __future__ import annotations
 
 import enum
-import posixpath
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -142,10 +141,8 @@ def check_script(host: ScriptHost, script: Script, uid: int, gid: int, security:
         setid_root = (st.uid == 0 and st.mode & stat.S_IXUSR and st.mode & stat.S_ISUID) or (
             st.gid == 0 and st.mode & stat.S_IXGRP and st.mode & stat.S_ISGID
         )
-        if uid == 0 or gid == 0 or setid_root:
-            flags |= _check_path(host, posixpath.normpath(command), security)
-            if real != command:
-                flags |= _check_path(host, real, security)
+        if uid == 0 or gid == 0 or setid_root:  # keepalived vets the resolved path
+            flags |= _check_path(host, real, security)
     return flags
 
 
