@@ -4,9 +4,9 @@ Both run in the same network namespace, which has the interfaces the corpus
 names (eth0, eth1, veth0, veth1; eth0 holds 192.0.2.1/24 and 2001:db8::1/64),
 on every file under tests/config_corpus/<section>/: the language (comments,
 quotes, braces, includes, @conditionals, $VARS, ~SEQ/~LST, broken inputs) and
-each section's keywords and checks. keepalived runs for real on each file;
-nothing here is a recorded answer. Directories in ``PENDING`` hold configs
-whose sections pykad does not model yet (the README's feature table says so).
+each section's keywords and checks, and sem/ (configs written while researching
+keepalived's semantic checks). keepalived runs for real on each file; nothing
+here is a recorded answer.
 """
 
 from __future__ import annotations
@@ -26,12 +26,7 @@ from lab.netns import Topology, netns_exec_argv
 pytestmark = pytest.mark.interop
 
 CORPUS = Path(__file__).resolve().parents[1] / "config_corpus"
-PENDING = {"sem"}
-"""Research configs (keepalived's semantic checks) for sections not modelled yet."""
-CONFIGS = sorted(
-    p for d in CORPUS.iterdir() if d.is_dir() and d.name not in PENDING
-    for p in d.glob("*.conf")
-)  # fmt: skip
+CONFIGS = sorted(CORPUS.glob("*/*.conf"))
 CONFIG_ID = "lang"
 SAMPLES_DIR = Path("/usr/share/doc/keepalived/samples")
 SAMPLES = sorted(SAMPLES_DIR.glob("keepalived.conf.*"))

@@ -12,7 +12,7 @@ from pykad.config.model import write
 from pykad.drivers.files import LocalFiles
 
 CORPUS = Path(__file__).resolve().parents[1] / "config_corpus"
-CONFIGS = sorted(p for p in CORPUS.glob("*/*.conf") if p.parent.name != "sem")
+CONFIGS = sorted(CORPUS.glob("*/*.conf"))
 
 
 def read(directory: Path, name: str) -> Loaded:
