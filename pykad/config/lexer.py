@@ -14,8 +14,12 @@ Owned here, as keepalived 2.2.7 does them (docs/reference/keepalived-2.2.7-parse
 
 from __future__ import annotations
 
+import re
+
 BLANKS = " \t"
 WORD_SEPARATORS = " \t\f\n\r\v"
+_SPECIAL = re.compile(r'[!#"\\]')
+_SEPARATORS = re.compile(r"[^ \t\f\n\r\v]+")
 
 
 def decomment(line: str) -> tuple[str, bool]:
@@ -25,6 +29,8 @@ def decomment(line: str) -> tuple[str, bool]:
     text is dropped) so that a final lone backslash still marks a continuation.
     """
     line = line.lstrip(BLANKS)
+    if not _SPECIAL.search(line):  # the common line: nothing to decide
+        return line.rstrip(BLANKS), False
     out: list[str] = []
     quote = comment = cont = False
     i, n = 0, len(line)
@@ -54,6 +60,8 @@ def decomment(line: str) -> tuple[str, bool]:
 
 def split_words(line: str) -> tuple[list[str], bool]:
     """The words of a keyword line; True if a double quote has no partner (words so far kept)."""
+    if '"' not in line:
+        return _SEPARATORS.findall(line), False
     words: list[str] = []
     i, n = 0, len(line)
     while True:

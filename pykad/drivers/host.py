@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import grp
 import os
 import pwd
@@ -71,12 +72,18 @@ def _read(path: str) -> str | None:
 
 
 class _Details:
-    """The optional host facts some checks use (see ``pykad.config.build.Host``)."""
+    """The optional host facts some checks use (see ``pykad.config.build.Host``).
 
+    Each fact is read once per run: a config naming one interface 10,000 times
+    asks for its MTU 10,000 times.
+    """
+
+    @functools.cache  # noqa: B019 - one host object per run
     def interface_mtu(self, name: str) -> int | None:
         text = _read(f"/sys/class/net/{name}/mtu")
         return int(text) if text and text.strip().isdigit() else None
 
+    @functools.cache  # noqa: B019 - one host object per run
     def interface_is_loopback(self, name: str) -> bool:
         return (_read(f"/sys/class/net/{name}/type") or "").strip() == "772"  # ARPHRD_LOOPBACK
 

@@ -698,10 +698,13 @@ class Checker:
         """keepalived's check_vrid_conflicts."""
         had_error = False
         present = {d.name: d.interface_present for d in self.p.instances}
+        # Only instances of one family, VRID and transport can conflict: compare within
+        # those buckets (in file order), not every pair.
+        buckets: dict[tuple[int, int, bool], list[int]] = {}
         for k, a in enumerate(done):
-            for b in done[k + 1 :]:
-                if a.family != b.family or a.vrid != b.vrid or a.unicast != b.unicast:
-                    continue
+            buckets.setdefault((a.family, a.vrid, a.unicast), []).append(k)
+        for k, a in enumerate(done):
+            for b in (done[j] for j in buckets[(a.family, a.vrid, a.unicast)] if j > k):
                 if a.unicast:
                     if a.interface and b.interface and a.interface != b.interface:
                         continue

@@ -167,6 +167,7 @@ class Parser:
         self.builders = builders
         self.g = globals_
         self.instances: list[InstanceDraft] = []
+        self.instance_names: set[str] = set()
         self.scripts: list[ScriptDraft] = []
         self.processes: list[ProcessDraft] = []
         self.sync_groups: list[SyncGroupDraft] = []
@@ -323,7 +324,7 @@ class Parser:
             ctx.error("vrrp_instance must have a name")
             return
         name = st.words[1]
-        if any(i.name == name for i in self.instances):
+        if name in self.instance_names:
             ctx.error(f"vrrp instance {name} already defined")
             return
         g = self.g
@@ -338,6 +339,7 @@ class Parser:
             skip_check_adv_addr=g.skip_check_adv_addr,
         )
         self.instances.append(d)
+        self.instance_names.add(name)
         for child in st.children:
             ctx.at(child)
             self.instance_keyword(d, child)
