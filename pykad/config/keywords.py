@@ -123,8 +123,8 @@ SECTIONS: dict[str, dict[str, Keyword]] = {
     "SSL": _section("password ca certificate key "),
     "virtual_server": _section(
         "ip_family retry delay_before_retry warmup connect_timeout delay_loop "
-        "inhibit_on_failure lb_algo lvs_sched hashed ops flag-1 flag-2 flag-3 sh-port sh- "
-        "fallback mh-port mh-fallback lb_kind lvs_method persistence_engine "
+        "inhibit_on_failure lb_algo lvs_sched hashed ops flag-1 flag-2 flag-3 sh-port "
+        "sh-fallback mh-port mh-fallback lb_kind lvs_method persistence_engine "
         "persistence_timeout persistence_granularity protocol ha_suspend smtp_alert "
         "virtualhost snmp_name alpha omega quorum_up quorum_down quorum hysteresis weight "
         "sorry_server sorry_server_inhibit sorry_server_lvs_method real_server:block "

@@ -15,7 +15,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from pykad.config.sections import bfd, global_defs, modules, static, track_file, vrrp
+from pykad.config.sections import bfd, global_defs, lvs, modules, static, track_file, vrrp
 
 FIELD = {"global": "global_defs"}
 """Section NAME -> Config field, where the name is not a valid field name."""
@@ -33,6 +33,7 @@ class Config:
     static: static.StaticConfig = field(default_factory=static.StaticConfig)
     bfd: bfd.BfdConfig = field(default_factory=bfd.BfdConfig)
     vrrp: vrrp.VrrpConfig = field(default_factory=vrrp.VrrpConfig)
+    lvs: lvs.LvsConfig = field(default_factory=lvs.LvsConfig)
 
 
 def field_name(section: str) -> str:
@@ -55,6 +56,8 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, bytes):
+        return value.hex()
     if isinstance(
         value,
         ipaddress.IPv4Address
