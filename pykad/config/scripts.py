@@ -62,11 +62,15 @@ def _quote(arg: str) -> str:
 
 def parse_script(ctx: Context, statement: Statement, what: str) -> Script | None:
     """The script of a ``keyword "command args" [user [group]]`` line, or None (logged)."""
-    if len(statement.words) < 2:
-        ctx.word(statement, 1)  # keepalived reads the missing command: it exits with 2
     try:
         words = split_command(statement.text)
-        argv = split_command(words[1]) if len(words) > 1 else []
+    except CommandSyntaxError as e:
+        ctx.error(str(e), Severity.UNMATCHED_QUOTE)
+        return None
+    if len(words) < 2:
+        ctx.word(statement, 1)  # keepalived reads the missing command: it exits with 2
+    try:
+        argv = split_command(words[1])
     except CommandSyntaxError as e:
         ctx.error(str(e), Severity.UNMATCHED_QUOTE)
         return None
