@@ -112,6 +112,7 @@ def config_test(
         host=LocalHost(),
         script_host=LocalScriptHost(),
         all_config=all_config,
+        environ=os.environ,
     )
     lines = [str(d) for d in loaded.diagnostics.items]
     if log_file:

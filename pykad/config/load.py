@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ def load(
     all_config: bool = False,
     config_test: bool = True,
     rng: random.Random | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Loaded:
     """Read ``path`` as keepalived 2.2.7 reads it; ``all_config`` is ``-e``."""
     reader = Reader(
@@ -45,6 +47,7 @@ def load(
         config_id,
         rng or random.Random(),
         include_check=INCLUDE_ALL if all_config else 0,
+        environ=environ or {},
     )
     hooks = {"global_defs>include_check": reader.set_include_check}
     tree = build_tree(reader.lines(), reader.diagnostics, hooks)

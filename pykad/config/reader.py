@@ -15,7 +15,8 @@ cycle or nesting deeper than ``MAX_INCLUDE_DEPTH`` (keepalived recurses until
 it runs out of file handles), ``${_RANDOM MIN MAX}`` anywhere on a line
 (keepalived corrupts the line unless it is last), a failed ``~LST`` does not
 swallow the next loop line, and lines are numbered from the file (keepalived
-numbers a last line without newline as the one before).
+numbers a last line without newline as the one before). ``${_ENV NAME}``
+(keepalived 2.4.0) is substituted, with a warning that 2.2.7 would not.
 
 No I/O here: files come through the ``Files`` protocol; the caller passes the
 config id, the starting directory and a random source.
@@ -26,7 +27,7 @@ from __future__ import annotations
 import posixpath
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -54,6 +55,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=[ \t]*(.*)\Z", re.S)
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
 _RANDOM_PARAMS = re.compile(r"((?: +\d+)+)\}")
+_ENV_PARAM = re.compile(r"[ \t]+([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class Files(Protocol):
@@ -112,6 +114,8 @@ class Reader:
     cwd: str
     config_id: str
     rng: random.Random = field(default_factory=random.Random)
+    environ: Mapping[str, str] = field(default_factory=dict)
+    """The process environment, for ``${_ENV NAME}`` (keepalived 2.4.0+)."""
     include_check: int = 0
     """Set by ``-e`` / ``--all-config`` (all checks) or by ``include_check`` in global_defs."""
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
@@ -322,8 +326,16 @@ class Reader:
         params = ""
         if braces:
             pm = _RANDOM_PARAMS.match(line, end)
+            em = _ENV_PARAM.match(line, end)
             if pm and name == "_RANDOM" and name not in self.definitions:
                 params, end = pm.group(1), pm.end()
+            elif em and name == "_ENV" and name not in self.definitions:
+                self.report(
+                    Severity.WARNING,
+                    "${_ENV ...} is a keepalived 2.4.0 feature: keepalived 2.2.7 leaves it "
+                    "unreplaced",
+                )
+                return self.environ.get(em.group(1), ""), em.end(), []
             elif line.startswith("}", end):
                 end += 1
             else:

@@ -325,3 +325,10 @@ def test_locations(tmp_path: Path) -> None:
         f"{tmp_path}/sub/x.conf:3: error: Unknown keyword 'bad_kw'",
         "main.conf:4: error: Unknown keyword 'also_bad'",
     ]
+
+
+def test_env_builtin_of_keepalived_2_4_is_read_with_a_warning(tmp_path: Path) -> None:
+    write(tmp_path, {"main.conf": "router_id ${_ENV PYKAD_RID} ${_ENV PYKAD_NONE}x\n"})
+    reader = Reader(LocalFiles(), "main.conf", str(tmp_path), "vm", environ={"PYKAD_RID": "r7"})
+    assert [line.words for line in reader.lines()] == [("router_id", "r7", "x")]
+    assert reader.diagnostics.worst is Severity.WARNING  # keepalived 2.2.7 -t: exit 5
