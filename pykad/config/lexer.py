@@ -19,7 +19,7 @@ import re
 BLANKS = " \t"
 WORD_SEPARATORS = " \t\f\n\r\v"
 _SPECIAL = re.compile(r'[!#"\\]')
-_SEPARATORS = re.compile(r"[^ \t\f\n\r\v]+")
+_WORD = re.compile(r"[^ \t\f\n\r\v]+")
 
 
 def decomment(line: str) -> tuple[str, bool]:
@@ -61,7 +61,7 @@ def decomment(line: str) -> tuple[str, bool]:
 def split_words(line: str) -> tuple[list[str], bool]:
     """The words of a keyword line; True if a double quote has no partner (words so far kept)."""
     if '"' not in line:
-        return _SEPARATORS.findall(line), False
+        return _WORD.findall(line), False
     words: list[str] = []
     i, n = 0, len(line)
     while True:

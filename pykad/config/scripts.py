@@ -100,7 +100,7 @@ class Flag(enum.IntFlag):
     ISSCRIPT = 32
 
 
-def _unsafe(st: FileStatus, is_last: bool) -> bool:
+def _unsafe(st: FileStatus) -> bool:
     writable = (st.gid and st.mode & stat.S_IWGRP) or st.mode & stat.S_IWOTH
     guarded_dir = stat.S_ISDIR(st.mode) and st.mode & stat.S_ISVTX
     return bool(
@@ -122,7 +122,7 @@ def _check_path(host: ScriptHost, path: str, security: bool) -> Flag:
             last and not stat.S_ISREG(st.mode) and not stat.S_ISLNK(st.mode)
         ):
             return Flag.INHIBIT
-        if _unsafe(st, last):
+        if _unsafe(st):
             return Flag.INSECURE | (Flag.INHIBIT if security else Flag.NONE)
     return Flag.NONE
 
