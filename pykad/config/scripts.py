@@ -53,6 +53,10 @@ class Script:
         """The command as one config word (quoted for keepalived's command tokenizer)."""
         return '"' + " ".join(_quote(a) for a in self.argv) + '"'
 
+    def config_words(self) -> str:
+        """What follows the keyword in a config line: the command, then user and group."""
+        return " ".join(w for w in (self.words(), self.user, self.group) if w is not None)
+
 
 def _quote(arg: str) -> str:
     if arg and all(c.isalnum() or c in "/._-+=:,@%" for c in arg):

@@ -136,6 +136,17 @@ class Values:
         )
 
 
+def format_decimal(value: int, shift: int) -> str:
+    """The text ``read_decimal(text, ..., shift)`` reads back as ``value`` (no trailing zeros)."""
+    whole, frac = divmod(value, 10**shift)
+    return f"{whole}.{frac:0{shift}d}".rstrip("0").rstrip(".") if shift else str(whole)
+
+
+def format_timer(us: int) -> str:
+    """Seconds for ``read_timer``: the inverse of reading a timer."""
+    return format_decimal(us, TIMER_HZ_DIGITS)
+
+
 def true_false(word: str) -> bool | None:
     """``check_true_false``: exactly true/on/yes or false/off/no, else None."""
     if word in ("true", "on", "yes"):

@@ -7,20 +7,7 @@ from collections.abc import Iterator
 from pykad.config.scripts import Script
 from pykad.config.sections import _lvs_model as m
 from pykad.config.sections._lvs_checkers import hex_text
-
-
-def _secs(us: int) -> str:
-    whole, frac = divmod(us, 1_000_000)
-    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
-
-
-def _script(script: Script) -> str:
-    words = script.words()
-    if script.user is not None:
-        words += f" {script.user}"
-        if script.group is not None:
-            words += f" {script.group}"
-    return words
+from pykad.config.values import format_timer as _secs
 
 
 def _command_word(text: str) -> str:
@@ -186,9 +173,9 @@ def _real_server(rs: m.RealServer) -> Iterator[str]:
         yield f"{i}lthreshold {rs.lthreshold}"
     yield f"{i}{_flag('inhibit_on_failure', rs.inhibit_on_failure)}"
     if rs.notify_up is not None:
-        yield f"{i}notify_up {_script(rs.notify_up)}"
+        yield f"{i}notify_up {rs.notify_up.config_words()}"
     if rs.notify_down is not None:
-        yield f"{i}notify_down {_script(rs.notify_down)}"
+        yield f"{i}notify_down {rs.notify_down.config_words()}"
     yield f"{i}{_flag('alpha', rs.alpha)}"
     if rs.retry is not None:
         yield f"{i}retry {rs.retry}"
@@ -245,9 +232,9 @@ def _virtual_server(vs: m.VirtualServer) -> Iterator[str]:
     if vs.omega:
         yield f"{i}omega"
     if vs.quorum_up is not None:
-        yield f"{i}quorum_up {_script(vs.quorum_up)}"
+        yield f"{i}quorum_up {vs.quorum_up.config_words()}"
     if vs.quorum_down is not None:
-        yield f"{i}quorum_down {_script(vs.quorum_down)}"
+        yield f"{i}quorum_down {vs.quorum_down.config_words()}"
     if vs.quorum:
         yield f"{i}quorum {vs.quorum}"
     yield f"{i}hysteresis {vs.hysteresis}"

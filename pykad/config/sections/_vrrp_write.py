@@ -18,13 +18,9 @@ from pykad.config.sections._vrrp_model import (
     VrrpInstance,
     VrrpScript,
 )
+from pykad.config.values import format_timer as _secs
 
 I1, I2 = "    ", "        "
-
-
-def _secs(us: int) -> str:
-    whole, frac = divmod(us, TIMER_HZ)
-    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
 
 
 def _onoff(value: bool) -> str:
@@ -37,12 +33,7 @@ def _word(text: str) -> str:
 
 
 def _script(keyword: str, script: Script) -> str:
-    line = f"{keyword} {script.words()}"
-    if script.user is not None:
-        line += f" {script.user}"
-        if script.group is not None:
-            line += f" {script.group}"
-    return line
+    return f"{keyword} {script.config_words()}"
 
 
 def _tracked(keyword: str, items: tuple[Tracked, ...], indent: str) -> Iterator[str]:

@@ -16,6 +16,7 @@ from typing import ClassVar
 from pykad.config.addresses import IPAddress, inet_stosockaddr
 from pykad.config.build import Builders, Context
 from pykad.config.tree import Statement
+from pykad.config.values import format_decimal
 
 NAME = "bfd"
 ORDER = 40
@@ -253,8 +254,7 @@ class Builder:
 
 
 def _ms(us: int) -> str:
-    whole, frac = divmod(us, 1000)
-    return f"{whole}.{frac:03d}".rstrip("0").rstrip(".")
+    return format_decimal(us, 3)
 
 
 def write(config: BfdConfig) -> Iterator[str]:

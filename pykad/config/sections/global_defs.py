@@ -52,6 +52,7 @@ from pykad.config.sections._global_model import (
 )
 from pykad.config.tree import Statement
 from pykad.config.values import INT_MAX, INT_MIN, UINT_MAX, true_false
+from pykad.config.values import format_timer as _secs
 
 __all__ = [
     "NAME",
@@ -1443,23 +1444,13 @@ for _p in ("vrrp", "checker", "bfd"):
 # --- writer -----------------------------------------------------------------------------
 
 
-def _secs(us: int) -> str:
-    whole, frac = divmod(us, TIMER_HZ)
-    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
-
-
 def _word(text: str) -> str:
     """``text`` as one keepalived word (quoted if it holds blanks)."""
     return f'"{text}"' if not text or any(c in text for c in " \t#!{}") else text
 
 
 def _script_line(keyword: str, script: scripts.Script) -> str:
-    line = f"{keyword} {script.words()}"
-    if script.user is not None:
-        line += f" {script.user}"
-        if script.group is not None:
-            line += f" {script.group}"
-    return line
+    return f"{keyword} {script.config_words()}"
 
 
 def _include_check_words(flags: int) -> str:
