@@ -12,7 +12,7 @@ from pykad.config.model import write
 from pykad.drivers.files import LocalFiles
 
 CORPUS = Path(__file__).resolve().parents[1] / "config_corpus"
-CONFIGS = sorted(CORPUS.glob("*/*.conf"))
+CONFIGS = sorted(CORPUS.glob("*/*.conf")) + sorted((CORPUS.parents[1] / "conf").glob("*.conf"))
 
 
 def read(directory: Path, name: str) -> Loaded:
