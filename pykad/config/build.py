@@ -70,23 +70,34 @@ class Context:
 
     def __post_init__(self) -> None:
         self.values = Values(self._report_here, config_test=self.config_test)
+        self.subject: Location | None = None
+        """The object post-parse checks are looking at (set by the sections' checks)."""
         self.script_host: Any = None
         """A ``pykad.config.scripts.ScriptHost`` to vet scripts with, or None to skip that."""
 
     def _report_here(self, severity: Severity, message: str) -> None:
-        self.diagnostics.add(severity, message, self.location)
+        self.diagnostics.add(severity, message, self.location or self.subject)
 
     def error(self, message: str, severity: Severity = Severity.GENERAL_ERROR) -> None:
         """Report at the current statement (keepalived's report_config_error)."""
-        self.diagnostics.add(severity, message, self.location)
+        self.diagnostics.add(severity, message, self.location or self.subject)
 
-    def after_parse(self, message: str, severity: Severity = Severity.GENERAL_ERROR) -> None:
-        """Report a post-parse finding (keepalived gives these no location)."""
-        self.diagnostics.add(severity, message, None)
+    def after_parse(
+        self,
+        message: str,
+        severity: Severity = Severity.GENERAL_ERROR,
+        location: Location | None = None,
+    ) -> None:
+        """Report a post-parse finding, at the object it is about.
+
+        keepalived prints these without a location; pykad names the line of the
+        object being checked: ``location``, or else the current ``subject``.
+        """
+        self.diagnostics.add(severity, message, location or self.subject)
 
     def note(self, message: str) -> None:
         """keepalived only logs this (no effect on the verdict)."""
-        self.diagnostics.add(Severity.OK, message, self.location)
+        self.diagnostics.add(Severity.OK, message, self.location or self.subject)
 
     def at(self, statement: Statement) -> Context:
         self.location = statement.location

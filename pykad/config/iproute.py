@@ -40,7 +40,7 @@ from pykad.config._iproute_names import (
     strtoul,
 )
 from pykad.config.build import Context, MissingParameter
-from pykad.config.diagnostics import Severity
+from pykad.config.diagnostics import Location, Severity
 
 __all__ = [
     "Encap",
@@ -93,6 +93,8 @@ class IprouteState:
     names: RtNames
     missing_interface: bool = False
     """keepalived's ``non_existent_interface_specified``."""
+    missing_interface_at: Location | None = None
+    """Where the first interface that does not exist was named."""
     missing_interface_reported: bool = False
     next_rule_priority: dict[int, int] = field(
         default_factory=lambda: {4: RULE_START_PRIORITY, 6: RULE_START_PRIORITY}
@@ -133,6 +135,8 @@ def interface_known(ctx: Context, name: str) -> bool:
     st = state(ctx)
     if ctx.host.interface_exists(name) or st.dynamic_interfaces:
         return True
+    if not st.missing_interface:
+        st.missing_interface_at = ctx.location
     st.missing_interface = True
     return False
 
@@ -146,7 +150,11 @@ def report_missing_interface(ctx: Context) -> bool:
     st = state(ctx)
     if st.missing_interface and not st.missing_interface_reported:
         st.missing_interface_reported = True
-        ctx.after_parse("Non-existent interface specified in configuration", Severity.BAD_IF)
+        ctx.after_parse(
+            "Non-existent interface specified in configuration",
+            Severity.BAD_IF,
+            st.missing_interface_at,
+        )
     return st.missing_interface
 
 

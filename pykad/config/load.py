@@ -53,7 +53,9 @@ def load(
     tree = build_tree(reader.lines(), reader.diagnostics, hooks)
     if reader.depth > 0:
         reader.diagnostics.add(
-            Severity.MISSING_EOB, f"There are {reader.depth} missing '}}'s or extra '{{'s"
+            Severity.MISSING_EOB,
+            f"There are {reader.depth} missing '}}'s or extra '{{'s",
+            reader.last_location,
         )
     ctx = Context(reader.diagnostics, host or NoHost(), config_test=config_test)
     ctx.script_host = script_host

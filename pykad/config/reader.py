@@ -128,6 +128,8 @@ class Reader:
         self._collecting: _Definition | None = None
         self.definitions: dict[str, _Definition] = {}
         self.depth = 0
+        self.last_location: Location | None = None
+        """The last line of the main file read (where an unclosed block is reported)."""
         self._builtins: dict[str, Callable[[str], str]] = {
             "_PWD": lambda _: self.cwd,
             "_INSTANCE": lambda _: self.config_id,
@@ -143,7 +145,10 @@ class Reader:
         if not self._stack:
             return None
         top = self._stack[-1]
-        return Location(top.name, max(top.lineno, 1))
+        location = Location(top.name, max(top.lineno, 1))
+        if len(self._stack) == 1:
+            self.last_location = location
+        return location
 
     def report(self, severity: Severity, message: str) -> None:
         self.diagnostics.add(severity, message, self.location)

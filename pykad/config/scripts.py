@@ -14,11 +14,11 @@ from __future__ import annotations
 import enum
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pykad.config.build import Context
-from pykad.config.diagnostics import Severity
+from pykad.config.diagnostics import Location, Severity
 from pykad.config.lexer import CommandSyntaxError, split_command
 from pykad.config.tree import Statement
 
@@ -48,6 +48,8 @@ class Script:
     argv: tuple[str, ...]
     user: str | None = None
     group: str | None = None
+    location: Location | None = field(default=None, compare=False)
+    """Where the script was named (not part of its value)."""
 
     def words(self) -> str:
         """The command as one config word (quoted for keepalived's command tokenizer)."""
@@ -89,7 +91,7 @@ def parse_script(ctx: Context, statement: Statement, what: str) -> Script | None
     if group is not None and ctx.host.group_id(group) is None:
         ctx.note(f"Invalid user/group for {what} script {argv[0]} - ignoring")
         return None
-    return Script(tuple(argv), user, group)
+    return Script(tuple(argv), user, group, ctx.location)
 
 
 class Flag(enum.IntFlag):
@@ -184,6 +186,7 @@ def check_scripts(
     (checkers) or "start/shutdown scripts".
     """
     flags = Flag.NONE
+    first: Location | None = None  # a violation is reported at the first script that runs
     for script in scripts:
         ids = default_user
         if script.user is not None:
@@ -194,12 +197,16 @@ def check_scripts(
             if script.group is not None:
                 gid = ctx.host.group_id(script.group)
                 ids = (ids[0], gid if gid is not None else ids[1])
-        flags |= check_script(host, script, ids[0], ids[1], script_security)
+        vetted = check_script(host, script, ids[0], ids[1], script_security)
+        if vetted & Flag.ISSCRIPT and first is None:
+            first = script.location
+        flags |= vetted
     if not script_security and flags & Flag.ISSCRIPT:
         insecure = " There are insecure scripts." if flags & Flag.INSECURE else ""
         ctx.after_parse(
             f"SECURITY VIOLATION - {what} are being executed but script_security not "
             f"enabled.{insecure}",
             Severity.SECURITY_ERROR,
+            first,
         )
     return flags

@@ -543,7 +543,7 @@ class CheckerReader:
                     ctx.error(str(e), Severity.UNMATCHED_QUOTE)
                     continue
                 if argv:
-                    draft.script = Script(tuple(argv))
+                    draft.script = Script(tuple(argv), location=c.location)
             elif kw == "misc_timeout":
                 word = ctx.word(c, 1)
                 value = values.read_unsigned(word, 0, UINT_MAX // 1_000_000, lenient=True)
@@ -577,7 +577,7 @@ class CheckerReader:
             return False
         if draft.script_user is not None:
             user, group = draft.script_user
-            draft.script = Script(draft.script.argv, user, group)
+            draft.script = Script(draft.script.argv, user, group, draft.script.location)
         return True
 
     def _file_check(self, draft: CheckDraft, st: Statement) -> bool:

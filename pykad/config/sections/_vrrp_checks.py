@@ -17,7 +17,7 @@ from typing import Any
 
 from pykad.config import scripts
 from pykad.config.build import Builders, Context
-from pykad.config.diagnostics import Severity
+from pykad.config.diagnostics import Location, Severity
 from pykad.config.scripts import Script
 from pykad.config.sections import _vrrp_addr as addr
 from pykad.config.sections._vrrp_drafts import InstanceDraft, SyncGroupDraft
@@ -90,6 +90,7 @@ class Checker:
         groups: list[SyncGroup] = []
         with contextlib.suppress(_Rejected):
             self._complete(done, groups)
+        self.ctx.subject = None
         return VrrpConfig(
             instances=tuple(done),
             sync_groups=tuple(groups),
@@ -107,6 +108,7 @@ class Checker:
             raise _Rejected
         self._script_security()
         for d in p.instances:
+            ctx.subject = d.location
             if d.vrid == 0:
                 ctx.after_parse(f"({d.name}) the virtual router id must be set")
                 raise _Rejected
@@ -115,6 +117,7 @@ class Checker:
                 raise _Rejected
         live_groups: list[SyncGroupDraft] = []
         for sg in p.sync_groups:
+            ctx.subject = sg.location
             if sg.members is None:
                 ctx.after_parse(f"Sync group {sg.name} has no virtual router(s). removing")
                 continue
@@ -153,8 +156,12 @@ class Checker:
             return
         err, flags, Flag = self.ctx.after_parse, scripts.Flag.NONE, scripts.Flag
         insecure: set[str] = set()
+        first: Location | None = None  # the SECURITY VIOLATION is reported at the first script
         for s in self.p.scripts:
+            self.ctx.subject = s.location
             found = self._check(host, Script(s.argv, s.user, s.group))
+            if found & Flag.ISSCRIPT and first is None:
+                first = s.location
             flags |= found
             if found & Flag.INHIBIT:
                 err(f"Disabling track script {s.name} due to insecure")
@@ -168,18 +175,24 @@ class Checker:
         for owner in owners:
             for keyword, script in list(owner.notify.items()):
                 found = self._check(host, script)
+                if found & Flag.ISSCRIPT and first is None:
+                    first = owner.location
                 flags |= found
                 if found & (Flag.INHIBIT | Flag.NOTFOUND) or not found & Flag.EXECUTABLE:
                     del owner.notify[keyword]
             owner.track_scripts[:] = [t for t in owner.track_scripts if t.name not in insecure]
         for script in self.g.fifo_scripts:
-            flags |= self._check(host, script)
+            found = self._check(host, script)
+            if found & Flag.ISSCRIPT and first is None:
+                first = script.location
+            flags |= found
         if not self.g.script_security and flags & Flag.ISSCRIPT:
             more = " There are insecure scripts." if flags & Flag.INSECURE else ""
             err(
                 "SECURITY VIOLATION - scripts are being executed but script_security not "
                 f"enabled.{more}",
                 Severity.SECURITY_ERROR,
+                first,
             )
 
     # --- sync groups -------------------------------------------------------------------
@@ -187,6 +200,7 @@ class Checker:
     def _set_group(self, sg: SyncGroupDraft) -> bool:
         """keepalived's vrrp_sync_set_group."""
         ctx = self.ctx
+        ctx.subject = sg.location
         for name in sg.members or ():
             d = next((i for i in self.p.instances if i.name == name), None)
             if d is None:
@@ -231,6 +245,7 @@ class Checker:
         ctx, g = self.ctx, self.g
         out: list[SyncGroup] = []
         for sg in live:
+            ctx.subject = sg.location
             owner = any(d.priority == PRIO_OWNER for d in sg.instances) or any(
                 i.priority == PRIO_OWNER for i in done if i.name in [d.name for d in sg.instances]
             )
@@ -278,6 +293,7 @@ class Checker:
     def _complete_instance(self, d: InstanceDraft) -> VrrpInstance:
         """keepalived's vrrp_complete_instance; raises _Rejected where it returns false."""
         err, g, n = self.ctx.after_parse, self.g, d.name
+        self.ctx.subject = d.location
         strict = d.strict_mode if d.strict_mode is not None else g.vrrp_strict
         if d.family == 6:
             if d.version == 2 and strict:
@@ -698,12 +714,14 @@ class Checker:
         """keepalived's check_vrid_conflicts."""
         had_error = False
         present = {d.name: d.interface_present for d in self.p.instances}
+        where = {d.name: d.location for d in self.p.instances}
         # Only instances of one family, VRID and transport can conflict: compare within
         # those buckets (in file order), not every pair.
         buckets: dict[tuple[int, int, bool], list[int]] = {}
         for k, a in enumerate(done):
             buckets.setdefault((a.family, a.vrid, a.unicast), []).append(k)
         for k, a in enumerate(done):
+            self.ctx.subject = where.get(a.name)
             for b in (done[j] for j in buckets[(a.family, a.vrid, a.unicast)] if j > k):
                 if a.unicast:
                     if a.interface and b.interface and a.interface != b.interface:

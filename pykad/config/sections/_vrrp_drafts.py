@@ -113,6 +113,7 @@ class InstanceDraft:
 @dataclass
 class ScriptDraft:
     name: str
+    location: Location | None = None
     argv: tuple[str, ...] = ()
     user: str | None = None
     group: str | None = None
@@ -145,6 +146,7 @@ class ProcessDraft:
 @dataclass
 class SyncGroupDraft:
     name: str
+    location: Location | None = None
     members: list[str] | None = None
     track_ifs: list[Tracked] = field(default_factory=list)
     track_scripts: list[Tracked] = field(default_factory=list)

@@ -956,7 +956,7 @@ class Parser:
 
     def script(self, st: Statement) -> None:
         ctx = self.ctx
-        s = ScriptDraft(ctx.word(st, 1))
+        s = ScriptDraft(ctx.word(st, 1), location=st.location)
         self.scripts.append(s)
         for child in st.children:
             ctx.at(child)
@@ -1141,7 +1141,7 @@ class Parser:
         if any(g.name == name for g in self.sync_groups):
             ctx.error(f"vrrp sync group {name} already defined")
             return
-        g = SyncGroupDraft(name)
+        g = SyncGroupDraft(name, location=st.location)
         self.sync_groups.append(g)
         for child in st.children:
             ctx.at(child)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from pykad.config.addresses import IPAddress, inet_stosockaddr
 from pykad.config.build import Builders, Context
-from pykad.config.diagnostics import Severity
+from pykad.config.diagnostics import Location, Severity
 from pykad.config.scripts import Script, check_scripts, parse_script
 from pykad.config.sections import _lvs_model as m
 from pykad.config.sections._lvs_checkers import (
@@ -101,6 +101,8 @@ class _Vs:
     servers: list[_Server] = field(default_factory=list)
     sorry: _Server | None = None
     group_ref: VirtualServerGroup | None = None
+    location: Location | None = None
+    """Where its ``virtual_server`` line is (post-parse findings point there)."""
 
     def format(self) -> str:
         """keepalived's FMT_VS."""
@@ -361,7 +363,7 @@ class Builder:
     def _virtual_server(self, st: Statement) -> None:
         ctx = self.ctx
         first = ctx.word(st, 1)
-        vs = _Vs()
+        vs = _Vs(location=st.location)
         if first == "group":
             vs.group = ctx.word(st, 2)
         elif first == "fwmark":
@@ -790,9 +792,11 @@ class Builder:
         servers = self._link_groups()
         result: list[VirtualServer] = []
         for vs in servers:
+            ctx.subject = vs.location
             built = self._validate(vs)
             if built is not None:
                 result.append(built)
+        ctx.subject = None
         ssl = SslConfig(**self.ssl) if self.ssl is not None else None
         config = LvsConfig(ssl=ssl, groups=tuple(self.groups), virtual_servers=tuple(result))
         self._check_scripts(config)
