@@ -29,7 +29,7 @@ class Host(Protocol):
     A host may also offer these, which checks use when present (``getattr``) and
     otherwise fall back to keepalived's defaults: ``interface_mtu(name) -> int | None``,
     ``interface_is_loopback(name) -> bool``, ``interface_addresses(name) -> tuple``,
-    ``vrf_table(name) -> int | None``, ``online_cpus() -> int``,
+    ``vrf_table(name) -> int | None``, ``online_cpus() -> int``, ``resolves(name) -> bool``,
     ``iproute2_file(name) -> str | None`` and ``etc_protocols() -> str | None``
     (``pykad.drivers.host.LocalHost`` has them all).
     """

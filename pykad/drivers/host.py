@@ -115,6 +115,15 @@ class _Details:
             table = data.get_attr("IFLA_VRF_TABLE") if data is not None else None
             return int(table) if table is not None else None
 
+    @functools.cache  # noqa: B019 - one host object per run
+    def resolves(self, name: str) -> bool:
+        """getaddrinfo finds ``name`` (keepalived resolves smtp_server names as it reads)."""
+        try:
+            socket.getaddrinfo(name, None)
+        except OSError:
+            return False
+        return True
+
     def online_cpus(self) -> int:
         return os.cpu_count() or 1
 

@@ -303,6 +303,9 @@ class Builder:
                 server = inet_stosockaddr(host)
             if server is None:
                 server = _host_name(host)
+                resolves = getattr(self.ctx.host, "resolves", None)
+                if server is not None and callable(resolves) and not resolves(server):
+                    server = None  # keepalived's domain_stosockaddr: getaddrinfo failed
         if server is None:
             self.ctx.error(f"Invalid smtp server {host} {port_word}")
             return
