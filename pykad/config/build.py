@@ -30,6 +30,7 @@ class Host(Protocol):
     otherwise fall back to keepalived's defaults: ``interface_mtu(name) -> int | None``,
     ``interface_is_loopback(name) -> bool``, ``interface_addresses(name) -> tuple``,
     ``vrf_table(name) -> int | None``, ``online_cpus() -> int``, ``resolves(name) -> bool``,
+    ``enter_namespace(name) -> bool`` (checks then see that namespace's interfaces),
     ``iproute2_file(name) -> str | None`` and ``etc_protocols() -> str | None``
     (``pykad.drivers.host.LocalHost`` has them all).
     """
@@ -57,6 +58,14 @@ class NoHost:
 
 class MissingParameter(Exception):
     """A handler needed a word the line does not have (keepalived exits with 2)."""
+
+
+class StopReading(Exception):
+    """keepalived stops here and exits with ``exit_code``, whatever it found before."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -193,6 +202,9 @@ def build(
         _walk(tree, ctx, rest)
     except MissingParameter:
         ctx.diagnostics.stopped = True
+        return None
+    except StopReading as stop:
+        ctx.diagnostics.exit_override = stop.exit_code
         return None
     ctx.location = None
     for name, order, _ in ordered:

@@ -83,6 +83,8 @@ class Diagnostics:
     """An include problem counted as an error (includer/m/w/b/a, include_check, -e)."""
     stopped: bool = False
     """Reading stopped early (a missing parameter, as keepalived exits there)."""
+    exit_override: int | None = None
+    """keepalived gave up with this exit code whatever it had found (e.g. no net_namespace)."""
 
     def add(self, severity: Severity, message: str, location: Location | None = None) -> None:
         self.items.append(Diagnostic(severity, message, location))
@@ -93,6 +95,8 @@ class Diagnostics:
 
     def exit_code(self) -> int:
         """What ``keepalived -t`` exits with for these findings (2.2.7, as measured)."""
+        if self.exit_override is not None:
+            return self.exit_override
         if self.include_error:
             return EXIT_INCLUDE_ERROR
         if self.stopped:  # keepalived exits there and then, whatever it reported before

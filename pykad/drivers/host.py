@@ -124,6 +124,20 @@ class _Details:
             return False
         return True
 
+    def enter_namespace(self, name: str) -> bool:
+        """Join network namespace ``name`` (``ip netns``'s /run/netns/NAME), as keepalived does."""
+        import ctypes
+
+        try:
+            fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            return bool(libc.setns(fd, 0x40000000) == 0)  # CLONE_NEWNET
+        finally:
+            os.close(fd)
+
     def online_cpus(self) -> int:
         return os.cpu_count() or 1
 

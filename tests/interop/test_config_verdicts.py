@@ -80,3 +80,22 @@ def test_debian_samples_are_there() -> None:
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
 def test_debian_sample_verdict_matches_keepalived(netns: str, path: Path) -> None:
     assert_same_verdict(netns, path)
+
+
+def test_net_namespace_checks_run_inside_that_namespace(
+    netns: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """keepalived enters net_namespace first: interfaces are looked up there."""
+    with Topology(tmp_path_factory.mktemp("target")) as topo:
+        target = topo.add_node("T")
+        topo.run("T", "ip", "link", "add", "vrrp0", "type", "veth", "peer", "name", "vrrp1")
+        conf = tmp_path_factory.mktemp("nsconf") / "keepalived.conf"
+        conf.write_text(
+            f"net_namespace {target}\n"
+            "vrrp_instance VI_1 {\n    interface vrrp0\n    virtual_router_id 9\n"
+            "    virtual_ipaddress {\n        192.0.2.9/32\n    }\n}\n"
+        )
+        assert config_test(conf, netns).returncode == 0  # vrrp0 exists only in the target
+        assert pykad_test(netns, conf).returncode == 0
+        conf.write_text(conf.read_text().replace("vrrp0", "nosuch0"))
+        assert_same_verdict(netns, conf)

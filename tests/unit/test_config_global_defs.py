@@ -374,3 +374,24 @@ def test_statement_location_is_kept() -> None:
         "k.conf:3: error: invalid number 'x'",
         "k.conf:3: error: Invalid child_wait_time x",
     ]
+
+
+class _Namespaces(NoHost):
+    def __init__(self, known: set[str]) -> None:
+        self.known = known
+        self.entered: list[str] = []
+
+    def enter_namespace(self, name: str) -> bool:
+        self.entered.append(name)
+        return name in self.known
+
+
+def test_net_namespace_that_cannot_be_entered_ends_with_exit_0(tmp_path: Path) -> None:
+    (tmp_path / "k.conf").write_text("net_namespace blue\nglobal_defs {\n    router_idd x\n}\n")
+    host = _Namespaces(set())
+    loaded = load(LocalFiles(), "k.conf", cwd=str(tmp_path), config_id="t", host=host)
+    assert host.entered == ["blue"] and loaded.config is None
+    assert loaded.diagnostics.exit_code() == 0  # as keepalived: it exits there
+    host = _Namespaces({"blue"})
+    loaded = load(LocalFiles(), "k.conf", cwd=str(tmp_path), config_id="t", host=host)
+    assert loaded.diagnostics.exit_code() == 5

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 from pykad.config import scripts
 from pykad.config.addresses import IPAddress, inet_stosockaddr
-from pykad.config.build import Builders, Context
-from pykad.config.diagnostics import Severity
+from pykad.config.build import Builders, Context, StopReading
+from pykad.config.diagnostics import EXIT_OK, Severity
 from pykad.config.sections._global_model import (
     DEFAULT_IPVS_NF_START_FWMARK,
     DEFAULT_NFTABLES_IPVS_TABLE,
@@ -1150,7 +1150,20 @@ class Builder:
                 what="start/shutdown scripts",
             )
         self.defs = defs
+        self._enter_namespace(defs.net_namespace)
         return defs
+
+    def _enter_namespace(self, name: str | None) -> None:
+        """keepalived enters ``net_namespace`` before its processes read their sections.
+
+        If it cannot, it exits there, with 0 (keepalived/core/main.c); the other
+        sections' checks then run inside that namespace (its interfaces).
+        """
+        enter = getattr(self.ctx.host, "enter_namespace", None)
+        if name is None or not callable(enter) or enter(name):
+            return
+        self.ctx.note(f"Unable to set network namespace {name} - exiting")
+        raise StopReading(EXIT_OK)
 
 
 _RX_MTU, _RX_ADVERT, _RX_SIZE = 1, 2, 4
