@@ -78,6 +78,21 @@ def write(config: Config) -> str:
     fields = {f.name for f in dataclasses.fields(config)}
     lines: list[str] = []
     for name in order:
+        if name == "vrrp":
+            lines += _dropped_bfd_instances(config)
         if field_name(name) in fields:
             lines += by_name[name].write(getattr(config, field_name(name)))
     return "\n".join(lines) + "\n"
+
+
+def _dropped_bfd_instances(config: Config) -> list[str]:
+    """Empty ``bfd_instance`` blocks for BFD names VRRP tracks but the BFD section dropped.
+
+    keepalived's VRRP process tracks every ``bfd_instance`` name, even one its BFD
+    process rejects (no neighbor): an empty block recreates exactly that.
+    """
+    known = {b.name for b in config.bfd.instances}
+    tracked = [t for i in config.vrrp.instances for t in i.track_bfds]
+    tracked += [t for g in config.vrrp.sync_groups for t in g.track_bfds]
+    names = dict.fromkeys(t.name for t in tracked if t.name not in known)
+    return [line for name in names for line in (f"bfd_instance {name} {{", "}")]

@@ -543,15 +543,8 @@ def test_ipv6_vip_overflow_moves_to_evips(tmp_path: Path) -> None:
 # --- the writer -----------------------------------------------------------------------------
 
 
-NOT_WRITABLE = {
-    "bfd_invalid_tracked": "keepalived's VRRP process tracks a bfd_instance the BFD process drops",
-}
-
-
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.conf")), ids=lambda p: p.stem)
 def test_round_trip(tmp_path: Path, path: Path) -> None:
-    if path.stem in NOT_WRITABLE:
-        pytest.skip(NOT_WRITABLE[path.stem])
     loaded = corpus(tmp_path, path.stem)
     if loaded.config is None:
         assert loaded.diagnostics.exit_code() == 2
