@@ -189,11 +189,6 @@ class RtNames:
         entries: Entries = getattr(self, kind)
         return next((number for name, number in entries if name == word), None)
 
-    def name_of(self, kind: str, number: int) -> str:
-        """The first name of ``number`` (keepalived's ``get_entry``), else the number."""
-        entries: Entries = getattr(self, kind)
-        return next((name for name, n in entries if n == number), str(number))
-
     def ip_protocol(self, word: str) -> int | None:
         """``inet_proto_a2n``: a number up to 127, or an /etc/protocols name or alias."""
         text = word.lstrip(WHITE_SPACE)
