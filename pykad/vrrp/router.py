@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pykad.config.sections.vrrp import VrrpInstance
 from pykad.vrrp import fsm
 from pykad.vrrp.advert import Advert
 from pykad.vrrp.fsm import Action, Event, State
@@ -30,6 +31,25 @@ class RouterConfig:
     primary_address: bytes = b""
     """This router's address on the LAN (compared when priorities tie, RFC 5798 6.4.3)."""
     down_timer_adverts: int = 3
+
+    @classmethod
+    def from_instance(cls, instance: VrrpInstance, primary_address: bytes) -> RouterConfig:
+        """The protocol settings of a configured ``vrrp_instance`` (defaults already applied).
+
+        ``primary_address`` is the router's own address on the LAN: the
+        instance's ``unicast_src_ip``/``mcast_src_ip`` if set, else the
+        interface's primary address, which only the driver knows.
+        """
+        source = instance.source_address
+        return cls(
+            vrid=instance.vrid,
+            priority=instance.priority,
+            version=int(instance.version),
+            advert_int_us=instance.advert_int_us,
+            preempt=not instance.nopreempt,
+            primary_address=source.packed if source is not None else primary_address,
+            down_timer_adverts=instance.down_timer_adverts,
+        )
 
 
 @dataclass(frozen=True, slots=True)

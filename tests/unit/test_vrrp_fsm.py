@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pykad.config.build import NoHost
+from pykad.config.load import load
+from pykad.drivers.files import LocalFiles
 from pykad.vrrp.advert import Advert
 from pykad.vrrp.fsm import TRANSITIONS, Event, State, step
 from pykad.vrrp.router import (
@@ -135,3 +140,23 @@ def test_address_owner_is_master_at_once() -> None:
     effects = router.start(0)
     assert router.state is State.MASTER and SendAdvert(255) in effects
     assert router.next_deadline() == SECOND
+
+
+def test_router_settings_come_from_the_configured_instance(tmp_path: Path) -> None:
+    (tmp_path / "k.conf").write_text(
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 7\n    priority 120\n"
+        "    version 3\n    advert_int 0.05\n    nopreempt\n    down_timer_adverts 5\n"
+        "    virtual_ipaddress {\n        192.0.2.7/32\n    }\n}\n"
+    )
+    loaded = load(LocalFiles(), "k.conf", cwd=str(tmp_path), config_id="x", host=Eth0())
+    assert loaded.config is not None
+    (instance,) = loaded.config.vrrp.instances
+    cfg = RouterConfig.from_instance(instance, bytes((192, 0, 2, 1)))
+    assert cfg == RouterConfig(vrid=7, priority=120, version=3, advert_int_us=50_000,
+                               preempt=False, primary_address=bytes((192, 0, 2, 1)),
+                               down_timer_adverts=5)  # fmt: skip
+
+
+class Eth0(NoHost):
+    def interface_exists(self, name: str) -> bool:
+        return name == "eth0"
