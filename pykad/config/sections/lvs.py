@@ -64,6 +64,19 @@ from pykad.config.values import UINT_MAX, true_false
 NAME = "lvs"
 ORDER = 20
 
+_VS_TIMERS = {  # keyword: (low, high (0: none), message), as check_parser.c has them
+    "delay_before_retry": (0, 0, "virtual server delay before retry '{}' invalid - ignoring"),
+    "warmup": (0, 0, "virtual server warmup '{}' invalid - ignoring"),
+    "connect_timeout": (1, UINT_MAX, "virtual server connect_timeout {} invalid - ignoring"),
+    "delay_loop": (1, 0, "virtual server delay loop '{}' invalid - ignoring"),
+}
+_RS_TIMERS = {
+    "delay_before_retry": (0, 0, "real server delay_before_retry '{}' invalid - ignoring"),
+    "warmup": (0, 0, "real server warmup '{}' invalid - ignoring"),
+    "connect_timeout": (1, UINT_MAX, "real server connect_timeout {} invalid - ignoring"),
+    "delay_loop": (1, 0, "real server delay_loop '{}' invalid - ignoring"),
+}
+
 __all__ = ["NAME", "ORDER", "Builder", "LvsConfig", "write"]
 
 PE_NAME_MAX = 15
@@ -462,6 +475,23 @@ class Builder:
             return partial
         return Forwarding(method=method, tunnel_type=tun_type, tunnel_port=port, checksum=csum)
 
+    def _retry_or_timer(
+        self, st: Statement, f: dict[str, Any], timers: dict[str, tuple[int, int, str]]
+    ) -> None:
+        """``retry`` and the timers virtual and real servers share (their messages differ)."""
+        if st.keyword == "retry":
+            word = self.ctx.word(st, 1)
+            retry = self.ctx.values.read_unsigned(word, 1, UINT_MAX)
+            if retry is None:
+                self.ctx.error(f"retry value invalid - {word}")
+            else:
+                f["retry"] = retry
+            return
+        low, high, message = timers[st.keyword]
+        value = self._timer(st, low, high, message)
+        if value is not None:
+            f[f"{st.keyword}_us"] = value
+
     def _timer(self, st: Statement, low: int, high: int, message: str) -> int | None:
         word = self.ctx.word(st, 1)
         value = self.ctx.values.read_timer(word, low, high, lenient=True)
@@ -497,33 +527,8 @@ class Builder:
                 ctx.error(f"Virtual server specified family {word} conflicts with server family")
             else:
                 vs.family = family
-        elif kw == "retry":
-            word = ctx.word(st, 1)
-            value = values.read_unsigned(word, 1, UINT_MAX)
-            if value is None:
-                ctx.error(f"retry value invalid - {word}")
-            else:
-                f["retry"] = value
-        elif kw == "delay_before_retry":
-            value = self._timer(
-                st, 0, 0, "virtual server delay before retry '{}' invalid - ignoring"
-            )
-            if value is not None:
-                f["delay_before_retry_us"] = value
-        elif kw == "warmup":
-            value = self._timer(st, 0, 0, "virtual server warmup '{}' invalid - ignoring")
-            if value is not None:
-                f["warmup_us"] = value
-        elif kw == "connect_timeout":
-            value = self._timer(
-                st, 1, UINT_MAX, "virtual server connect_timeout {} invalid - ignoring"
-            )
-            if value is not None:
-                f["connect_timeout_us"] = value
-        elif kw == "delay_loop":
-            value = self._timer(st, 1, 0, "virtual server delay loop '{}' invalid - ignoring")
-            if value is not None:
-                f["delay_loop_us"] = value
+        elif kw in _VS_TIMERS or kw == "retry":
+            self._retry_or_timer(st, f, _VS_TIMERS)
         elif kw == "inhibit_on_failure":
             f["inhibit_on_failure"] = True
         elif kw in ("lb_algo", "lvs_sched"):
@@ -748,31 +753,8 @@ class Builder:
             script = self._script(st, "notify")
             if script is not None:
                 f[kw] = script
-        elif kw == "retry":
-            word = ctx.word(st, 1)
-            value = values.read_unsigned(word, 1, UINT_MAX)
-            if value is None:
-                ctx.error(f"retry value invalid - {word}")
-            else:
-                f["retry"] = value
-        elif kw == "delay_before_retry":
-            value = self._timer(st, 0, 0, "real server delay_before_retry '{}' invalid - ignoring")
-            if value is not None:
-                f["delay_before_retry_us"] = value
-        elif kw == "warmup":
-            value = self._timer(st, 0, 0, "real server warmup '{}' invalid - ignoring")
-            if value is not None:
-                f["warmup_us"] = value
-        elif kw == "connect_timeout":
-            value = self._timer(
-                st, 1, UINT_MAX, "real server connect_timeout {} invalid - ignoring"
-            )
-            if value is not None:
-                f["connect_timeout_us"] = value
-        elif kw == "delay_loop":
-            value = self._timer(st, 1, 0, "real server delay_loop '{}' invalid - ignoring")
-            if value is not None:
-                f["delay_loop_us"] = value
+        elif kw in _RS_TIMERS or kw == "retry":
+            self._retry_or_timer(st, f, _RS_TIMERS)
         elif kw == "virtualhost":
             if len(st.words) < 2:
                 ctx.error("real server virtualhost missing")
