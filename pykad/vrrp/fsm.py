@@ -22,6 +22,7 @@ class State(enum.Enum):
 class Event(enum.Enum):
     STARTUP = "startup"
     STARTUP_OWNER = "startup as address owner (priority 255)"
+    STARTUP_AS_MASTER = "startup with state MASTER configured"
     SHUTDOWN = "shutdown"
     MASTER_DOWN_TIMER = "master down timer fired"
     ADVER_TIMER = "adver timer fired"
@@ -30,6 +31,7 @@ class Event(enum.Enum):
     ADVERT_LOSES = "advert that loses the election"
     FAULT = "a tracked object failed"
     RECOVER = "tracked objects recovered"
+    RECOVER_OWNER = "tracked objects recovered, address owner"
 
 
 class Action(enum.Enum):
@@ -42,8 +44,12 @@ class Action(enum.Enum):
     CANCEL_ADVER_TIMER = "cancel the Adver_Timer"
     START_MASTER_DOWN_TIMER = "set the Master_Down_Timer to Master_Down_Interval"
     START_SKEW_TIMER = "set the Master_Down_Timer to Skew_Time"
+    START_STARTUP_TIMER = "set the Master_Down_Timer to Advertisement_Interval + minimal skew"
     CANCEL_MASTER_DOWN_TIMER = "cancel the Master_Down_Timer"
     LEARN_MASTER_INTERVAL = "set Master_Adver_Interval from the advert (VRRPv3)"
+    RESET_MASTER_INTERVAL = "set Master_Adver_Interval back to our Advertisement_Interval"
+    SEND_ADVERT_IF_HIGHER_PRIO_SEND_ADVERT = "send an advertisement if higher_prio_send_advert"
+    FORCE_ELECTION = "send an advertisement unless lower_prio_no_advert, report the lower priority"
     DISCARD = "discard the advert"
 
 
@@ -54,11 +60,21 @@ class Transition(NamedTuple):
 
 
 S, E, A = State, Event, Action
-_BECOME_MASTER = (A.SEND_ADVERT, A.ADD_VIPS, A.SEND_GRATUITOUS, A.START_ADVER_TIMER)
+_BECOME_MASTER = (
+    A.RESET_MASTER_INTERVAL,
+    A.SEND_ADVERT,
+    A.ADD_VIPS,
+    A.SEND_GRATUITOUS,
+    A.START_ADVER_TIMER,
+)
+_KA_MASTER_RX = "keepalived vrrp_state_master_rx"
 
 TRANSITIONS: dict[tuple[State, Event], Transition] = {
     (S.INIT, E.STARTUP_OWNER): Transition(S.MASTER, _BECOME_MASTER, "RFC 5798 6.4.1 (1)"),
     (S.INIT, E.STARTUP): Transition(S.BACKUP, (A.START_MASTER_DOWN_TIMER,), "RFC 5798 6.4.1 (2)"),
+    (S.INIT, E.STARTUP_AS_MASTER): Transition(
+        S.BACKUP, (A.START_STARTUP_TIMER,), "keepalived vrrp_init_state (state MASTER)"
+    ),
     (S.BACKUP, E.SHUTDOWN): Transition(S.INIT, (A.CANCEL_MASTER_DOWN_TIMER,), "RFC 5798 6.4.2"),
     (S.BACKUP, E.MASTER_DOWN_TIMER): Transition(
         S.MASTER, (A.CANCEL_MASTER_DOWN_TIMER, *_BECOME_MASTER), "RFC 5798 6.4.2"
@@ -85,16 +101,27 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
     ),
     (S.MASTER, E.ADVERT_PREEMPTS_US): Transition(
         S.BACKUP,
-        (A.CANCEL_ADVER_TIMER, A.LEARN_MASTER_INTERVAL, A.START_MASTER_DOWN_TIMER, A.REMOVE_VIPS),
+        (
+            A.SEND_ADVERT_IF_HIGHER_PRIO_SEND_ADVERT,
+            A.CANCEL_ADVER_TIMER,
+            A.LEARN_MASTER_INTERVAL,
+            A.START_MASTER_DOWN_TIMER,
+            A.REMOVE_VIPS,
+        ),
         "RFC 5798 6.4.3 (higher priority, or equal and higher primary address)",
     ),
-    (S.MASTER, E.ADVERT_LOSES): Transition(S.MASTER, (A.DISCARD,), "RFC 5798 6.4.3"),
+    (S.MASTER, E.ADVERT_LOSES): Transition(
+        S.MASTER, (A.FORCE_ELECTION,), f"RFC 5798 6.4.3 discards; {_KA_MASTER_RX} answers"
+    ),
     (S.BACKUP, E.FAULT): Transition(S.FAULT, (A.CANCEL_MASTER_DOWN_TIMER,), "keepalived"),
     (S.MASTER, E.FAULT): Transition(
         S.FAULT, (A.CANCEL_ADVER_TIMER, A.SEND_ADVERT_PRIORITY_ZERO, A.REMOVE_VIPS), "keepalived"
     ),
     (S.INIT, E.FAULT): Transition(S.FAULT, (), "keepalived"),
-    (S.FAULT, E.RECOVER): Transition(S.BACKUP, (A.START_MASTER_DOWN_TIMER,), "keepalived"),
+    (S.FAULT, E.RECOVER): Transition(
+        S.BACKUP, (A.RESET_MASTER_INTERVAL, A.START_MASTER_DOWN_TIMER), "keepalived"
+    ),
+    (S.FAULT, E.RECOVER_OWNER): Transition(S.MASTER, _BECOME_MASTER, "keepalived"),
     (S.FAULT, E.SHUTDOWN): Transition(S.INIT, (), "keepalived"),
 }
 """Pairs not listed change nothing: the event does not apply in that state."""
@@ -108,8 +135,13 @@ def classify_advert(
     preempt: bool,
     sender: bytes,
     local_primary: bytes,
+    preempt_delayed: bool = False,
 ) -> Event:
-    """Which advert event a valid advert is (RFC 5798 6.4.2 and 6.4.3)."""
+    """Which advert event a valid advert is (RFC 5798 6.4.2 and 6.4.3).
+
+    ``preempt_delayed``: a backup's ``preempt_delay`` has not yet run out, so
+    even a lower-priority master is accepted (keepalived ``vrrp_state_backup``).
+    """
     if advert_priority == 0:
         return Event.ADVERT_PRIORITY_ZERO
     if state is State.MASTER:
@@ -117,7 +149,7 @@ def classify_advert(
             advert_priority == local_priority and sender > local_primary
         )
         return Event.ADVERT_PREEMPTS_US if wins else Event.ADVERT_LOSES
-    if not preempt or advert_priority >= local_priority:
+    if not preempt or advert_priority >= local_priority or preempt_delayed:
         return Event.ADVERT_PREEMPTS_US
     return Event.ADVERT_LOSES
 

@@ -10,15 +10,18 @@ Validation of received packets (TTL, checksum, VRID, auth) happens before
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from pykad.config.sections.vrrp import VrrpInstance
 from pykad.vrrp import fsm
-from pykad.vrrp.advert import Advert
+from pykad.vrrp.advert import AUTH_AH, AUTH_DATA_LEN, AUTH_NONE, AUTH_PASS, Advert
 from pykad.vrrp.fsm import Action, Event, State
 from pykad.vrrp.timers import master_down_interval_us, skew_time_us
+from pykad.vrrp.validate import Drop, Expect, Peer, check_advert, ntoa
 
 PRIORITY_OWNER = 255
+_AUTH_TYPES = {"PASS": AUTH_PASS, "AH": AUTH_AH}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,16 +34,34 @@ class RouterConfig:
     primary_address: bytes = b""
     """This router's address on the LAN (compared when priorities tie, RFC 5798 6.4.3)."""
     down_timer_adverts: int = 3
+    name: str = ""
+    initial_master: bool = False
+    """``state MASTER``: wait one advert interval, not a whole Master_Down_Interval, at start."""
+    preempt_delay_us: int = 0
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    addresses: tuple[bytes, ...] = ()
+    """The virtual addresses our adverts carry (packed), checked in received ones."""
+    auth_type: int = AUTH_NONE
+    auth_data: bytes = b""
+    unicast_peers: tuple[Peer, ...] = ()
+    check_unicast_src: bool = False
+    skip_check_adv_addr: bool = False
 
     @classmethod
-    def from_instance(cls, instance: VrrpInstance, primary_address: bytes) -> RouterConfig:
+    def from_instance(
+        cls, instance: VrrpInstance, primary_address: bytes, *, check_unicast_src: bool = False
+    ) -> RouterConfig:
         """The protocol settings of a configured ``vrrp_instance`` (defaults already applied).
 
         ``primary_address`` is the router's own address on the LAN: the
         instance's ``unicast_src_ip``/``mcast_src_ip`` if set, else the
         interface's primary address, which only the driver knows.
+        ``check_unicast_src`` is global_defs' ``vrrp_check_unicast_src``.
         """
         source = instance.source_address
+        auth = _AUTH_TYPES[instance.auth_type.value] if instance.auth_type else AUTH_NONE
+        password = (instance.auth_pass or "").encode()[:AUTH_DATA_LEN]
         return cls(
             vrid=instance.vrid,
             priority=instance.priority,
@@ -49,6 +70,20 @@ class RouterConfig:
             preempt=not instance.nopreempt,
             primary_address=source.packed if source is not None else primary_address,
             down_timer_adverts=instance.down_timer_adverts,
+            name=instance.name,
+            initial_master=instance.state.value == "MASTER",
+            preempt_delay_us=instance.preempt_delay_us,
+            lower_prio_no_advert=instance.lower_prio_no_advert,
+            higher_prio_send_advert=instance.higher_prio_send_advert,
+            addresses=tuple(a.address.ip.packed for a in instance.virtual_ipaddresses),
+            auth_type=auth,
+            auth_data=password.ljust(AUTH_DATA_LEN, b"\0") if auth == AUTH_PASS else b"",
+            unicast_peers=tuple(
+                Peer(address=p.address.packed, min_ttl=p.min_ttl, max_ttl=p.max_ttl)
+                for p in instance.unicast_peers
+            ),
+            check_unicast_src=check_unicast_src or instance.check_unicast_src,
+            skip_check_adv_addr=instance.skip_check_adv_addr,
         )
 
 
@@ -74,7 +109,33 @@ class StateChanged:
     rfc: str
 
 
-Effect = SendAdvert | ChangeVips | SendGratuitous | StateChanged
+@dataclass(frozen=True, slots=True)
+class LowerPriorityAdvert:
+    """As master, an advert with a lower priority arrived (keepalived: GARPs, notify)."""
+
+    sender: bytes
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """A line for the log, in keepalived's words."""
+
+    text: str
+
+
+Effect = SendAdvert | ChangeVips | SendGratuitous | StateChanged | LowerPriorityAdvert | Log
+
+
+@dataclass(frozen=True, slots=True)
+class RouterStatistics:
+    """A snapshot of one router's counters (keepalived's ``vrrp_stats``)."""
+
+    adverts_received: int
+    priority_zero_received: int
+    become_master: int
+    release_master: int
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 class VrrpRouter:
@@ -82,32 +143,112 @@ class VrrpRouter:
 
     def __init__(self, config: RouterConfig) -> None:
         self.config = config
+        self.expect = Expect(
+            name=config.name,
+            version=config.version,
+            advert_int_us=config.advert_int_us,
+            addresses=config.addresses,
+            auth_type=config.auth_type,
+            auth_data=config.auth_data,
+            unicast_peers=config.unicast_peers,
+            check_unicast_src=config.check_unicast_src,
+        )
         self.state = State.INIT
+        self.base_priority = config.priority
+        self.effective_priority = config.priority
+        self.fault = False
         self.master_adver_interval_us = config.advert_int_us
         self.adver_deadline: int | None = None
         self.master_down_deadline: int | None = None
+        self.preempt_deadline: int | None = None
+        """keepalived's ``preempt_time``: when a lower-priority master may be preempted."""
+        self.master_address: bytes | None = None
+        self.master_priority: int | None = None
+        self._counts: Counter[str] = Counter()
+        self._dropped: Counter[str] = Counter()
+
+    def statistics(self) -> RouterStatistics:
+        c = self._counts
+        return RouterStatistics(
+            c["adverts_received"],
+            c["priority_zero_received"],
+            c["become_master"],
+            c["release_master"],
+            dict(self._dropped),
+        )
 
     # --- inputs -------------------------------------------------------------------
 
     def start(self, now: int) -> list[Effect]:
-        owner = self.config.priority == PRIORITY_OWNER
-        return self._fire(Event.STARTUP_OWNER if owner else Event.STARTUP, now)
+        if self.fault:
+            return self._fire(Event.FAULT, now)
+        if self.base_priority == PRIORITY_OWNER:
+            return self._fire(Event.STARTUP_OWNER, now)
+        if self.config.initial_master:
+            return self._fire(Event.STARTUP_AS_MASTER, now)
+        return self._fire(Event.STARTUP, now)
 
     def shutdown(self, now: int) -> list[Effect]:
         return self._fire(Event.SHUTDOWN, now)
 
-    def receive_advert(self, advert: Advert, sender: bytes, now: int) -> list[Effect]:
+    def count_malformed(self) -> None:
+        """The codec rejected a packet with our VRID (counted, as keepalived does)."""
+        self._dropped[Drop.MALFORMED.value] += 1
+
+    def receive_advert(
+        self,
+        advert: Advert,
+        sender: bytes,
+        now: int,
+        *,
+        ttl: int | None = None,
+        multicast: bool | None = None,
+    ) -> list[Effect]:
+        """A well-formed advert with our VRID arrived from ``sender``.
+
+        ``ttl`` and ``multicast`` describe the IP packet (None: not checked /
+        the way this instance expects).
+        """
+        if self.state not in (State.BACKUP, State.MASTER):
+            return []
+        c = self.config
+        check_addresses = not (
+            self.state is State.BACKUP and c.skip_check_adv_addr and sender == self.master_address
+        )
+        bad = check_advert(
+            self.expect,
+            advert,
+            sender=sender,
+            ttl=ttl,
+            multicast=not c.unicast_peers if multicast is None else multicast,
+            check_addresses=check_addresses,
+        )
+        if bad is not None:
+            self._dropped[bad[0].value] += 1
+            return [Log(bad[1])]
+        self._counts["adverts_received"] += 1
+        if advert.priority == 0:
+            self._counts["priority_zero_received"] += 1
+        effects: list[Effect] = []
+        if self.state is State.MASTER:
+            effects += self._master_checks(advert, sender)
+        preempt_delayed = (
+            self.state is State.BACKUP
+            and c.preempt_delay_us > 0
+            and (self.preempt_deadline is None or self.preempt_deadline > now)
+        )
         event = fsm.classify_advert(
             state=self.state,
             advert_priority=advert.priority,
-            local_priority=self.config.priority,
-            preempt=self.config.preempt,
+            local_priority=self.effective_priority,
+            preempt=c.preempt,
             sender=sender,
-            local_primary=self.config.primary_address,
+            local_primary=c.primary_address,
+            preempt_delayed=preempt_delayed,
         )
-        if self.state not in (State.BACKUP, State.MASTER):
-            return []
-        return self._fire(event, now, advert)
+        if self.state is State.BACKUP:
+            effects += self._backup_bookkeeping(event, advert, sender, now)
+        return effects + self._fire(event, now, advert, sender)
 
     def handle_timer(self, now: int) -> list[Effect]:
         effects: list[Effect] = []
@@ -117,46 +258,142 @@ class VrrpRouter:
             effects += self._fire(Event.ADVER_TIMER, now)
         return effects
 
+    def set_tracking(self, *, fault: bool, priority: int, now: int) -> list[Effect]:
+        """The tracked objects now say ``fault`` and the effective ``priority``.
+
+        An address owner keeps priority 255 whatever the weights (keepalived).
+        """
+        if self.base_priority != PRIORITY_OWNER:
+            self.effective_priority = priority
+        if fault == self.fault:
+            return []
+        self.fault = fault
+        if fault:
+            return self._fire(Event.FAULT, now)
+        if self.state is not State.FAULT:
+            return []
+        owner = self.base_priority == PRIORITY_OWNER
+        return self._fire(Event.RECOVER_OWNER if owner else Event.RECOVER, now)
+
     def next_deadline(self) -> int | None:
         deadlines = [d for d in (self.adver_deadline, self.master_down_deadline) if d is not None]
         return min(deadlines, default=None)
 
+    # --- keepalived's additions around the table ------------------------------------
+
+    def _master_checks(self, advert: Advert, sender: bytes) -> list[Effect]:
+        """Equal-priority conflicts a master reports (keepalived ``vrrp_state_master_rx``)."""
+        name, ours = self.config.name, self.effective_priority
+        if advert.priority != ours or advert.priority == 0:
+            return []
+        if sender == self.config.primary_address:
+            return [
+                Log(
+                    f"({name}) WARNING - equal priority advert received from remote host"
+                    " with our IP address."
+                )
+            ]
+        if ours == PRIORITY_OWNER:
+            self.base_priority = self.effective_priority = PRIORITY_OWNER - 1
+            return [
+                Log(
+                    f"({name}) CONFIGURATION ERROR: local instance and a remote instance are"
+                    " both configured as address owner, please fix - reducing local priority"
+                )
+            ]
+        return []
+
+    def _backup_bookkeeping(
+        self, event: Event, advert: Advert, sender: bytes, now: int
+    ) -> list[Effect]:
+        """The master we follow, and ``preempt_delay`` (keepalived ``vrrp_state_backup``)."""
+        c = self.config
+        self.master_address = sender
+        if event is Event.ADVERT_LOSES:
+            return [
+                Log(
+                    f"({c.name}) received lower priority ({advert.priority}) advert from"
+                    f" {ntoa(sender)} - discarding"
+                )
+            ]
+        if event is Event.ADVERT_PREEMPTS_US:
+            self.master_priority = advert.priority
+            if c.preempt_delay_us:
+                if advert.priority >= self.effective_priority:
+                    self.preempt_deadline = None
+                elif self.preempt_deadline is None:
+                    self.preempt_deadline = now + c.preempt_delay_us
+        return []
+
     # --- the table ----------------------------------------------------------------
 
-    def _fire(self, event: Event, now: int, advert: Advert | None = None) -> list[Effect]:
+    def _fire(
+        self, event: Event, now: int, advert: Advert | None = None, sender: bytes = b""
+    ) -> list[Effect]:
         transition = fsm.step(self.state, event)
         effects: list[Effect] = []
         for action in transition.actions:
-            effects += self._act(action, now, advert)
-        if transition.next_state is not self.state:
-            effects.append(StateChanged(self.state, transition.next_state, transition.rfc))
-            self.state = transition.next_state
+            effects += self._act(action, now, advert, sender)
+        old, new = self.state, transition.next_state
+        if new is not old:
+            if new is State.MASTER:
+                self._counts["become_master"] += 1
+            elif old is State.MASTER:
+                self._counts["release_master"] += 1
+            if new is not State.BACKUP:
+                self.preempt_deadline = None
+            effects.append(StateChanged(old, new, transition.rfc))
+            self.state = new
         return effects
 
-    def _act(self, action: Action, now: int, advert: Advert | None) -> list[Effect]:
+    def _act(self, action: Action, now: int, advert: Advert | None, sender: bytes) -> list[Effect]:
         c = self.config
         if action is Action.SEND_ADVERT:
-            return [SendAdvert(c.priority)]
+            return [SendAdvert(self.effective_priority)]
         if action is Action.SEND_ADVERT_PRIORITY_ZERO:
             return [SendAdvert(0)]
         if action is Action.SEND_GRATUITOUS:
             return [SendGratuitous()]
         if action in (Action.ADD_VIPS, Action.REMOVE_VIPS):
             return [ChangeVips(add=action is Action.ADD_VIPS)]
+        if action is Action.SEND_ADVERT_IF_HIGHER_PRIO_SEND_ADVERT:
+            return [SendAdvert(self.effective_priority)] if c.higher_prio_send_advert else []
+        if action is Action.FORCE_ELECTION and advert is not None:
+            forcing = "" if c.lower_prio_no_advert else ", forcing new election"
+            effects: list[Effect] = [
+                Log(
+                    f"({c.name}) Received advert from {ntoa(sender)} with lower priority"
+                    f" {advert.priority}, ours {self.effective_priority}{forcing}"
+                )
+            ]
+            if not c.lower_prio_no_advert:
+                effects.append(SendAdvert(self.effective_priority))
+            return [*effects, LowerPriorityAdvert(sender, advert.priority)]
         if action is Action.START_ADVER_TIMER:
             self.adver_deadline = now + c.advert_int_us
         elif action is Action.CANCEL_ADVER_TIMER:
             self.adver_deadline = None
         elif action is Action.START_MASTER_DOWN_TIMER:
             self.master_down_deadline = now + master_down_interval_us(
-                c.version, c.priority, self.master_adver_interval_us, c.down_timer_adverts
+                c.version,
+                self.effective_priority,
+                self.master_adver_interval_us,
+                c.down_timer_adverts,
             )
         elif action is Action.START_SKEW_TIMER:
             self.master_down_deadline = now + skew_time_us(
-                c.version, c.priority, self.master_adver_interval_us
+                c.version, self.effective_priority, self.master_adver_interval_us
+            )
+        elif action is Action.START_STARTUP_TIMER:
+            self.master_down_deadline = (
+                now
+                + self.master_adver_interval_us
+                + skew_time_us(c.version, PRIORITY_OWNER, self.master_adver_interval_us)
             )
         elif action is Action.CANCEL_MASTER_DOWN_TIMER:
             self.master_down_deadline = None
+        elif action is Action.RESET_MASTER_INTERVAL:
+            self.master_adver_interval_us = c.advert_int_us
         elif action is Action.LEARN_MASTER_INTERVAL and advert is not None and c.version == 3:
             self.master_adver_interval_us = advert.max_advert_int * 10_000
         return []

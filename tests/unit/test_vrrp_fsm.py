@@ -154,7 +154,8 @@ def test_router_settings_come_from_the_configured_instance(tmp_path: Path) -> No
     cfg = RouterConfig.from_instance(instance, bytes((192, 0, 2, 1)))
     assert cfg == RouterConfig(vrid=7, priority=120, version=3, advert_int_us=50_000,
                                preempt=False, primary_address=bytes((192, 0, 2, 1)),
-                               down_timer_adverts=5)  # fmt: skip
+                               down_timer_adverts=5, name="VI_1",
+                               addresses=(bytes((192, 0, 2, 7)),))  # fmt: skip
 
 
 class Eth0(NoHost):
