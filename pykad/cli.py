@@ -48,7 +48,7 @@ def _split_config_test(argv: list[str]) -> tuple[list[str], str | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``pykad``: the daemon. Today: ``--version`` and the configuration test."""
+    """``pykad``: the daemon (VRRP today), its configuration test and ``--version``."""
     args_in, log_file = _split_config_test(list(sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(prog="pykad", description="keepalived-compatible HA daemon")
     parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
@@ -85,14 +85,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="with -t: print the configuration as pykad read it (the typed model), as JSON",
     )
+    _daemon_flags(parser)
     args = parser.parse_args(args_in)
     if args.version:
         print(version_text())
         return 0
     if args.config_test:
         return config_test(args.use_file, args.config_id, args.all_config, args.dump_conf, log_file)
-    print("pykad: the daemon is not built yet (see README.md, 'Features')", file=sys.stderr)
-    return 1
+    from pykad.daemon.process import Options, run
+
+    return run(
+        Options(
+            config_file=args.use_file,
+            config_id=default_config_id() if args.config_id is None else args.config_id,
+            dont_fork=args.dont_fork,
+            log_console=args.log_console,
+            log_detail=args.log_detail,
+            no_syslog=args.no_syslog,
+            dont_release_vrrp=args.dont_release_vrrp,
+            pid_file=args.pid,
+            vrrp_pid_file=args.vrrp_pid,
+            namespace=args.namespace,
+            instance_name=args.instance,
+        )
+    )
+
+
+def _daemon_flags(parser: argparse.ArgumentParser) -> None:
+    """keepalived 2.2.7's flags for running the daemon (those pykad acts on, and the rest)."""
+    flag = parser.add_argument
+    flag("-n", "--dont-fork", action="store_true", help="stay in the foreground")
+    flag("-l", "--log-console", action="store_true", help="log to the console (stderr)")
+    flag("-D", "--log-detail", action="store_true", help="detailed log messages")
+    flag("-G", "--no-syslog", action="store_true", help="do not log to syslog")
+    flag("-V", "--dont-release-vrrp", action="store_true", help="keep VIPs and routes on stop")
+    flag("-p", "--pid", metavar="FILE", help="main pid file (default /run/keepalived.pid)")
+    flag("-r", "--vrrp_pid", metavar="FILE", help="VRRP pid file (default /run/vrrp.pid)")
+    flag("-c", "--checkers_pid", metavar="FILE", help="checkers pid file (not used yet)")
+    flag("-b", "--bfd_pid", metavar="FILE", help="BFD pid file (not used yet)")
+    flag("-s", "--namespace", metavar="NAME", help="run in network namespace NAME")
+    flag("--instance", metavar="NAME", help="instance name (pid file names, as keepalived)")
+    flag("-P", "--vrrp", action="store_true", help="only run the VRRP subsystem (pykad: always)")
+    flag("-C", "--check", action="store_true", help="only run checkers (not built yet)")
+    flag("-B", "--no_bfd", action="store_true", help="do not run BFD (pykad: BFD is not built)")
+    flag("-R", "--dont-respawn", action="store_true", help="do not respawn children")
+    flag("-S", "--log-facility", metavar="N", help="syslog facility LOG_LOCAL[0-7]")
 
 
 def config_test(

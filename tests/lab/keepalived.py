@@ -61,6 +61,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -91,6 +92,7 @@ __all__ = [
     "EXIT_CONFIG_TEST_SECURITY",
     "EXIT_FATAL",
     "EXIT_OK",
+    "PYKAD",
     "SCRIPT_SECURITY",
     "SUBSYSTEMS",
     "ConfigTestResult",
@@ -105,6 +107,9 @@ __all__ = [
 ]
 
 KEEPALIVED = "keepalived"
+PYKAD = str(Path(sys.executable).with_name("pykad"))
+"""pykad from the environment the tests run in: it takes keepalived's flags, so
+:class:`Keepalived` runs it too (``program=(PYKAD,)``)."""
 
 # keepalived's exit codes (core/main.h: KEEPALIVED_EXIT_*).
 EXIT_OK = 0
@@ -125,8 +130,8 @@ _SECTION_RES = {
     "bfd": re.compile(r"^\s*bfd_instance\b", re.M),
 }
 _STATE_RE = re.compile(
-    r"\((?P<instance>[^()\s]+)\) (?:Entering (?P<state>MASTER|BACKUP) STATE"
-    r"|entering (?P<fault>FAULT) state)"
+    r"\((?P<instance>[^()\s]+)\):? (?:Entering (?P<state>MASTER|BACKUP) STATE"
+    r"|[Ee]ntering (?P<fault>FAULT) (?:state|STATE))"
 )
 _STATES = ("MASTER", "BACKUP", "FAULT")
 
@@ -280,6 +285,7 @@ class Keepalived:
         config_id: str | None = None,
         extra_args: Sequence[str] = (),
         expect: Collection[str] | None = None,
+        program: Sequence[str] = (KEEPALIVED,),
     ) -> None:
         self.netns = netns
         self.name = name
@@ -295,7 +301,7 @@ class Keepalived:
         }
         self.config_path.write_text(config)
         self.argv = [
-            KEEPALIVED,
+            *program,
             "-n",  # --dont-fork
             "-l",  # --log-console (to stderr, unbuffered)
             "-D",  # --log-detail
@@ -498,9 +504,11 @@ class Keepalived:
         state = state.upper()
         if state not in _STATES:
             raise ValueError(f"state must be one of {_STATES}")
-        verb = "entering FAULT state" if state == "FAULT" else f"Entering {state} STATE"
+        verb = f"Entering {state} STATE"
+        if state == "FAULT":
+            verb = "[Ee]ntering FAULT (?:state|STATE)"
         return self.wait_for_log(
-            re.compile(rf"\({re.escape(instance)}\) {verb}"), timeout=timeout, since=since
+            re.compile(rf"\({re.escape(instance)}\):? {verb}"), timeout=timeout, since=since
         )
 
     def __repr__(self) -> str:
@@ -530,6 +538,7 @@ class KeepalivedLab(Closing):
         expect: Collection[str] | None = None,
         wait: bool = True,
         timeout: float = 15.0,
+        program: Sequence[str] = (KEEPALIVED,),
     ) -> Keepalived:
         """Start keepalived with ``config`` (text) inside ``netns``.
 
@@ -550,6 +559,7 @@ class KeepalivedLab(Closing):
             config_id=config_id,
             extra_args=extra_args,
             expect=expect,
+            program=program,
         )
         self.daemons.append(daemon)
         return daemon.start(wait=wait, timeout=timeout)

@@ -1,0 +1,212 @@
+"""The daemon process: keepalived's start-up and stop, around the VRRP service.
+
+Owns what ``pykad -f FILE`` does after parsing its flags: read the config
+(a config with errors that keepalived would refuse to run stops here), log to
+the console (``-l``) or syslog, write the pid files (``-p``, ``-r``), refuse to
+start over a live daemon with the same pid file, enter ``net_namespace``,
+detach unless ``-n``, run the VRRP service under trio, and on SIGTERM/SIGINT
+leave as keepalived does (priority 0 adverts from masters, VIPs removed unless
+``-V``), then remove the pid files.
+
+For now one process runs the VRRP service itself; keepalived's parent with one
+child per subsystem is the daemon issue's work (README, "Features").
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+log = logging.getLogger("pykad")
+
+DEFAULT_PID_DIR = "/run"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    config_file: str
+    config_id: str
+    dont_fork: bool = False
+    log_console: bool = False
+    log_detail: bool = False
+    no_syslog: bool = False
+    log_facility: int = 0
+    dont_release_vrrp: bool = False
+    pid_file: str | None = None
+    vrrp_pid_file: str | None = None
+    namespace: str | None = None
+    instance_name: str | None = None
+    extra_pid_files: Sequence[str] = field(default_factory=tuple)
+
+
+def pid_paths(opts: Options) -> tuple[str, str]:
+    """The main and VRRP pid files (``-p``, ``-r``; keepalived's defaults otherwise)."""
+    return (
+        opts.pid_file or f"{DEFAULT_PID_DIR}/keepalived.pid",
+        opts.vrrp_pid_file or f"{DEFAULT_PID_DIR}/vrrp.pid",
+    )
+
+
+class ConsoleFormatter(logging.Formatter):
+    """keepalived's console lines: ``Fri Nov 27 17:23:15 2026: text``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(record.created))
+        return f"{stamp}: {record.getMessage()}"
+
+
+def setup_logging(opts: Options) -> None:
+    root = logging.getLogger("pykad")
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG if opts.log_detail else logging.INFO)
+    root.propagate = False
+    if opts.log_console:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(ConsoleFormatter())
+        root.addHandler(handler)
+    if not opts.no_syslog:
+        try:
+            syslog = logging.handlers.SysLogHandler(
+                address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
+            )
+        except OSError:
+            return
+        syslog.ident = f"Keepalived_vrrp[{os.getpid()}]: "
+        root.addHandler(syslog)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_pid_file(path: str) -> bool:
+    """Write our pid to ``path``; False if a live process already holds it."""
+    try:
+        with open(path) as f:
+            old = int(f.read().strip() or 0)
+        if old and old != os.getpid() and _pid_alive(old):
+            return False
+    except (OSError, ValueError):
+        pass
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    return True
+
+
+def remove_pid_file(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            log.warning("cannot remove pid file %s: %s", path, e)
+
+
+def daemonize() -> None:
+    """Detach from the terminal as keepalived does without ``-n``."""
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def load_config(opts: Options) -> object | None:
+    """The checked config, or None (findings already logged) if it cannot run."""
+    from pykad.config.diagnostics import Severity
+    from pykad.config.load import load
+    from pykad.drivers.files import LocalFiles
+    from pykad.drivers.host import LocalHost, LocalScriptHost
+
+    loaded = load(
+        LocalFiles(),
+        opts.config_file,
+        cwd=os.getcwd(),
+        config_id=opts.config_id,
+        host=LocalHost(),
+        script_host=LocalScriptHost(),
+        environ=os.environ,
+    )
+    for item in loaded.diagnostics.items:
+        log.log(logging.WARNING if item.severity is not Severity.OK else logging.INFO, "%s", item)
+    if loaded.config is None or loaded.diagnostics.stopped:
+        return None
+    return loaded.config
+
+
+async def _serve(opts: Options, config: object) -> int:
+    from pykad.config.model import Config
+    from pykad.daemon.vrrp_service import VrrpService
+    from pykad.kernel.netlink import NetlinkBatchWriter
+
+    assert isinstance(config, Config)
+    with NetlinkBatchWriter() as netlink:
+        service = VrrpService(config, netlink, release_vips=not opts.dont_release_vrrp)
+        try:
+            service.setup()
+        except (LookupError, ValueError, OSError) as e:
+            log.error("cannot start VRRP: %s", e)
+            return 1
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(service.run)
+                log.info("Startup complete")
+                async for signum in signals:
+                    if signum == signal.SIGHUP:
+                        log.info("Reloading is not built yet; SIGHUP ignored")
+                        continue
+                    log.info("Stopping")
+                    service.stop()
+                    break
+        log.info("Stopped")
+    return 0
+
+
+def run(opts: Options) -> int:
+    """``pykad -f FILE ...``: run until told to stop; keepalived's exit codes."""
+    setup_logging(opts)
+    if opts.namespace:
+        from pykad.drivers.host import LocalHost
+
+        if not LocalHost().enter_namespace(opts.namespace):
+            log.error("cannot enter network namespace %s", opts.namespace)
+            return 1
+    config = load_config(opts)
+    if config is None:
+        log.error("Stopping: the configuration cannot be used")
+        return 1
+    if not opts.dont_fork:
+        daemonize()
+        setup_logging(opts)
+    main_pid, vrrp_pid = pid_paths(opts)
+    for path in (main_pid, vrrp_pid):
+        if not claim_pid_file(path):
+            log.error("daemon is already running (pid file %s)", path)
+            return 1
+    log.info("Starting pykad (keepalived 2.2.7 compatible), VRRP only, pid %d", os.getpid())
+    try:
+        return trio.run(_serve, opts, config)
+    finally:
+        for path in (main_pid, vrrp_pid):
+            remove_pid_file(path)

@@ -1,0 +1,415 @@
+"""The VRRP service: every configured instance, on real sockets, with one timer loop.
+
+Owns the wiring between the sans-IO ``VrrpRouter`` of each ``vrrp_instance``
+and the host: one raw socket per interface and family (``drivers.vrrp_socket``),
+read with a drain loop; one timerfd loop for all deadlines (``drivers.timer``);
+virtual addresses applied as one netlink batch per change (``kernel``);
+gratuitous ARP / NA frames (``vrrp.gratuitous``) sent on AF_PACKET sockets.
+Effects are carried out in the order the router returns them: on becoming
+master the advert goes first, then the VIPs, then the gratuitous ARPs, as
+keepalived's ``vrrp_state_master_tx`` does.
+
+Log lines use keepalived's words, so that operators' log searches keep working.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from pykad.config.model import Config
+from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
+from pykad.drivers.packet import PacketSender
+from pykad.drivers.timer import TimerLoop, now_us
+from pykad.drivers.vrrp_socket import Received, VrrpSocket
+from pykad.kernel.api import Addresses, AddressOp
+from pykad.vrrp import wire
+from pykad.vrrp.advert import Advert, AdvertError
+from pykad.vrrp.fsm import State
+from pykad.vrrp.gratuitous import (
+    GratuitousSchedule,
+    GratuitousTiming,
+    garp_frame,
+    unsolicited_na_frame,
+)
+from pykad.vrrp.router import (
+    ChangeVips,
+    Effect,
+    Log,
+    LowerPriorityAdvert,
+    RouterConfig,
+    SendAdvert,
+    SendGratuitous,
+    StateChanged,
+    VrrpRouter,
+)
+
+log = logging.getLogger("pykad.vrrp")
+
+StateListener = Callable[["Instance", State, State], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """What the service needs to know about one interface."""
+
+    name: str
+    index: int
+    mac: bytes
+    ipv4: bytes | None
+    ipv6_link_local: bytes | None
+
+
+class InterfaceLookup:
+    """Interfaces by name, through ``pykad.kernel.links`` (pyroute2; set-up only)."""
+
+    def __call__(self, name: str) -> Interface:
+        from pykad.kernel.links import IPRouteLinks
+
+        with IPRouteLinks() as links:
+            index = links.ifindex(name)
+            if index is None:
+                raise LookupError(f"interface {name} does not exist")
+            v4 = links.primary_ipv4(index)
+            v6 = links.link_local_ipv6(index)
+            return Interface(
+                name=name,
+                index=index,
+                mac=links.mac(index) or bytes(6),
+                ipv4=v4.packed if v4 is not None else None,
+                ipv6_link_local=v6.packed if v6 is not None else None,
+            )
+
+
+@dataclass(eq=False)
+class Instance:
+    """One configured instance at run time: its router and where its packets go."""
+
+    index: int
+    conf: VrrpInstance
+    interface: Interface
+    socket: VrrpSocket
+    router: VrrpRouter
+    source: bytes
+    destinations: tuple[bytes, ...]
+    advert: Advert
+    """The advert we send, with priority 0 (filled in per send)."""
+    pseudo_destination: bytes | None
+    """VRRPv3 checksum: the pseudo-header destination when it is not the real one."""
+    vip_interfaces: tuple[int, ...]
+    """The interface of each VIP and excluded VIP, in the config's order."""
+    garp: GratuitousSchedule
+    _encoded: dict[tuple[int, bytes], bytes] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.conf.name
+
+    def encoded(self, priority: int, dst: bytes) -> bytes:
+        """The advert bytes for ``priority`` to ``dst`` (cached: priorities rarely change)."""
+        key = (priority, dst)
+        data = self._encoded.get(key)
+        if data is None:
+            if len(self._encoded) > 64:
+                self._encoded.clear()
+            data = wire.encode(
+                self.advert._replace(priority=priority),
+                self.conf.family,
+                self.source,
+                self.pseudo_destination or dst,
+            )
+            self._encoded[key] = data
+        return data
+
+
+def _interval_field(conf: VrrpInstance) -> int:
+    """Adver Int (v2, seconds) or Max Adver Int (v3, centiseconds) as sent."""
+    if int(conf.version) == 2:
+        return max(1, conf.advert_int_us // 1_000_000)
+    return max(1, conf.advert_int_us // 10_000)
+
+
+class VrrpService:
+    """Runs the VRRP instances of one configuration until ``stop`` is called."""
+
+    def __init__(
+        self,
+        config: Config,
+        addresses: Addresses,
+        *,
+        interfaces: Callable[[str], Interface] | None = None,
+        release_vips: bool = True,
+        listeners: Sequence[StateListener] = (),
+    ) -> None:
+        self.config = config
+        self.addresses = addresses
+        self.lookup = interfaces or InterfaceLookup()
+        self.release_vips = release_vips
+        self.listeners = list(listeners)
+        self.instances: list[Instance] = []
+        self.sockets: dict[tuple[int, int], VrrpSocket] = {}
+        self._by_vrid: dict[tuple[int, int], dict[int, Instance]] = {}
+        self._senders: dict[int, PacketSender] = {}
+        self._interfaces: dict[str, Interface] = {}
+        self.timers: TimerLoop[int] = TimerLoop()
+        self._stop = trio.Event()
+        self._stopped = trio.Event()
+        self.unknown_vrid = 0
+        self.too_short = 0
+
+    # --- set-up -------------------------------------------------------------------
+
+    def _interface(self, name: str) -> Interface:
+        found = self._interfaces.get(name)
+        if found is None:
+            found = self._interfaces[name] = self.lookup(name)
+        return found
+
+    def _socket(self, iface: Interface, family: int) -> VrrpSocket:
+        key = (iface.index, family)
+        sock = self.sockets.get(key)
+        if sock is None:
+            sock = self.sockets[key] = VrrpSocket(iface.name, iface.index, family)
+            self._by_vrid[key] = {}
+        return sock
+
+    def _instance(self, index: int, conf: VrrpInstance) -> Instance:
+        if conf.interface is None:
+            raise LookupError(f"({conf.name}) has no interface")
+        iface = self._interface(conf.interface)
+        family = conf.family
+        sock = self._socket(iface, family)
+        if conf.source_address is not None:
+            source = conf.source_address.packed
+        else:
+            own = iface.ipv4 if family == 4 else iface.ipv6_link_local
+            if own is None:
+                raise LookupError(
+                    f"({conf.name}) interface {iface.name} has no IPv{family} address"
+                )
+            source = own
+        if conf.unicast_peers:
+            destinations = tuple(p.address.packed for p in conf.unicast_peers)
+            if conf.unicast_ttl is not None:
+                sock.set_ttl(conf.unicast_ttl)
+        else:
+            group = conf.mcast_dst_ip or ipaddress.ip_address(
+                MCAST_GROUP4 if family == 4 else MCAST_GROUP6
+            )
+            destinations = (group.packed,)
+        pseudo = None
+        if conf.unicast_peers and conf.old_unicast_checksum is not None:
+            pseudo = ipaddress.ip_address(MCAST_GROUP4 if family == 4 else MCAST_GROUP6).packed
+        router = VrrpRouter(
+            RouterConfig.from_instance(
+                conf, source, check_unicast_src=self.config.global_defs.vrrp_check_unicast_src
+            )
+        )
+        c = router.config
+        advert = Advert(
+            c.version, c.vrid, 0, _interval_field(conf), c.addresses, c.auth_type, c.auth_data
+        )
+        vip_interfaces = tuple(
+            self._interface(a.dev).index if a.dev else iface.index
+            for a in conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+        )
+        inst = Instance(
+            index=index,
+            conf=conf,
+            interface=iface,
+            socket=sock,
+            router=router,
+            source=source,
+            destinations=destinations,
+            advert=advert,
+            pseudo_destination=pseudo,
+            vip_interfaces=vip_interfaces,
+            garp=GratuitousSchedule(GratuitousTiming.from_instance(conf)),
+        )
+        vrids = self._by_vrid[(iface.index, family)]
+        if conf.vrid in vrids:
+            raise ValueError(
+                f"({conf.name}) VRID {conf.vrid} is already used by {vrids[conf.vrid].name}"
+                f" on {iface.name}"
+            )
+        vrids[conf.vrid] = inst
+        return inst
+
+    def setup(self) -> None:
+        """Look up interfaces, open sockets, build the routers (no packet sent yet)."""
+        for i, conf in enumerate(self.config.vrrp.instances):
+            self.instances.append(self._instance(i, conf))
+
+    # --- running ------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        if not self.instances:
+            self.setup()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self.timers.run, self._fire)
+                for sock in self.sockets.values():
+                    nursery.start_soon(self._reader, sock)
+                for inst in self.instances:
+                    self._remove_stale_vips(inst)
+                now = now_us()
+                for inst in self.instances:
+                    self._apply(inst, inst.router.start(now), now)
+                task_status.started()
+                await self._stop.wait()
+                now = now_us()
+                for inst in self.instances:
+                    self._apply(inst, inst.router.shutdown(now), now)
+                nursery.cancel_scope.cancel()
+        finally:
+            for sock in self.sockets.values():
+                sock.close()
+            for sender in self._senders.values():
+                sender.close()
+            self._stopped.set()
+
+    def stop(self) -> None:
+        """Leave: priority 0 from masters, VIPs removed (unless told to keep them)."""
+        self._stop.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def _reader(self, sock: VrrpSocket) -> None:
+        fd = sock.fileno()
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            packets = sock.drain()
+            now = now_us()
+            for packet in packets:
+                self._receive(sock, packet, now)
+
+    def _receive(self, sock: VrrpSocket, packet: Received, now: int) -> None:
+        payload = packet.payload
+        if len(payload) < 2:
+            self.too_short += 1
+            return
+        inst = self._by_vrid[(sock.ifindex, sock.family)].get(payload[1])
+        if inst is None:
+            self.unknown_vrid += 1
+            return
+        try:
+            advert = wire.decode_untrusted(
+                payload,
+                sock.family,
+                packet.src,
+                inst.pseudo_destination or packet.dst,
+                inst.router.config.version == 3 and bool(packet.dst),
+            )
+        except AdvertError as e:
+            inst.router.count_malformed()
+            log.info("(%s) dropped a malformed advert from %s: %s", inst.name, _ntoa(packet.src), e)
+            return
+        if packet.dst:
+            multicast = packet.dst[0] >= 224 if sock.family == 4 else packet.dst[0] == 0xFF
+        else:
+            multicast = None
+        effects = inst.router.receive_advert(
+            advert, packet.src, now, ttl=packet.ttl, multicast=multicast
+        )
+        self._apply(inst, effects, now)
+
+    def _fire(self, key: int, now: int) -> None:
+        inst = self.instances[key]
+        self._apply(inst, inst.router.handle_timer(now), now)
+
+    # --- effects ------------------------------------------------------------------
+
+    def _apply(self, inst: Instance, effects: list[Effect], now: int) -> None:
+        for effect in effects:  # keepalived logs the new state before it acts on it
+            if isinstance(effect, StateChanged):
+                self._log_state(inst, effect)
+        for effect in effects:
+            if isinstance(effect, SendAdvert):
+                self._send_advert(inst, effect.priority)
+            elif isinstance(effect, ChangeVips):
+                self._change_vips(inst, effect.add)
+            elif isinstance(effect, SendGratuitous):
+                inst.garp.became_master(now)
+            elif isinstance(effect, StateChanged):
+                self._state_changed(inst, effect)
+            elif isinstance(effect, LowerPriorityAdvert):
+                inst.garp.lower_priority_advert(now)
+            elif isinstance(effect, Log):
+                log.info("%s", effect.text)
+        rounds = inst.garp.due(now)
+        if rounds:
+            self._send_gratuitous(inst, rounds)
+        deadlines = [d for d in (inst.router.next_deadline(), inst.garp.next_deadline()) if d]
+        self.timers.schedule(inst.index, min(deadlines, default=None))
+
+    def _send_advert(self, inst: Instance, priority: int) -> None:
+        for dst in inst.destinations:
+            inst.socket.send(inst.encoded(priority, dst), dst, inst.source)
+        if priority == 0:
+            log.debug("(%s) sent 0 priority", inst.name)
+
+    def vip_ops(self, inst: Instance, add: bool) -> list[AddressOp]:
+        conf = inst.conf
+        vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+        return [
+            AddressOp.from_config(a, i, add) for a, i in zip(vips, inst.vip_interfaces, strict=True)
+        ]
+
+    def _remove_stale_vips(self, inst: Instance) -> None:
+        """At start, VIPs a previous run left behind go (keepalived does the same)."""
+        if inst.conf.virtual_ipaddresses or inst.conf.virtual_ipaddresses_excluded:
+            self._change_vips(inst, add=False)
+
+    def _change_vips(self, inst: Instance, add: bool) -> None:
+        if not add and not self.release_vips and self._stop.is_set():
+            return
+        ops = self.vip_ops(inst, add)
+        if not ops:
+            return
+        log.info("(%s) %s VIPs.", inst.name, "setting" if add else "removing")
+        for result in self.addresses.apply(ops):
+            if result.failed:
+                verb = "add" if add else "remove"
+                log.warning("(%s) cannot %s VIP %s: %s", inst.name, verb, result.op.address, result)
+
+    def _send_gratuitous(self, inst: Instance, rounds: int) -> None:
+        conf = inst.conf
+        vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+        frames: dict[int, list[bytes]] = {}
+        mac = inst.interface.mac
+        for a, ifindex in zip(vips, inst.vip_interfaces, strict=True):
+            ip = a.address.ip
+            frame = garp_frame(mac, ip) if ip.version == 4 else unsolicited_na_frame(mac, ip)
+            frames.setdefault(ifindex, []).append(frame)
+        for ifindex, batch in frames.items():
+            sender = self._senders.get(ifindex)
+            if sender is None:
+                sender = self._senders[ifindex] = PacketSender(ifindex)
+            for _ in range(rounds):
+                sender.send(batch)
+
+    def _log_state(self, inst: Instance, change: StateChanged) -> None:
+        old, new = change.old, change.new
+        if old is State.BACKUP and new is State.MASTER:
+            log.info("(%s) Receive advertisement timeout", inst.name)
+        if new is State.MASTER:
+            log.info("(%s) Entering MASTER STATE", inst.name)
+        elif new is State.BACKUP:
+            log.info("(%s) Entering BACKUP STATE%s", inst.name, " (init)" * (old is State.INIT))
+        elif new is State.FAULT:
+            log.info("(%s) Entering FAULT STATE%s", inst.name, " (init)" * (old is State.INIT))
+
+    def _state_changed(self, inst: Instance, change: StateChanged) -> None:
+        if change.old is State.MASTER:
+            inst.garp.left_master()
+        for listener in self.listeners:
+            listener(inst, change.old, change.new)
+
+
+def _ntoa(packed: bytes) -> str:
+    return str(ipaddress.ip_address(packed)) if len(packed) in (4, 16) else packed.hex()

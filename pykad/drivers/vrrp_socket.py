@@ -1,0 +1,153 @@
+"""Raw VRRP sockets: one per interface and address family, for sending and receiving.
+
+RFC 5798 section 5.1: VRRP is IP protocol 112, sent to 224.0.0.18 / ff02::12
+(or to unicast peers, as keepalived allows) with TTL / Hop Limit 255 and, for
+IPv4, keepalived's TOS 0xc0. The socket is bound to its interface and joins
+the group there; the source address of each advert is chosen per packet with
+IP_PKTINFO / IPV6_PKTINFO, so instances with different ``mcast_src_ip`` or
+``unicast_src_ip`` share one socket. IPv4 reads return the IP header (TTL,
+source, destination); IPv6 ones carry them as ancillary data. ``drain`` reads
+until the socket is empty (DESIGN.md: a drain loop, not a read per wakeup).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+
+from pykad.vrrp.advert import IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6
+
+IPTOS_PREC_INTERNETCONTROL = 0xC0
+TTL = 255
+IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
+IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
+IPV6_CHECKSUM = getattr(socket, "IPV6_CHECKSUM", 7)
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+_CMSG_SPACE = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One packet: the VRRP message and what its IP header said."""
+
+    payload: bytes
+    src: bytes
+    dst: bytes
+    ttl: int | None
+
+
+class VrrpSocket:
+    """The raw VRRP socket of one interface for one address family (4 or 6)."""
+
+    def __init__(self, ifname: str, ifindex: int, family: int, *, rcvbuf: int = 0) -> None:
+        self.ifname, self.ifindex, self.family = ifname, ifindex, family
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            if rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if family == 4:
+                self._setup4(sock)
+            else:
+                self._setup6(sock)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self.sent = 0
+        self.send_errors = 0
+        self.received = 0
+
+    def _setup4(self, sock: socket.socket) -> None:
+        mreqn = VRRP_MCAST_V4 + bytes(4) + struct.pack("@i", self.ifindex)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, TTL)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_PREC_INTERNETCONTROL)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, TTL)
+
+    def _setup6(self, sock: socket.socket) -> None:
+        mreq = VRRP_MCAST_V6 + struct.pack("@I", self.ifindex)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, TTL)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, TTL)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_CHECKSUM, 6)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def set_ttl(self, ttl: int) -> None:
+        """The TTL / Hop Limit of unicast adverts (``unicast_ttl``)."""
+        if self.family == 4:
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+        else:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+
+    def send(self, payload: bytes, dst: bytes, src: bytes = b"") -> bool:
+        """Send one VRRP message to ``dst`` from ``src`` (empty: the kernel's choice)."""
+        try:
+            if self.family == 4:
+                anc = []
+                if src:
+                    info = struct.pack("@i4s4s", 0, src, bytes(4))
+                    anc = [(socket.IPPROTO_IP, IP_PKTINFO, info)]
+                self.sock.sendmsg([payload], anc, 0, (socket.inet_ntop(socket.AF_INET, dst), 0))
+            else:
+                anc = []
+                if src:
+                    info = src + struct.pack("@I", self.ifindex)
+                    anc = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, info)]
+                address = (socket.inet_ntop(socket.AF_INET6, dst), 0, 0, self.ifindex)
+                self.sock.sendmsg([payload], anc, 0, address)
+        except OSError:
+            self.send_errors += 1
+            return False
+        self.sent += 1
+        return True
+
+    def drain(self, limit: int = 1024) -> list[Received]:
+        """Every packet waiting (at most ``limit``), without blocking."""
+        out: list[Received] = []
+        recv = self._recv4 if self.family == 4 else self._recv6
+        while len(out) < limit:
+            try:
+                packet = recv()
+            except BlockingIOError:
+                break
+            except OSError:
+                continue
+            if packet is not None:
+                out.append(packet)
+        self.received += len(out)
+        return out
+
+    def _recv4(self) -> Received | None:
+        data = self.sock.recv(65535)
+        if len(data) < 20 or data[0] >> 4 != 4:
+            return None
+        ihl = (data[0] & 0x0F) * 4
+        return Received(data[ihl:], data[12:16], data[16:20], data[8])
+
+    def _recv6(self) -> Received | None:
+        data, ancdata, _flags, address = self.sock.recvmsg(65535, _CMSG_SPACE)
+        dst, hops = b"", None
+        for level, kind, value in ancdata:
+            if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(value) >= 16:
+                dst = value[:16]
+            elif level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT and len(value) >= 4:
+                hops = struct.unpack("@i", value[:4])[0]
+        src = socket.inet_pton(socket.AF_INET6, address[0].split("%")[0])
+        return Received(data, src, dst, hops)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,203 @@
+"""The rtnetlink socket driver: many changes per ``send``, one answer per change.
+
+This module owns the NETLINK_ROUTE socket (RFC 3549, netlink(7), rtnetlink(7)) of a
+process's current network namespace: :class:`NetlinkBatchWriter` sends a batch of
+requests built by ``pykad.kernel.rtnl`` in as few ``send`` calls as fit (chunks of
+``chunk_bytes``), each request with NLM_F_ACK and its own sequence number, and
+reads until every sequence number is answered, so an error is reported for the
+one request it belongs to and the rest of the batch still applies.  rtnetlink
+handles a request synchronously inside ``send``, so each chunk's answers are
+queued when ``send`` returns; the receive buffer is made large enough to hold
+them (SO_RCVBUFFORCE as root) and NETLINK_CAP_ACK keeps error replies short.
+
+``NetlinkBatchWriter`` implements ``pykad.kernel.api.Addresses``, ``Routes`` and
+``Rules``.  It is blocking; all reading happens in :meth:`NetlinkBatchWriter.receive`
+(``block=False`` drains without waiting) so an event-loop driver can call it when
+the socket (:meth:`fileno`) is readable.  The socket belongs to the namespace the
+thread was in when it was created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import select
+import socket
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+from pykad.kernel import rtnl
+from pykad.kernel.api import AddressEntry, AddressOp, IPInterface, OpResult, RouteOp, RuleOp
+
+__all__ = ["NetlinkBatchWriter", "NetlinkError"]
+
+NETLINK_ROUTE = 0
+SOL_NETLINK = 270
+NETLINK_CAP_ACK = 10
+NETLINK_EXT_ACK = 11
+SO_RCVBUFFORCE = 33
+DEFAULT_RCVBUF = 4 << 20
+DEFAULT_CHUNK = 64 << 10
+RECV_SIZE = 1 << 18
+
+
+class NetlinkError(OSError):
+    """A dump or the socket itself failed (per-request errors are results, not this)."""
+
+
+class NetlinkBatchWriter:
+    """A NETLINK_ROUTE socket that applies batches of address, route and rule changes."""
+
+    def __init__(
+        self,
+        *,
+        rcvbuf: int = DEFAULT_RCVBUF,
+        chunk_bytes: int = DEFAULT_CHUNK,
+        timeout: float = 10.0,
+    ) -> None:
+        self.chunk_bytes = chunk_bytes
+        self.timeout = timeout
+        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, max(chunk_bytes * 2, 1))
+            try:
+                self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+            except PermissionError:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
+                # older kernels: full echoes, no error strings
+                with contextlib.suppress(OSError):
+                    self._sock.setsockopt(SOL_NETLINK, option, 1)
+            self._sock.bind((0, 0))
+        except BaseException:
+            self._sock.close()
+            raise
+        self._buf = bytearray(RECV_SIZE)
+        self._seq = 1
+
+    # ---- plumbing
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> NetlinkBatchWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def reserve(self, count: int) -> int:
+        """``count`` consecutive sequence numbers; returns the first (mod 2**32)."""
+        first = self._seq
+        self._seq = (self._seq + count) & 0xFFFFFFFF or 1
+        return first
+
+    # ---- the batch
+
+    def transact(self, messages: Sequence[bytes], first_seq: int) -> list[rtnl.Ack]:
+        """Send ``messages`` (numbered from ``first_seq``); one :class:`rtnl.Ack` each.
+
+        Messages go out in chunks of at most ``chunk_bytes`` (one ``send`` each);
+        after each chunk its answers are read before the next is sent, so the
+        receive buffer never holds more than one chunk's answers.  A reply lost to
+        a receive-buffer overrun becomes ENOBUFS, a missing one ETIMEDOUT.
+        """
+        tracker = rtnl.AckTracker(first_seq, len(messages))
+        start = 0
+        while start < len(messages):
+            end, size = start, 0
+            while end < len(messages) and (
+                end == start or size + len(messages[end]) <= self.chunk_bytes
+            ):
+                size += len(messages[end])
+                end += 1
+            chunk = rtnl.AckTracker(first_seq + start, end - start)
+            self._sock.send(b"".join(messages[start:end]))
+            self.receive(chunk)
+            for ack in chunk.results():
+                tracker.add(ack)
+            start = end
+        return tracker.results()
+
+    def receive(self, tracker: rtnl.AckTracker, *, block: bool = True) -> None:
+        """Read answers into ``tracker`` until it is done (or, non-blocking, until
+        the socket is empty).  The one receive loop of this class.
+
+        The socket itself never blocks (every read is MSG_DONTWAIT); a blocking
+        call waits for readability with ``select`` up to ``timeout`` seconds, then
+        gives what is still unanswered ETIMEDOUT.
+        """
+        sock, buf = self._sock, self._buf
+        deadline = time.monotonic() + self.timeout
+        overrun = False
+        while not tracker.done:
+            try:
+                n = sock.recv_into(buf, 0, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                if overrun:
+                    tracker.fail_pending(errno.ENOBUFS, "answer lost: receive buffer full")
+                    return
+                if not block:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([sock], [], [], left)[0]:
+                    tracker.fail_pending(errno.ETIMEDOUT, "no answer from the kernel")
+                    return
+                continue
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                # Answers were dropped: read what is still queued, the rest is lost.
+                overrun = True
+                continue
+            tracker.feed(bytes(buf[:n]))
+
+    # ---- Addresses, Routes, Rules
+
+    def apply(self, ops: Sequence[AddressOp]) -> list[OpResult[AddressOp]]:
+        """Apply address changes as one batch (``pykad.kernel.api.Addresses``)."""
+        first = self.reserve(len(ops))
+        acks = self.transact(rtnl.address_messages(ops, first), first)
+        return [OpResult(op, ack.errno, ack.message) for op, ack in zip(ops, acks, strict=True)]
+
+    def apply_routes(self, ops: Sequence[RouteOp]) -> list[OpResult[RouteOp]]:
+        first = self.reserve(len(ops))
+        messages = [rtnl.route_message(op, first + i) for i, op in enumerate(ops)]
+        acks = self.transact(messages, first)
+        return [OpResult(op, ack.errno, ack.message) for op, ack in zip(ops, acks, strict=True)]
+
+    def apply_rules(self, ops: Sequence[RuleOp]) -> list[OpResult[RuleOp]]:
+        first = self.reserve(len(ops))
+        messages = [rtnl.rule_message(op, first + i) for i, op in enumerate(ops)]
+        acks = self.transact(messages, first)
+        return [OpResult(op, ack.errno, ack.message) for op, ack in zip(ops, acks, strict=True)]
+
+    def entries(self, ifindex: int | None = None, family: int = 0) -> list[AddressEntry]:
+        """Every address (on ``ifindex``; ``family`` AF_INET/AF_INET6, 0 both) with details."""
+        seq = self.reserve(1)
+        self._sock.send(rtnl.dump_addresses_request(seq, family))
+        found: list[AddressEntry] = []
+        while True:
+            if not select.select([self._sock], [], [], self.timeout)[0]:
+                raise NetlinkError(errno.ETIMEDOUT, "address dump: no answer")
+            n = self._sock.recv_into(self._buf)
+            entries, done, err = rtnl.parse_address_dump(bytes(self._buf[:n]), seq)
+            found += entries
+            if err:
+                raise NetlinkError(err, f"address dump failed: {errno.errorcode.get(err, err)}")
+            if done:
+                break
+        return [e for e in found if ifindex is None or e.ifindex == ifindex]
+
+    def dump(self, ifindex: int | None = None) -> list[tuple[int, IPInterface]]:
+        """(ifindex, address) of every address (``pykad.kernel.api.Addresses``)."""
+        return [e.key for e in self.entries(ifindex)]
