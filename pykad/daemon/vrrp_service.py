@@ -14,6 +14,7 @@ Log lines use keepalived's words, so that operators' log searches keep working.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ import trio
 
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
+from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
 from pykad.drivers.vrrp_socket import Received, VrrpSocket
@@ -46,6 +48,16 @@ from pykad.vrrp.router import (
     SendGratuitous,
     StateChanged,
     VrrpRouter,
+    WantMaster,
+)
+from pykad.vrrp.sync_group import ForceState, GroupChanged, SyncGroup, group_of
+from pykad.vrrp.tracking import (
+    Kind,
+    Outcome,
+    ScriptState,
+    StatusUpdate,
+    Tracker,
+    config_tracks,
 )
 
 log = logging.getLogger("pykad.vrrp")
@@ -62,6 +74,7 @@ class Interface:
     mac: bytes
     ipv4: bytes | None
     ipv6_link_local: bytes | None
+    up: bool = True
 
 
 class InterfaceLookup:
@@ -82,6 +95,7 @@ class InterfaceLookup:
                 mac=links.mac(index) or bytes(6),
                 ipv4=v4.packed if v4 is not None else None,
                 ipv6_link_local=v6.packed if v6 is not None else None,
+                up=links.is_up(index),
             )
 
 
@@ -156,6 +170,11 @@ class VrrpService:
         self._senders: dict[int, PacketSender] = {}
         self._interfaces: dict[str, Interface] = {}
         self.timers: TimerLoop[int] = TimerLoop()
+        self.tracks = config_tracks(config.vrrp)
+        self.tracker = Tracker(self.tracks)
+        self.groups = group_of(SyncGroup(g.name, g.members) for g in config.vrrp.sync_groups)
+        self._by_name: dict[str, Instance] = {}
+        self.sources: TrackingSources | None = None
         self._stop = trio.Event()
         self._stopped = trio.Event()
         self.unknown_vrid = 0
@@ -204,11 +223,12 @@ class VrrpService:
         pseudo = None
         if conf.unicast_peers and conf.old_unicast_checksum is not None:
             pseudo = ipaddress.ip_address(MCAST_GROUP4 if family == 4 else MCAST_GROUP6).packed
-        router = VrrpRouter(
-            RouterConfig.from_instance(
-                conf, source, check_unicast_src=self.config.global_defs.vrrp_check_unicast_src
-            )
+        router_config = RouterConfig.from_instance(
+            conf, source, check_unicast_src=self.config.global_defs.vrrp_check_unicast_src
         )
+        if conf.name in self.groups:
+            router_config = dataclasses.replace(router_config, sync_group=True)
+        router = VrrpRouter(router_config)
         c = router.config
         advert = Advert(
             c.version, c.vrid, 0, _interval_field(conf), c.addresses, c.auth_type, c.auth_data
@@ -242,7 +262,18 @@ class VrrpService:
     def setup(self) -> None:
         """Look up interfaces, open sockets, build the routers (no packet sent yet)."""
         for i, conf in enumerate(self.config.vrrp.instances):
-            self.instances.append(self._instance(i, conf))
+            inst = self._instance(i, conf)
+            self.instances.append(inst)
+            self._by_name[inst.name] = inst
+        self.sources = TrackingSources(self.config, self.tracks, self._link_up)
+        for update in self.sources.initial():
+            self.tracker.update(update.obj, update.status)
+
+    def _link_up(self, name: str) -> bool:
+        try:
+            return self._interface(name).up
+        except LookupError:
+            return False
 
     # --- running ------------------------------------------------------------------
 
@@ -257,8 +288,13 @@ class VrrpService:
                 for inst in self.instances:
                     self._remove_stale_vips(inst)
                 now = now_us()
+                self._apply_outcomes(self.tracker.outcomes(), now)
                 for inst in self.instances:
                     self._apply(inst, inst.router.start(now), now)
+                if self.sources is not None:
+                    send, receive = trio.open_memory_channel[StatusUpdate](1024)
+                    nursery.start_soon(self.sources.run, send)
+                    nursery.start_soon(self._tracking, receive)
                 task_status.started()
                 await self._stop.wait()
                 now = now_us()
@@ -318,6 +354,34 @@ class VrrpService:
         )
         self._apply(inst, effects, now)
 
+    async def _tracking(self, receive: trio.MemoryReceiveChannel[StatusUpdate]) -> None:
+        async for update in receive:
+            if update.obj.kind is Kind.SCRIPT:
+                verdict = "succeeded" if update.status is ScriptState.GOOD else "failed"
+                log.info("VRRP_Script(%s) %s", update.obj.name, verdict)
+            elif update.obj.kind is Kind.INTERFACE:
+                log.info(
+                    "Netlink reports %s %s", update.obj.name, "up" if update.status else "down"
+                )
+            self._apply_outcomes(self.tracker.update(update.obj, update.status), now_us())
+
+    def _apply_outcomes(self, changed: Sequence[Outcome], now: int) -> None:
+        """Tell the routers what tracking now says (sync groups fault together)."""
+        outcomes = {o.instance: o for o in changed}
+        for group in {self.groups[n] for n in outcomes if n in self.groups}:
+            members = {m: self.tracker.outcome(m) for m in group.members if m in self._by_name}
+            outcomes.update(group.tracking(members))
+        for name, o in outcomes.items():
+            inst = self._by_name.get(name)
+            if inst is None:
+                continue
+            fault = o.fault or o.waiting
+            self._apply(
+                inst,
+                inst.router.set_tracking(fault=fault, priority=o.effective_priority, now=now),
+                now,
+            )
+
     def _fire(self, key: int, now: int) -> None:
         inst = self.instances[key]
         self._apply(inst, inst.router.handle_timer(now), now)
@@ -336,9 +400,11 @@ class VrrpService:
             elif isinstance(effect, SendGratuitous):
                 inst.garp.became_master(now)
             elif isinstance(effect, StateChanged):
-                self._state_changed(inst, effect)
+                self._state_changed(inst, effect, now)
             elif isinstance(effect, LowerPriorityAdvert):
                 inst.garp.lower_priority_advert(now)
+            elif isinstance(effect, WantMaster):
+                self._want_master(inst, now)
             elif isinstance(effect, Log):
                 log.info("%s", effect.text)
         rounds = inst.garp.due(now)
@@ -404,11 +470,30 @@ class VrrpService:
         elif new is State.FAULT:
             log.info("(%s) Entering FAULT STATE%s", inst.name, " (init)" * (old is State.INIT))
 
-    def _state_changed(self, inst: Instance, change: StateChanged) -> None:
+    def _state_changed(self, inst: Instance, change: StateChanged, now: int) -> None:
         if change.old is State.MASTER:
             inst.garp.left_master()
         for listener in self.listeners:
             listener(inst, change.old, change.new)
+        group = self.groups.get(inst.name)
+        if group is not None and change.new is not State.INIT:
+            self._group_decisions(group.member_changed(inst.name, change.new), now)
+
+    # --- sync groups ----------------------------------------------------------------
+
+    def _want_master(self, inst: Instance, now: int) -> None:
+        group = self.groups[inst.name]
+        allowed, decisions = group.want_master(inst.name)
+        if allowed:
+            self._apply(inst, inst.router.sync(State.MASTER, now), now)
+        self._group_decisions(decisions, now)
+
+    def _group_decisions(self, decisions: Sequence[ForceState | GroupChanged], now: int) -> None:
+        for d in decisions:
+            if isinstance(d, GroupChanged):
+                log.info("VRRP_Group(%s) Syncing instances to %s state", d.group, d.state.value)
+            elif (member := self._by_name.get(d.instance)) is not None:
+                self._apply(member, member.router.sync(d.state, now), now)
 
 
 def _ntoa(packed: bytes) -> str:

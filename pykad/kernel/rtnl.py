@@ -428,3 +428,44 @@ class AckTracker:
         if not self.done:
             raise RuntimeError(f"{self.pending} of {self.count} requests unanswered")
         return [a for a in self._acks if a is not None]
+
+
+# --------------------------------------------------------------------------- links
+
+RTM_NEWLINK = 16
+RTM_DELLINK = 17
+RTMGRP_LINK = 1
+IFLA_IFNAME = 3
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+_IFINFOMSG = struct.Struct("=BxHiII")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """An RTM_NEWLINK / RTM_DELLINK notification (rtnetlink(7), ``struct ifinfomsg``)."""
+
+    ifindex: int
+    name: str
+    flags: int
+    deleted: bool
+
+    @property
+    def up(self) -> bool:
+        """Administratively up and running (carrier), as keepalived's IF_ISUP."""
+        return not self.deleted and self.flags & (IFF_UP | IFF_RUNNING) == IFF_UP | IFF_RUNNING
+
+
+def parse_links(buf: bytes) -> list[LinkEvent]:
+    """The link messages of one buffer read from an RTMGRP_LINK socket."""
+    events = []
+    for msg in iter_messages(buf):
+        if msg.type not in (RTM_NEWLINK, RTM_DELLINK) or len(msg.payload) < _IFINFOMSG.size:
+            continue
+        _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(msg.payload)
+        name = ""
+        for kind, value in attributes(msg.payload, _IFINFOMSG.size):
+            if kind == IFLA_IFNAME:
+                name = value.split(b"\0", 1)[0].decode(errors="replace")
+        events.append(LinkEvent(index, name, flags, msg.type == RTM_DELLINK))
+    return events

@@ -32,6 +32,8 @@ class Event(enum.Enum):
     FAULT = "a tracked object failed"
     RECOVER = "tracked objects recovered"
     RECOVER_OWNER = "tracked objects recovered, address owner"
+    SYNC_MASTER = "the sync group goes MASTER"
+    SYNC_BACKUP = "the sync group goes BACKUP"
 
 
 class Action(enum.Enum):
@@ -122,6 +124,14 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
         S.BACKUP, (A.RESET_MASTER_INTERVAL, A.START_MASTER_DOWN_TIMER), "keepalived"
     ),
     (S.FAULT, E.RECOVER_OWNER): Transition(S.MASTER, _BECOME_MASTER, "keepalived"),
+    (S.BACKUP, E.SYNC_MASTER): Transition(
+        S.MASTER, (A.CANCEL_MASTER_DOWN_TIMER, *_BECOME_MASTER), "keepalived vrrp_sync_master"
+    ),
+    (S.MASTER, E.SYNC_BACKUP): Transition(
+        S.BACKUP,
+        (A.CANCEL_ADVER_TIMER, A.START_MASTER_DOWN_TIMER, A.REMOVE_VIPS),
+        "keepalived vrrp_sync_backup",
+    ),
     (S.FAULT, E.SHUTDOWN): Transition(S.INIT, (), "keepalived"),
 }
 """Pairs not listed change nothing: the event does not apply in that state."""

@@ -47,6 +47,8 @@ class RouterConfig:
     unicast_peers: tuple[Peer, ...] = ()
     check_unicast_src: bool = False
     skip_check_adv_addr: bool = False
+    sync_group: bool = False
+    """A member of a ``vrrp_sync_group``: it asks (``WantMaster``) before becoming master."""
 
     @classmethod
     def from_instance(
@@ -118,13 +120,20 @@ class LowerPriorityAdvert:
 
 
 @dataclass(frozen=True, slots=True)
+class WantMaster:
+    """A sync-group member's Master_Down_Timer fired: the group decides (``sync``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Log:
     """A line for the log, in keepalived's words."""
 
     text: str
 
 
-Effect = SendAdvert | ChangeVips | SendGratuitous | StateChanged | LowerPriorityAdvert | Log
+Effect = (
+    SendAdvert | ChangeVips | SendGratuitous | StateChanged | LowerPriorityAdvert | WantMaster | Log
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +262,12 @@ class VrrpRouter:
     def handle_timer(self, now: int) -> list[Effect]:
         effects: list[Effect] = []
         if self.master_down_deadline is not None and now >= self.master_down_deadline:
-            effects += self._fire(Event.MASTER_DOWN_TIMER, now)
+            if self.config.sync_group and self.state is State.BACKUP:
+                # keepalived vrrp_state_goto_master: the group must agree; ask again later.
+                self._act(Action.START_MASTER_DOWN_TIMER, now, None, b"")
+                effects.append(WantMaster())
+            else:
+                effects += self._fire(Event.MASTER_DOWN_TIMER, now)
         if self.adver_deadline is not None and now >= self.adver_deadline:
             effects += self._fire(Event.ADVER_TIMER, now)
         return effects
@@ -274,6 +288,14 @@ class VrrpRouter:
             return []
         owner = self.base_priority == PRIORITY_OWNER
         return self._fire(Event.RECOVER_OWNER if owner else Event.RECOVER, now)
+
+    def sync(self, state: State, now: int) -> list[Effect]:
+        """The sync group moves this member to MASTER or BACKUP (FAULT comes by tracking)."""
+        if state is State.MASTER:
+            return self._fire(Event.SYNC_MASTER, now)
+        if state is State.BACKUP:
+            return self._fire(Event.SYNC_BACKUP, now)
+        return []
 
     def next_deadline(self) -> int | None:
         deadlines = [d for d in (self.adver_deadline, self.master_down_deadline) if d is not None]

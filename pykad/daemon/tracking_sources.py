@@ -1,0 +1,89 @@
+"""Where tracking statuses come from: scripts, files and links, as one stream of updates.
+
+Owns the drivers behind ``track_script`` (``drivers.track_script``),
+``track_file`` (``drivers.track_file``, inotify) and ``track_interface``
+(``drivers.link_monitor``, rtnetlink) for the objects a configuration tracks,
+their statuses at start-up, and the users scripts run as (keepalived's
+``script_user``, else ``keepalived_script`` if that user exists, else root).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import pwd
+from collections.abc import Callable, Iterable
+
+import trio
+
+from pykad.config.model import Config
+from pykad.config.scripts import Script
+from pykad.drivers.link_monitor import LinkMonitor
+from pykad.drivers.track_file import FileWatcher
+from pykad.drivers.track_script import ScriptSpec, ScriptTracker
+from pykad.vrrp.tracking import InstanceTracks, Kind, ObjectId, StatusUpdate, script_tracks
+
+DEFAULT_SCRIPT_USER = "keepalived_script"
+
+
+def script_ids(script: Script, default_user: str | None) -> tuple[int | None, int | None]:
+    """The uid and gid a script runs as (None: ours)."""
+    user = script.user or default_user
+    if user is None:
+        try:
+            pwd.getpwnam(DEFAULT_SCRIPT_USER)
+        except KeyError:
+            return None, None
+        user = DEFAULT_SCRIPT_USER
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None, None
+    gid = entry.pw_gid
+    if script.group is not None:
+        with contextlib.suppress(KeyError):
+            gid = grp.getgrnam(script.group).gr_gid
+    return entry.pw_uid, gid
+
+
+class TrackingSources:
+    """The drivers for every object some instance tracks."""
+
+    def __init__(
+        self,
+        config: Config,
+        tracks: Iterable[InstanceTracks],
+        link_up: Callable[[str], bool],
+    ) -> None:
+        tracks = tuple(tracks)
+        objects = {t.obj for inst in tracks for t in inst.tracks}
+        default_user = config.global_defs.script_user
+        scripts = {s.name: s for s in config.vrrp.scripts}
+        specs = []
+        for name in script_tracks(tracks):
+            if name in scripts:
+                uid, gid = script_ids(scripts[name].script, default_user)
+                specs.append(ScriptSpec.from_config(scripts[name], uid=uid, gid=gid))
+        self.scripts = ScriptTracker(specs)
+        file_names = {o.name for o in objects if o.kind is Kind.FILE}
+        self.files = FileWatcher(f for f in config.track_file.files if f.name in file_names)
+        links = sorted(o.name for o in objects if o.kind is Kind.INTERFACE)
+        self.links = LinkMonitor(links, {name: link_up(name) for name in links})
+
+    def initial(self) -> list[StatusUpdate]:
+        """Every status known before the drivers run (links, files, scripts' INIT)."""
+        updates = [
+            StatusUpdate(ObjectId(Kind.INTERFACE, name), up)
+            for name, up in self.links.state.items()
+        ]
+        return updates + self.files.read_all() + self.scripts.initial_updates()
+
+    async def run(self, send: trio.MemorySendChannel[StatusUpdate]) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.links.run, send.clone())
+            if self.files.files:
+                nursery.start_soon(self._files, send.clone())
+            nursery.start_soon(self.scripts.run, send.clone())
+
+    async def _files(self, send: trio.MemorySendChannel[StatusUpdate]) -> None:
+        await self.files.run(send, initial=False)
