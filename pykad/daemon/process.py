@@ -26,9 +26,13 @@ from dataclasses import dataclass, field
 
 import trio
 
+import pykad
+
 log = logging.getLogger("pykad")
 
 DEFAULT_PID_DIR = "/run"
+KEEPALIVED_UMASK = 0o077
+"""keepalived's default umask (``-u``): files its scripts create are private."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,11 +162,17 @@ def load_config(opts: Options) -> object | None:
 async def _serve(opts: Options, config: object) -> int:
     from pykad.config.model import Config
     from pykad.daemon.vrrp_service import VrrpService
+    from pykad.drivers.notify import Notifier, default_script_user, vrrp_fifos
     from pykad.kernel.netlink import NetlinkBatchWriter
 
     assert isinstance(config, Config)
+    notifier = Notifier(
+        vrrp_fifos(config.global_defs), default_user=default_script_user(config.global_defs)
+    )
     with NetlinkBatchWriter() as netlink:
-        service = VrrpService(config, netlink, release_vips=not opts.dont_release_vrrp)
+        service = VrrpService(
+            config, netlink, release_vips=not opts.dont_release_vrrp, notifier=notifier
+        )
         try:
             service.setup()
         except (LookupError, ValueError, OSError) as e:
@@ -179,13 +189,14 @@ async def _serve(opts: Options, config: object) -> int:
                     log.info("Stopping")
                     service.stop()
                     break
-        log.info("Stopped")
+        log.info("Stopped pykad %s", pykad.__version__)
     return 0
 
 
 def run(opts: Options) -> int:
     """``pykad -f FILE ...``: run until told to stop; keepalived's exit codes."""
     setup_logging(opts)
+    os.umask(KEEPALIVED_UMASK)
     if opts.namespace:
         from pykad.drivers.host import LocalHost
 

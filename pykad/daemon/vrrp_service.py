@@ -25,6 +25,7 @@ import trio
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
 from pykad.daemon.tracking_sources import TrackingSources
+from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
 from pykad.drivers.vrrp_socket import Received, VrrpSocket
@@ -38,6 +39,7 @@ from pykad.vrrp.gratuitous import (
     garp_frame,
     unsolicited_na_frame,
 )
+from pykad.vrrp.notify import Notification, NotifyPlanner, NotifyState
 from pykad.vrrp.router import (
     ChangeVips,
     Effect,
@@ -158,12 +160,15 @@ class VrrpService:
         interfaces: Callable[[str], Interface] | None = None,
         release_vips: bool = True,
         listeners: Sequence[StateListener] = (),
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self.addresses = addresses
         self.lookup = interfaces or InterfaceLookup()
         self.release_vips = release_vips
         self.listeners = list(listeners)
+        self.notifier = notifier
+        self.planner = NotifyPlanner(config.vrrp.instances, config.vrrp.sync_groups)
         self.instances: list[Instance] = []
         self.sockets: dict[tuple[int, int], VrrpSocket] = {}
         self._by_vrid: dict[tuple[int, int], dict[int, Instance]] = {}
@@ -281,32 +286,43 @@ class VrrpService:
         if not self.instances:
             self.setup()
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self.timers.run, self._fire)
-                for sock in self.sockets.values():
-                    nursery.start_soon(self._reader, sock)
-                for inst in self.instances:
-                    self._remove_stale_vips(inst)
-                now = now_us()
-                self._apply_outcomes(self.tracker.outcomes(), now)
-                for inst in self.instances:
-                    self._apply(inst, inst.router.start(now), now)
-                if self.sources is not None:
-                    send, receive = trio.open_memory_channel[StatusUpdate](1024)
-                    nursery.start_soon(self.sources.run, send)
-                    nursery.start_soon(self._tracking, receive)
-                task_status.started()
-                await self._stop.wait()
-                now = now_us()
-                for inst in self.instances:
-                    self._apply(inst, inst.router.shutdown(now), now)
-                nursery.cancel_scope.cancel()
+            async with trio.open_nursery() as outer:
+                if self.notifier is not None:
+                    await outer.start(self.notifier.run)
+                await self._run_routers(task_status)
+                if self.notifier is not None:
+                    priorities = {i.name: i.router.effective_priority for i in self.instances}
+                    self.notifier.submit(self.planner.shutdown(priorities))
+                    self.notifier.close()  # outer waits for the STOP scripts
         finally:
             for sock in self.sockets.values():
                 sock.close()
             for sender in self._senders.values():
                 sender.close()
             self._stopped.set()
+
+    async def _run_routers(self, task_status: trio.TaskStatus[None]) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.timers.run, self._fire)
+            for sock in self.sockets.values():
+                nursery.start_soon(self._reader, sock)
+            for inst in self.instances:
+                self._remove_stale_vips(inst)
+            now = now_us()
+            self._apply_outcomes(self.tracker.outcomes(), now)
+            self._notify_groups_at_start()
+            for inst in self.instances:
+                self._apply(inst, inst.router.start(now), now)
+            if self.sources is not None:
+                send, receive = trio.open_memory_channel[StatusUpdate](1024)
+                nursery.start_soon(self.sources.run, send)
+                nursery.start_soon(self._tracking, receive)
+            task_status.started()
+            await self._stop.wait()
+            now = now_us()
+            for inst in self.instances:
+                self._apply(inst, inst.router.shutdown(now), now)
+            nursery.cancel_scope.cancel()
 
     def stop(self) -> None:
         """Leave: priority 0 from masters, VIPs removed (unless told to keep them)."""
@@ -403,6 +419,7 @@ class VrrpService:
                 self._state_changed(inst, effect, now)
             elif isinstance(effect, LowerPriorityAdvert):
                 inst.garp.lower_priority_advert(now)
+                self._notify(self.planner.master_rx_lower_pri, inst.name, effect.priority)
             elif isinstance(effect, WantMaster):
                 self._want_master(inst, now)
             elif isinstance(effect, Log):
@@ -475,11 +492,31 @@ class VrrpService:
             inst.garp.left_master()
         for listener in self.listeners:
             listener(inst, change.old, change.new)
+        if change.new is not State.INIT:
+            state = NotifyState.of(change.new)
+            self._notify(
+                self.planner.instance_state, inst.name, state, inst.router.effective_priority
+            )
         group = self.groups.get(inst.name)
         if group is not None and change.new is not State.INIT:
             self._group_decisions(group.member_changed(inst.name, change.new), now)
 
+    def _notify(self, plan: Callable[..., tuple[Notification, ...]], *args: object) -> None:
+        if self.notifier is not None:
+            self.notifier.submit(plan(*args))
+
     # --- sync groups ----------------------------------------------------------------
+
+    def _notify_groups_at_start(self) -> None:
+        """keepalived ``vrrp_init_state``: groups in BACKUP or FAULT notify before members."""
+        for group in dict.fromkeys(self.groups.values()):
+            members = [self._by_name[m] for m in group.members if m in self._by_name]
+            fault = any(m.router.fault for m in members)
+            self._notify(
+                self.planner.group_state,
+                group.name,
+                NotifyState.FAULT if fault else NotifyState.BACKUP,
+            )
 
     def _want_master(self, inst: Instance, now: int) -> None:
         group = self.groups[inst.name]
@@ -492,6 +529,8 @@ class VrrpService:
         for d in decisions:
             if isinstance(d, GroupChanged):
                 log.info("VRRP_Group(%s) Syncing instances to %s state", d.group, d.state.value)
+                if d.state.value != "INIT":
+                    self._notify(self.planner.group_state, d.group, NotifyState.of(d.state))
             elif (member := self._by_name.get(d.instance)) is not None:
                 self._apply(member, member.router.sync(d.state, now), now)
 
