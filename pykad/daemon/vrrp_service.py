@@ -24,12 +24,12 @@ import trio
 
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
+from pykad.daemon.host_side import HostSide, Kernel
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
 from pykad.drivers.vrrp_socket import Received, VrrpSocket
-from pykad.kernel.api import Addresses, AddressOp
 from pykad.vrrp import wire
 from pykad.vrrp.advert import Advert, AdvertError
 from pykad.vrrp.fsm import State
@@ -155,7 +155,7 @@ class VrrpService:
     def __init__(
         self,
         config: Config,
-        addresses: Addresses,
+        kernel: Kernel,
         *,
         interfaces: Callable[[str], Interface] | None = None,
         release_vips: bool = True,
@@ -163,7 +163,7 @@ class VrrpService:
         notifier: Notifier | None = None,
     ) -> None:
         self.config = config
-        self.addresses = addresses
+        self.host = HostSide(kernel, lambda name: self._interface(name).index)
         self.lookup = interfaces or InterfaceLookup()
         self.release_vips = release_vips
         self.listeners = list(listeners)
@@ -306,6 +306,7 @@ class VrrpService:
             nursery.start_soon(self.timers.run, self._fire)
             for sock in self.sockets.values():
                 nursery.start_soon(self._reader, sock)
+            self._change_static(add=True)
             for inst in self.instances:
                 self._remove_stale_vips(inst)
             now = now_us()
@@ -322,6 +323,8 @@ class VrrpService:
             now = now_us()
             for inst in self.instances:
                 self._apply(inst, inst.router.shutdown(now), now)
+            if self.release_vips:
+                self._change_static(add=False)
             nursery.cancel_scope.cancel()
 
     def stop(self) -> None:
@@ -436,29 +439,40 @@ class VrrpService:
         if priority == 0:
             log.debug("(%s) sent 0 priority", inst.name)
 
-    def vip_ops(self, inst: Instance, add: bool) -> list[AddressOp]:
-        conf = inst.conf
-        vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
-        return [
-            AddressOp.from_config(a, i, add) for a, i in zip(vips, inst.vip_interfaces, strict=True)
-        ]
-
     def _remove_stale_vips(self, inst: Instance) -> None:
         """At start, VIPs a previous run left behind go (keepalived does the same)."""
         if inst.conf.virtual_ipaddresses or inst.conf.virtual_ipaddresses_excluded:
             self._change_vips(inst, add=False)
 
     def _change_vips(self, inst: Instance, add: bool) -> None:
+        """The instance's VIPs, eVIPs, virtual routes and rules (keepalived's VIP set)."""
         if not add and not self.release_vips and self._stop.is_set():
             return
-        ops = self.vip_ops(inst, add)
-        if not ops:
+        conf = inst.conf
+        vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+        if vips:
+            log.info("(%s) %s VIPs.", inst.name, "setting" if add else "removing")
+        self.host.change(
+            inst.name,
+            add,
+            list(zip(vips, inst.vip_interfaces, strict=True)),
+            conf.virtual_routes,
+            conf.virtual_rules,
+        )
+
+    def _change_static(self, add: bool) -> None:
+        """``static_ipaddress``/``static_routes``/``static_rules``: set at start, gone at stop."""
+        static = self.config.static
+        if not (static.addresses or static.routes or static.rules):
             return
-        log.info("(%s) %s VIPs.", inst.name, "setting" if add else "removing")
-        for result in self.addresses.apply(ops):
-            if result.failed:
-                verb = "add" if add else "remove"
-                log.warning("(%s) cannot %s VIP %s: %s", inst.name, verb, result.op.address, result)
+        default = self.config.global_defs.default_interface
+        addresses = []
+        for a in static.addresses:
+            try:
+                addresses.append((a, self._interface(a.dev or default).index))
+            except LookupError as e:
+                log.warning("static address %s: %s", a.address, e)
+        self.host.change("static", add, addresses, static.routes, static.rules)
 
     def _send_gratuitous(self, inst: Instance, rounds: int) -> None:
         conf = inst.conf

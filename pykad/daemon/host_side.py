@@ -1,0 +1,72 @@
+"""What VRRP puts on the host: virtual (and static) addresses, routes and rules, in batches.
+
+Owns the translation of configured ``virtual_ipaddress``,
+``virtual_ipaddress_excluded``, ``virtual_routes``, ``virtual_rules`` and the
+``static_*`` blocks into kernel operations (``pykad.kernel.api``), applied as one
+netlink batch per kind, in keepalived's order: addresses, then routes, then rules
+when adding; rules, routes, then addresses when removing. Failures are logged per
+operation; "already there" / "already gone" are not failures.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from pykad.config.iproute import IpAddress, Route, Rule
+from pykad.kernel.api import Addresses, AddressOp, OpResult, RouteOp, Routes, RuleOp, Rules
+
+log = logging.getLogger("pykad.vrrp")
+
+
+class Kernel(Addresses, Routes, Rules, Protocol):
+    """The kernel interfaces the host side needs (``NetlinkBatchWriter``, ``FakeKernel``)."""
+
+
+class HostSide:
+    """Applies sets of addresses, routes and rules; ``ifindex`` resolves ``dev`` names."""
+
+    def __init__(self, kernel: Kernel, ifindex: Callable[[str], int]) -> None:
+        self.kernel = kernel
+        self.ifindex = ifindex
+
+    def change(
+        self,
+        owner: str,
+        add: bool,
+        addresses: Sequence[tuple[IpAddress, int]] = (),
+        routes: Sequence[Route] = (),
+        rules: Sequence[Rule] = (),
+    ) -> None:
+        """Add or remove everything given; ``addresses`` come with their interface index."""
+        address_ops = [AddressOp.from_config(a, i, add) for a, i in addresses]
+        route_ops = [
+            RouteOp.from_config(r, self.ifindex(r.dev) if r.dev else None, add) for r in routes
+        ]
+        rule_ops = [RuleOp.from_config(r, add) for r in rules]
+        if add:
+            self._report(owner, self.kernel.apply(address_ops) if address_ops else [])
+            self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])
+            self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
+        else:
+            self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
+            self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])
+            self._report(owner, self.kernel.apply(address_ops) if address_ops else [])
+
+    @staticmethod
+    def _report(
+        owner: str, results: Sequence[OpResult[AddressOp] | OpResult[RouteOp] | OpResult[RuleOp]]
+    ) -> None:
+        for result in results:
+            if result.failed:
+                verb = "add" if result.op.add else "remove"
+                log.warning("(%s) cannot %s %s: %s", owner, verb, _what(result.op), result)
+
+
+def _what(op: AddressOp | RouteOp | RuleOp) -> str:
+    if isinstance(op, AddressOp):
+        return f"address {op.address}"
+    if isinstance(op, RouteOp):
+        return f"route {op.dst}"
+    return f"rule {op.priority if op.priority is not None else ''}".rstrip()

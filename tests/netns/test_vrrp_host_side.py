@@ -1,0 +1,51 @@
+"""What a master puts on the host and takes away: VIPs, eVIPs, routes, rules, static addresses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lab.keepalived import PYKAD, KeepalivedLab, vrrp_instance_config
+from lab.netns import Topology, wait_for
+
+pytestmark = pytest.mark.netns
+
+EXTRA = """virtual_ipaddress_excluded {
+    203.0.113.5/32
+}
+virtual_routes {
+    198.51.100.0/24 via 192.0.2.254 dev eth0
+}
+virtual_rules {
+    from 192.0.2.10 table 100
+}
+"""
+STATIC = "static_ipaddress {\n    198.18.0.1/32 dev eth0\n}\n"
+
+
+def host(topo: Topology) -> dict[str, bool]:
+    addrs = {str(a) for a in topo.addresses("A", "eth0")}
+    routes = json.loads(topo.ip("A", "-j", "route", "show").stdout)
+    rules = json.loads(topo.ip("A", "-j", "rule", "show").stdout)
+    return {
+        "vip": "192.0.2.10/24" in addrs,
+        "excluded": "203.0.113.5/32" in addrs,
+        "static": "198.18.0.1/32" in addrs,
+        "route": any(r.get("dst") == "198.51.100.0/24" for r in routes),
+        "rule": any(r.get("src") == "192.0.2.10" and r.get("table") == "100" for r in rules),
+    }
+
+
+def test_a_master_sets_its_whole_vip_set_and_a_stop_removes_it(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    netns_lab.lan({"A": "192.0.2.1/24"})
+    config = STATIC + vrrp_instance_config(priority=100, advert_int=0.05, version=3, extra=EXTRA)
+    d = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,))
+    wait_for(lambda: host(netns_lab)["static"], timeout=5, message="the static address")
+    assert host(netns_lab)["vip"] is False  # BACKUP first
+    d.wait_for_state("VI_1", "MASTER", timeout=5)
+    wait_for(lambda: all(host(netns_lab).values()), timeout=5, message=lambda: str(host(netns_lab)))
+    d.stop()
+    assert not any(host(netns_lab).values()), host(netns_lab)
