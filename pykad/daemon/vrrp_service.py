@@ -24,6 +24,7 @@ import trio
 
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
+from pykad.daemon.accept_mode import Firewall
 from pykad.daemon.host_side import HostSide, Kernel
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.notify import Notifier
@@ -41,6 +42,7 @@ from pykad.vrrp.gratuitous import (
 )
 from pykad.vrrp.notify import Notification, NotifyPlanner, NotifyState
 from pykad.vrrp.router import (
+    PRIORITY_OWNER,
     ChangeVips,
     Effect,
     Log,
@@ -164,6 +166,8 @@ class VrrpService:
     ) -> None:
         self.config = config
         self.host = HostSide(kernel, lambda name: self._interface(name).index)
+        nft = config.global_defs.nftables
+        self.firewall = Firewall(nft.table, nft.priority)
         self.lookup = interfaces or InterfaceLookup()
         self.release_vips = release_vips
         self.listeners = list(listeners)
@@ -299,6 +303,7 @@ class VrrpService:
                 sock.close()
             for sender in self._senders.values():
                 sender.close()
+            self.firewall.close()
             self._stopped.set()
 
     async def _run_routers(self, task_status: trio.TaskStatus[None]) -> None:
@@ -452,6 +457,9 @@ class VrrpService:
         vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
         if vips:
             log.info("(%s) %s VIPs.", inst.name, "setting" if add else "removing")
+        no_accept = not conf.accept and inst.router.base_priority != PRIORITY_OWNER
+        if no_accept and add:  # blocked before they appear (RFC 5798 6.4.3)
+            self.firewall.block((a.address.ip for a in vips), add=True)
         self.host.change(
             inst.name,
             add,
@@ -459,6 +467,8 @@ class VrrpService:
             conf.virtual_routes,
             conf.virtual_rules,
         )
+        if no_accept and not add:
+            self.firewall.block((a.address.ip for a in vips), add=False)
 
     def _change_static(self, add: bool) -> None:
         """``static_ipaddress``/``static_routes``/``static_rules``: set at start, gone at stop."""

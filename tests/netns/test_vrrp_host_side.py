@@ -49,3 +49,23 @@ def test_a_master_sets_its_whole_vip_set_and_a_stop_removes_it(
     wait_for(lambda: all(host(netns_lab).values()), timeout=5, message=lambda: str(host(netns_lab)))
     d.stop()
     assert not any(host(netns_lab).values()), host(netns_lab)
+
+
+@pytest.mark.parametrize("mode", ["accept", "no_accept"])
+def test_no_accept_drops_traffic_to_the_vips_of_a_master(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, mode: str
+) -> None:
+    netns_lab.lan({"A": "192.0.2.1/24", "B": "192.0.2.2/24"})
+    config = vrrp_instance_config(priority=100, advert_int=0.05, version=3, extra=mode)
+    d = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,))
+    d.wait_for_state("VI_1", "MASTER", timeout=5)
+    wait_for(lambda: host(netns_lab)["vip"], timeout=5, message="the VIP")
+
+    def ping(target: str) -> bool:
+        return netns_lab.run("B", "ping", "-c1", "-W1", target, check=False).returncode == 0
+
+    assert ping("192.0.2.1")  # the router's own address always answers
+    assert ping("192.0.2.10") is (mode == "accept")
+    d.stop()
+    tables = netns_lab.run("A", "nft", "list", "tables", check=False).stdout
+    assert "keepalived" not in tables
