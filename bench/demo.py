@@ -1,16 +1,16 @@
-"""The demo behind ``./dev demo``: pykad's VRRP codec on the real keepalived's adverts.
+"""The demo behind ``./dev demo``: a VRRP failover with pykad, measured, next to keepalived's.
 
-1. Starts keepalived 2.2.7 in a network namespace with four VRRP instances
-   (VRRPv2 + PASS auth, VRRPv3 IPv4 multicast and unicast, VRRPv3 IPv6) and
-   captures its adverts from an observer namespace with tcpdump.
-2. Runs ``pykadctl decode`` on the capture: every advert decoded and checked by
-   pykad's codec (checksum with pseudo-header, lengths, fields) and re-encoded
-   byte for byte.
-3. Measures the codec (Cython and pure Python) against the advert rate
-   keepalived's VRRP process must sustain at 1,000 instances x 10 ms.
-4. Checks every sample config Debian's keepalived package ships with both
-   ``keepalived -t`` and ``pykad -t`` in one namespace, and shows the verdicts
-   side by side with pykad's findings (file:line).
+1. Builds a LAN in network namespaces: routers A (192.0.2.1) and B (192.0.2.2)
+   and an observer C that captures with tcpdump, all on one bridge.
+2. Runs pykad on A and B from the shipped configs ``conf/demo/router-a.conf``
+   (priority 150) and ``router-b.conf`` (priority 100): VRRPv3, 50 ms adverts,
+   VIP 192.0.2.10. A becomes master.
+3. Kills A with SIGKILL and measures, from the kill to B's first gratuitous ARP
+   seen by the observer, how long the VIP was unreachable; restarts A (it
+   preempts), then stops it with SIGTERM (a priority 0 advert: B takes over
+   after its skew time) and measures again.
+4. Does the same with keepalived 2.2.7 on the same configs, and prints both
+   next to the protocol's bounds (RFC 5798 section 6.1).
 
 Needs root (network namespaces). Everything it creates is removed at the end.
 """
@@ -18,73 +18,115 @@ Needs root (network namespaces). Everything it creates is removed at the end.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT / "tests")]
 
-from bench_vrrp_codec import vrrp_codec  # noqa: E402
-from sidebyside import render  # noqa: E402
+from lab.keepalived import PYKAD, Keepalived, KeepalivedLab  # noqa: E402
+from lab.netns import Capture, Topology, wait_for  # noqa: E402
+from pykad.tools.pcap import Frame  # noqa: E402
+from pykad.vrrp.timers import master_down_interval_us, skew_time_us  # noqa: E402
 
-from lab.captures import CONFIG, capture_keepalived_adverts  # noqa: E402
-from lab.keepalived import KeepalivedLab  # noqa: E402
-from lab.netns import Topology, netns_exec_argv  # noqa: E402
+CONFIGS = ROOT / "conf" / "demo"
+VIP = "192.0.2.10"
+ADVERT_US = 50_000
+BACKUP_PRIORITY = 100
+
+
+def first_garp_after(capture: Capture, t0: float, timeout: float = 10.0) -> float:
+    """Seconds from ``t0`` to the first gratuitous ARP for the VIP the observer saw."""
+    vip = bytes(int(x) for x in VIP.split("."))
+
+    def garp(f: Frame) -> bool:
+        d = f.data
+        return len(d) >= 42 and d[12:14] == b"\x08\x06" and d[28:32] == vip and f.timestamp > t0
+
+    def found() -> float | None:
+        times = [f.timestamp for f in capture.packets() if garp(f)]
+        return min(times) - t0 if times else None
+
+    return wait_for(found, timeout=timeout, message="the backup's gratuitous ARP")
+
+
+@dataclass
+class Run:
+    name: str
+    kill_ms: float
+    term_ms: float
+
+
+def holders(topo: Topology) -> str:
+    nodes = [n for n in ("A", "B") if any(str(a.ip) == VIP for a in topo.addresses(n, "eth0"))]
+    return ", ".join(nodes) or "nobody"
+
+
+def failovers(name: str, program: tuple[str, ...], workdir: Path) -> Run:
+    print(f"\n== {name}: routers A (priority 150) and B (priority 100), observer C")
+    with Topology(workdir / f"{name}-netns") as topo, KeepalivedLab(workdir / name) as lab:
+        topo.lan({"A": "192.0.2.1/24", "B": "192.0.2.2/24", "C": "192.0.2.100/24"})
+        capture = topo.capture("C", "eth0", "arp or ip proto 112", extra_args=["-tt"])
+
+        def start(node: str, n: int) -> Keepalived:
+            config = (CONFIGS / f"router-{node.lower()}.conf").read_text()
+            return lab.start((topo, node), config, name=f"{node}{n}", program=program)
+
+        a, b = start("A", 1), start("B", 1)
+        a.wait_for_state("VI_1", "MASTER", timeout=10)
+        b.wait_for_state("VI_1", "BACKUP", timeout=10)
+        wait_for(lambda: holders(topo) == "A", timeout=5, message="the VIP on A")
+        print(f"   A is MASTER, B is BACKUP; the VIP {VIP} is on: {holders(topo)}")
+
+        mark = b.log_mark()
+        t0 = time.time()
+        a.kill()
+        kill_s = first_garp_after(capture, t0)
+        b.wait_for_state("VI_1", "MASTER", timeout=5, since=mark)
+        print(f"   kill -9 of A: B sent its first gratuitous ARP {kill_s * 1000:.1f} ms later")
+        print(f"   (the killed A keeps its VIP on its interface; holders now: {holders(topo)})")
+
+        a = start("A", 2)
+        a.wait_for_state("VI_1", "MASTER", timeout=10)
+        wait_for(lambda: holders(topo) == "A", timeout=5, message="the VIP back on A")
+        print(f"   A restarted, removed its stale VIP and preempted B; holders: {holders(topo)}")
+
+        mark = b.log_mark()
+        t0 = time.time()
+        a.stop()
+        term_s = first_garp_after(capture, t0)
+        b.wait_for_state("VI_1", "MASTER", timeout=5, since=mark)
+        wait_for(lambda: holders(topo) == "B", timeout=5, message="the VIP on B only")
+        print(
+            f"   SIGTERM of A (priority 0 advert): B's first gratuitous ARP after"
+            f" {term_s * 1000:.1f} ms; holders: {holders(topo)}"
+        )
+        return Run(name, kill_s * 1000, term_s * 1000)
 
 
 def main() -> int:
     if os.geteuid() != 0:
         print("demo: needs root (it builds network namespaces)", file=sys.stderr)
         return 1
-    pykadctl = shutil.which("pykadctl", path=str(Path(sys.executable).parent))
-    assert pykadctl, "pykadctl is not installed next to this Python"
+    print("pykad demo: VRRP failover in network namespaces")
+    print(f"configs: {CONFIGS}/router-a.conf and router-b.conf (they run under keepalived too)")
     with tempfile.TemporaryDirectory(prefix="pykad-demo-") as tmp:
-        print("== 1. keepalived 2.2.7 in namespace A, observer C captures; its config:")
-        print(CONFIG)
-        with Topology(Path(tmp) / "netns") as topo, KeepalivedLab(Path(tmp) / "k") as lab:
-            pcap = capture_keepalived_adverts(topo, lab)
-            kept = Path(tmp) / "keepalived-adverts.pcap"
-            shutil.copy(pcap, kept)
-        print(f"== 2. pykadctl decode {kept.name}")
-        rc = subprocess.run([pykadctl, "decode", str(kept)], check=False).returncode
-    print("\n== 3. codec rate against keepalived's need (quick run)")
-    title, rows, notes = vrrp_codec(quick=True)
-    print(render("vrrp_codec", title, rows, notes))
-    print("\n== 4. keepalived -t and pykad -t on Debian's sample configs")
-    return rc | config_verdicts(Path(sys.executable).parent / "pykad")
-
-
-SAMPLES = Path("/usr/share/doc/keepalived/samples")
-
-
-def config_verdicts(pykad: Path) -> int:
-    """Both config tests on each sample, in a namespace with eth0 and eth1; 0 if all agree."""
-    differ = 0
-    with tempfile.TemporaryDirectory(prefix="pykad-demo-") as tmp, Topology(Path(tmp)) as topo:
-        ns = topo.add_node("K")
-        topo.run("K", "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
-        print(f"{'sample':45} keepalived  pykad  first finding of pykad")
-        for path in sorted(SAMPLES.glob("keepalived.conf.*")):
-            k = subprocess.run(
-                netns_exec_argv(ns, ["keepalived", "-t", "-f", str(path)]),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            p = subprocess.run(
-                netns_exec_argv(ns, [str(pykad), "-t", "-f", str(path)]),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            differ += k.returncode != p.returncode
-            finding = (p.stderr.splitlines() or ["(none)"])[0].replace(str(SAMPLES) + "/", "")
-            print(f"{path.name:45} {k.returncode:^10} {p.returncode:^6} {finding[:70]}")
-    print(f"# {differ} sample(s) with different verdicts")
-    return 1 if differ else 0
+        runs = [
+            failovers("pykad", (PYKAD,), Path(tmp)),
+            failovers("keepalived", ("keepalived",), Path(tmp)),
+        ]
+    down = master_down_interval_us(3, BACKUP_PRIORITY, ADVERT_US) / 1000
+    skew = skew_time_us(3, BACKUP_PRIORITY, ADVERT_US) / 1000
+    print("\n== failover time: fault to the backup's first gratuitous ARP (one run each)")
+    print(f"   {'':<12}{'kill -9 of the master':>24}{'SIGTERM of the master':>24}")
+    print(f"   {'bound':<12}{down:>21.1f} ms{skew:>21.1f} ms")
+    for r in runs:
+        print(f"   {r.name:<12}{r.kill_ms:>21.1f} ms{r.term_ms:>21.1f} ms")
+    print("   (bench/sidebyside.py failover repeats this and reports medians in BENCHMARKS.md)")
+    return 0
 
 
 if __name__ == "__main__":
