@@ -26,7 +26,7 @@ from lab.netns import Topology, netns_exec_argv
 pytestmark = pytest.mark.interop
 
 CORPUS = Path(__file__).resolve().parents[1] / "config_corpus"
-CONFIGS = sorted(CORPUS.glob("*/*.conf")) + sorted((CORPUS.parents[1] / "conf").glob("*.conf"))
+CONFIGS = sorted(CORPUS.glob("*/*.conf")) + sorted((CORPUS.parents[1] / "conf").rglob("*.conf"))
 CONFIG_ID = "lang"
 SAMPLES_DIR = Path("/usr/share/doc/keepalived/samples")
 SAMPLES = sorted(SAMPLES_DIR.glob("keepalived.conf.*"))
