@@ -31,6 +31,7 @@ from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
 from pykad.drivers.vrrp_socket import Received, VrrpSocket
+from pykad.kernel.vmac import Vmacs, vmac_address, vmac_name
 from pykad.vrrp import wire
 from pykad.vrrp.advert import Advert, AdvertError
 from pykad.vrrp.fsm import State
@@ -175,6 +176,8 @@ class VrrpService:
         self.planner = NotifyPlanner(config.vrrp.instances, config.vrrp.sync_groups)
         self.instances: list[Instance] = []
         self.sockets: dict[tuple[int, int], VrrpSocket] = {}
+        self._tx_sockets: dict[tuple[int, int], VrrpSocket] = {}
+        self.vmacs: Vmacs | None = None
         self._by_vrid: dict[tuple[int, int], dict[int, Instance]] = {}
         self._senders: dict[int, PacketSender] = {}
         self._interfaces: dict[str, Interface] = {}
@@ -210,7 +213,14 @@ class VrrpService:
             raise LookupError(f"({conf.name}) has no interface")
         iface = self._interface(conf.interface)
         family = conf.family
-        sock = self._socket(iface, family)
+        # With a VMAC, adverts come in on the VMAC (a private macvlan keeps frames sent
+        # from its own MAC to itself) and go out from it, unless vmac_xmit_base (IPv6:
+        # from the base, which has the link-local source address).
+        carrier = self._vmac(conf, iface) if conf.vmac is not None else iface
+        sock = self._socket(carrier, family)
+        tx = sock
+        if carrier is not iface and (conf.vmac_xmit_base or family == 6):
+            tx = self._send_socket(iface, family)
         if conf.source_address is not None:
             source = conf.source_address.packed
         else:
@@ -223,7 +233,7 @@ class VrrpService:
         if conf.unicast_peers:
             destinations = tuple(p.address.packed for p in conf.unicast_peers)
             if conf.unicast_ttl is not None:
-                sock.set_ttl(conf.unicast_ttl)
+                tx.set_ttl(conf.unicast_ttl)
         else:
             group = conf.mcast_dst_ip or ipaddress.ip_address(
                 MCAST_GROUP4 if family == 4 else MCAST_GROUP6
@@ -243,14 +253,14 @@ class VrrpService:
             c.version, c.vrid, 0, _interval_field(conf), c.addresses, c.auth_type, c.auth_data
         )
         vip_interfaces = tuple(
-            self._interface(a.dev).index if a.dev else iface.index
+            self._interface(a.dev).index if a.dev else carrier.index
             for a in conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
         )
         inst = Instance(
             index=index,
             conf=conf,
-            interface=iface,
-            socket=sock,
+            interface=carrier,
+            socket=tx,
             router=router,
             source=source,
             destinations=destinations,
@@ -259,7 +269,7 @@ class VrrpService:
             vip_interfaces=vip_interfaces,
             garp=GratuitousSchedule(GratuitousTiming.from_instance(conf)),
         )
-        vrids = self._by_vrid[(iface.index, family)]
+        vrids = self._by_vrid[(carrier.index, family)]
         if conf.vrid in vrids:
             raise ValueError(
                 f"({conf.name}) VRID {conf.vrid} is already used by {vrids[conf.vrid].name}"
@@ -267,6 +277,25 @@ class VrrpService:
             )
         vrids[conf.vrid] = inst
         return inst
+
+    def _vmac(self, conf: VrrpInstance, base: Interface) -> Interface:
+        """The instance's VMAC interface, created now (keepalived does at start-up)."""
+        assert conf.vmac is not None
+        if self.vmacs is None:
+            self.vmacs = Vmacs()
+        name = conf.vmac.ifname or vmac_name(conf.vrid, self.config.global_defs.vmac_prefix)
+        mac = vmac_address(conf.vrid, conf.family, conf.vmac.mac)
+        index = self.vmacs.ensure(name, base.index, base.name, mac, conf.family)
+        found = self._interfaces[name] = dataclasses.replace(base, name=name, index=index, mac=mac)
+        return found
+
+    def _send_socket(self, iface: Interface, family: int) -> VrrpSocket:
+        key = (iface.index, family)
+        sock = self._tx_sockets.get(key)
+        if sock is None:
+            sock = VrrpSocket(iface.name, iface.index, family, send_only=True)
+            self._tx_sockets[key] = sock
+        return sock
 
     def setup(self) -> None:
         """Look up interfaces, open sockets, build the routers (no packet sent yet)."""
@@ -299,10 +328,12 @@ class VrrpService:
                     self.notifier.submit(self.planner.shutdown(priorities))
                     self.notifier.close()  # outer waits for the STOP scripts
         finally:
-            for sock in self.sockets.values():
+            for sock in (*self.sockets.values(), *self._tx_sockets.values()):
                 sock.close()
             for sender in self._senders.values():
                 sender.close()
+            if self.vmacs is not None:
+                self.vmacs.close(remove=self.release_vips)
             self.firewall.close()
             self._stopped.set()
 

@@ -12,6 +12,7 @@ until the socket is empty (DESIGN.md: a drain loop, not a read per wakeup).
 
 from __future__ import annotations
 
+import ctypes
 import socket
 import struct
 from dataclasses import dataclass
@@ -27,6 +28,18 @@ IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
 IPV6_CHECKSUM = getattr(socket, "IPV6_CHECKSUM", 7)
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 _CMSG_SPACE = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
+SO_ATTACH_FILTER = 26
+
+
+class _DropAll:
+    """A classic BPF program of one instruction, ``ret #0``: the socket receives nothing."""
+
+    def __init__(self) -> None:
+        self.code = ctypes.create_string_buffer(struct.pack("@HBBI", 0x06, 0, 0, 0))
+        self.program = struct.pack("@HP", 1, ctypes.addressof(self.code))
+
+
+_DROP_ALL = _DropAll()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +55,9 @@ class Received:
 class VrrpSocket:
     """The raw VRRP socket of one interface for one address family (4 or 6)."""
 
-    def __init__(self, ifname: str, ifindex: int, family: int, *, rcvbuf: int = 0) -> None:
+    def __init__(
+        self, ifname: str, ifindex: int, family: int, *, rcvbuf: int = 0, send_only: bool = False
+    ) -> None:
         self.ifname, self.ifindex, self.family = ifname, ifindex, family
         af = socket.AF_INET if family == 4 else socket.AF_INET6
         sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
@@ -51,9 +66,11 @@ class VrrpSocket:
             if rcvbuf:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             if family == 4:
-                self._setup4(sock)
+                self._setup4(sock, join=not send_only)
             else:
-                self._setup6(sock)
+                self._setup6(sock, join=not send_only)
+            if send_only:  # a VMAC's socket: adverts go out here, come in on the base
+                sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, _DROP_ALL.program)
             sock.setblocking(False)
         except BaseException:
             sock.close()
@@ -63,18 +80,20 @@ class VrrpSocket:
         self.send_errors = 0
         self.received = 0
 
-    def _setup4(self, sock: socket.socket) -> None:
+    def _setup4(self, sock: socket.socket, *, join: bool) -> None:
         mreqn = VRRP_MCAST_V4 + bytes(4) + struct.pack("@i", self.ifindex)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        if join:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, TTL)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_PREC_INTERNETCONTROL)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, TTL)
 
-    def _setup6(self, sock: socket.socket) -> None:
+    def _setup6(self, sock: socket.socket, *, join: bool) -> None:
         mreq = VRRP_MCAST_V6 + struct.pack("@I", self.ifindex)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        if join:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, TTL)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)

@@ -60,6 +60,7 @@ SCENARIOS = [
     ),
     Scenario("v3-ipv4-10ms", 3, 0.01, "192.0.2.10/24", ("192.0.2.1/24", "192.0.2.2/24")),
     Scenario("v3-ipv6", 3, 0.1, "2001:db8::10/64", ("2001:db8::1/64", "2001:db8::2/64"), ipv6=True),
+    Scenario("v3-vmac", 3, 0.1, "192.0.2.10/24", ("192.0.2.1/24", "192.0.2.2/24"), "use_vmac"),
     Scenario(
         "v3-unicast",
         3,
@@ -99,7 +100,7 @@ class Pair:
         )
 
     def holders(self) -> set[str]:
-        return {n for n in ("A", "B") if self.vip in self.topo.addresses(n, "eth0")}
+        return {n for n in ("A", "B") if self.vip in self.topo.addresses(n, None)}
 
     def wait_holder(self, node: str, timeout: float) -> None:
         wait_for(
@@ -144,7 +145,7 @@ def test_election_failover_and_preemption_with_keepalived(
     mark = d_low.log_mark()
     d_high.kill()
     d_low.wait_for_state("VI_1", "MASTER", timeout=bound, since=mark)
-    assert pair.vip in netns_lab.addresses(low, "eth0")
+    assert pair.vip in netns_lab.addresses(low, None)
 
 
 @pytest.mark.parametrize("pykad_role", ["pykad-nopreempt", "keepalived-nopreempt"])

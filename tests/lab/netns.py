@@ -495,8 +495,10 @@ def reap_stale_namespaces() -> list[str]:
 # --------------------------------------------------------------------------- addresses and nftables
 
 
-def addresses(netns: str | None, ifname: str, family: int | None = None) -> list[IPInterface]:
-    """The addresses on ``ifname`` inside ``netns``, as ``ipaddress`` interfaces.
+def addresses(
+    netns: str | None, ifname: str | None, family: int | None = None
+) -> list[IPInterface]:
+    """The addresses on ``ifname`` (None: on every interface) inside ``netns``.
 
     ``family`` may be 4 or 6 to select one family.  Raises :class:`LabCommandError`
     if the interface does not exist.
@@ -504,7 +506,7 @@ def addresses(netns: str | None, ifname: str, family: int | None = None) -> list
     argv = ["ip", "-j"]
     if netns is not None:
         argv += ["-n", netns]
-    argv += ["addr", "show", "dev", ifname]
+    argv += ["addr", "show", *(["dev", ifname] if ifname is not None else [])]
     data = json.loads(_run(argv).stdout or "[]")
     result: list[IPInterface] = []
     for link in data:
@@ -916,7 +918,9 @@ class Topology(Closing):
         self._captures.append(cap)
         return cap
 
-    def addresses(self, node: str, ifname: str, family: int | None = None) -> list[IPInterface]:
+    def addresses(
+        self, node: str, ifname: str | None, family: int | None = None
+    ) -> list[IPInterface]:
         """The addresses on ``ifname`` inside ``node`` (see :func:`addresses`)."""
         return addresses(self.netns(node), ifname, family)
 

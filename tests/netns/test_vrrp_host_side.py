@@ -69,3 +69,33 @@ def test_no_accept_drops_traffic_to_the_vips_of_a_master(
     d.stop()
     tables = netns_lab.run("A", "nft", "list", "tables", check=False).stdout
     assert "keepalived" not in tables
+
+
+def test_use_vmac_puts_the_vip_on_a_macvlan_with_the_virtual_mac(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    netns_lab.lan({"A": "192.0.2.1/24", "B": "192.0.2.2/24"})
+    capture = netns_lab.capture("B", "eth0", "arp or ip proto 112")
+    config = vrrp_instance_config(priority=100, advert_int=0.05, version=3, extra="use_vmac")
+    d = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,))
+    d.wait_for_state("VI_1", "MASTER", timeout=5)
+    link = json.loads(netns_lab.ip("A", "-j", "-d", "link", "show", "vrrp.51").stdout)[0]
+    assert link["address"] == "00:00:5e:00:01:33"
+    assert link["linkinfo"]["info_kind"] == "macvlan"
+    assert link["linkinfo"]["info_data"]["mode"] == "private"
+    wait_for(
+        lambda: "192.0.2.10/24" in {str(a) for a in netns_lab.addresses("A", "vrrp.51")},
+        timeout=5,
+        message="the VIP on vrrp.51",
+    )
+    vmac = bytes.fromhex("00005e000133")
+
+    def seen() -> bool:
+        frames = capture.packets()
+        advert = any(f.data[6:12] == vmac and f.data[23:24] == b"\x70" for f in frames)
+        garp = any(f.data[6:12] == vmac and f.data[12:14] == b"\x08\x06" for f in frames)
+        return advert and garp
+
+    wait_for(seen, timeout=5, message="an advert and a GARP from the virtual MAC")
+    d.stop()
+    assert netns_lab.run("A", "ip", "link", "show", "vrrp.51", check=False).returncode != 0
