@@ -1,7 +1,8 @@
 """Where tracking statuses come from: scripts, files and links, as one stream of updates.
 
 Owns the drivers behind ``track_script`` (``drivers.track_script``),
-``track_file`` (``drivers.track_file``, inotify) and ``track_interface``
+``track_file`` (``drivers.track_file``, inotify), ``track_process``
+(``drivers.track_process``, process events) and ``track_interface``
 (``drivers.link_monitor``, rtnetlink) for the objects a configuration tracks,
 their statuses at start-up, and the users scripts run as (keepalived's
 ``script_user``, else ``keepalived_script`` if that user exists, else root).
@@ -20,6 +21,7 @@ from pykad.config.model import Config
 from pykad.config.scripts import Script
 from pykad.drivers.link_monitor import LinkMonitor
 from pykad.drivers.track_file import FileWatcher
+from pykad.drivers.track_process import ProcessWatcher
 from pykad.drivers.track_script import ScriptSpec, ScriptTracker
 from pykad.vrrp.tracking import InstanceTracks, Kind, ObjectId, StatusUpdate, script_tracks
 
@@ -67,6 +69,10 @@ class TrackingSources:
         self.scripts = ScriptTracker(specs)
         file_names = {o.name for o in objects if o.kind is Kind.FILE}
         self.files = FileWatcher(f for f in config.track_file.files if f.name in file_names)
+        process_names = {o.name for o in objects if o.kind is Kind.PROCESS}
+        self.processes = ProcessWatcher(
+            p for p in config.vrrp.track_processes if p.name in process_names
+        )
         links = sorted(o.name for o in objects if o.kind is Kind.INTERFACE)
         self.links = LinkMonitor(links, {name: link_up(name) for name in links})
 
@@ -76,7 +82,8 @@ class TrackingSources:
             StatusUpdate(ObjectId(Kind.INTERFACE, name), up)
             for name, up in self.links.state.items()
         ]
-        return updates + self.files.read_all() + self.scripts.initial_updates()
+        processes = self.processes.scan() if self.processes.trackers else []
+        return updates + self.files.read_all() + processes + self.scripts.initial_updates()
 
     async def run(self, send: trio.MemorySendChannel[StatusUpdate]) -> None:
         async with trio.open_nursery() as nursery:
@@ -84,6 +91,8 @@ class TrackingSources:
             if self.files.files:
                 nursery.start_soon(self._files, send.clone())
             nursery.start_soon(self.scripts.run, send.clone())
+            if self.processes.trackers:
+                nursery.start_soon(self.processes.run, send.clone())
 
     async def _files(self, send: trio.MemorySendChannel[StatusUpdate]) -> None:
         await self.files.run(send, initial=False)

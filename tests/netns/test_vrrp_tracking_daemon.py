@@ -8,6 +8,7 @@ script tests, a link, a track file) and waits for the VIP to move.
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,28 @@ def test_sync_group_members_fault_together(
     flag.touch()
     wait_holder(lan, "A", VIP)
     wait_holder(lan, "A", VIP2)
+
+
+def test_track_process_follows_process_events(
+    lan: Topology, keepalived_lab: KeepalivedLab, tmp_path: Path
+) -> None:
+    # A process only this test runs: a copy of sleep with its own name.
+    marker = tmp_path / "pykadtrk"
+    marker.write_bytes(Path("/usr/bin/sleep").read_bytes())
+    marker.chmod(0o755)
+    tp = "vrrp_track_process trk {\n    process pykadtrk\n    weight 60\n}\n"
+    start(
+        keepalived_lab,
+        lan,
+        "A",
+        tp + instance("VI_1", 51, 100, str(VIP), "track_process {\n    trk\n}"),
+    )
+    start(keepalived_lab, lan, "B", instance("VI_1", 51, 130, str(VIP)))
+    wait_holder(lan, "B")  # no pykadtrk running: A stays at 100
+    proc = subprocess.Popen([str(marker), "60"])
+    try:
+        wait_holder(lan, "A")  # exec event: A at 160
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_holder(lan, "B")  # exit event: back to 100
