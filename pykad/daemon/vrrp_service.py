@@ -463,11 +463,16 @@ class VrrpService:
                 self._want_master(inst, now)
             elif isinstance(effect, Log):
                 log.info("%s", effect.text)
-        rounds = inst.garp.due(now)
-        if rounds:
-            self._send_gratuitous(inst, rounds)
-        deadlines = [d for d in (inst.router.next_deadline(), inst.garp.next_deadline()) if d]
-        self.timers.schedule(inst.index, min(deadlines, default=None))
+        garp = inst.garp
+        if garp.master:
+            rounds = garp.due(now)
+            if rounds:
+                self._send_gratuitous(inst, rounds)
+            g = garp.next_deadline()
+        else:
+            g = None
+        d = inst.router.next_deadline()
+        self.timers.schedule(inst.index, d if g is None else g if d is None or g < d else d)
 
     def _send_advert(self, inst: Instance, priority: int) -> None:
         for dst in inst.destinations:

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 
 class State(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (hot path)
+
     INIT = "INIT"
     BACKUP = "BACKUP"
     MASTER = "MASTER"
@@ -20,6 +22,8 @@ class State(enum.Enum):
 
 
 class Event(enum.Enum):
+    __hash__ = object.__hash__
+
     STARTUP = "startup"
     STARTUP_OWNER = "startup as address owner (priority 255)"
     STARTUP_AS_MASTER = "startup with state MASTER configured"

@@ -298,8 +298,10 @@ class VrrpRouter:
         return []
 
     def next_deadline(self) -> int | None:
-        deadlines = [d for d in (self.adver_deadline, self.master_down_deadline) if d is not None]
-        return min(deadlines, default=None)
+        a, m = self.adver_deadline, self.master_down_deadline
+        if a is None:
+            return m
+        return a if m is None or a < m else m
 
     # --- keepalived's additions around the table ------------------------------------
 
