@@ -104,9 +104,16 @@ Entry = Callable[[bool], tuple[str, list[Row], list[str]]]
 
 def entries() -> dict[str, Entry]:
     from bench_config_test import config_test
+    from bench_failover import failover
     from bench_vrrp_codec import vrrp_codec
+    from bench_vrrp_scale import vrrp_scale
 
-    return {"vrrp_codec": vrrp_codec, "config_test": config_test}
+    return {
+        "vrrp_codec": vrrp_codec,
+        "config_test": config_test,
+        "vrrp_scale": vrrp_scale,
+        "failover": failover,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from pykad.drivers.link_monitor import LinkMonitor
 from pykad.drivers.track_file import FileWatcher
 from pykad.drivers.track_process import ProcessWatcher
 from pykad.drivers.track_script import ScriptSpec, ScriptTracker
+from pykad.kernel.rtnl import LinkEvent
 from pykad.vrrp.tracking import InstanceTracks, Kind, ObjectId, StatusUpdate, script_tracks
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
@@ -56,6 +57,7 @@ class TrackingSources:
         config: Config,
         tracks: Iterable[InstanceTracks],
         link_up: Callable[[str], bool],
+        on_link_event: Callable[[LinkEvent], None] | None = None,
     ) -> None:
         tracks = tuple(tracks)
         objects = {t.obj for inst in tracks for t in inst.tracks}
@@ -74,7 +76,7 @@ class TrackingSources:
             p for p in config.vrrp.track_processes if p.name in process_names
         )
         links = sorted(o.name for o in objects if o.kind is Kind.INTERFACE)
-        self.links = LinkMonitor(links, {name: link_up(name) for name in links})
+        self.links = LinkMonitor(links, {name: link_up(name) for name in links}, on_link_event)
 
     def initial(self) -> list[StatusUpdate]:
         """Every status known before the drivers run (links, files, scripts' INIT)."""

@@ -31,6 +31,7 @@ from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
 from pykad.drivers.vrrp_socket import Received, VrrpSocket
+from pykad.kernel.rtnl import LinkEvent
 from pykad.kernel.vmac import Vmacs, vmac_address, vmac_name
 from pykad.vrrp import wire
 from pykad.vrrp.advert import Advert, AdvertError
@@ -178,6 +179,7 @@ class VrrpService:
         self.sockets: dict[tuple[int, int], VrrpSocket] = {}
         self._tx_sockets: dict[tuple[int, int], VrrpSocket] = {}
         self.vmacs: Vmacs | None = None
+        self._nursery: trio.Nursery | None = None
         self._by_vrid: dict[tuple[int, int], dict[int, Instance]] = {}
         self._senders: dict[int, PacketSender] = {}
         self._interfaces: dict[str, Interface] = {}
@@ -303,7 +305,9 @@ class VrrpService:
             inst = self._instance(i, conf)
             self.instances.append(inst)
             self._by_name[inst.name] = inst
-        self.sources = TrackingSources(self.config, self.tracks, self._link_up)
+        self.sources = TrackingSources(
+            self.config, self.tracks, self._link_up, on_link_event=self._link_event
+        )
         for update in self.sources.initial():
             self.tracker.update(update.obj, update.status)
 
@@ -312,6 +316,50 @@ class VrrpService:
             return self._interface(name).up
         except LookupError:
             return False
+
+    # --- interfaces that go away and come back --------------------------------------
+
+    def _link_event(self, event: LinkEvent) -> None:
+        """An interface we use was re-created (a new ifindex): move onto it (keepalived does)."""
+        old = self._interfaces.get(event.name)
+        if event.deleted or old is None or old.index == event.ifindex:
+            return
+        try:
+            new = self.lookup(event.name)
+        except LookupError:
+            return
+        log.info("Interface %s added (index %d, was %d)", event.name, new.index, old.index)
+        self._replace_interface(old, dataclasses.replace(new, ipv4=new.ipv4 or old.ipv4))
+        for inst in self.instances:  # their VMACs went with the old base: make them again
+            if inst.conf.vmac is not None and inst.conf.interface == event.name:
+                self._replace_interface(inst.interface, self._vmac(inst.conf, new))
+
+    def _replace_interface(self, old: Interface, new: Interface) -> None:
+        self._interfaces[new.name] = new
+        sender = self._senders.pop(old.index, None)
+        if sender is not None:
+            sender.close()
+        moved: dict[int, VrrpSocket] = {}
+        for table, reader in ((self.sockets, True), (self._tx_sockets, False)):
+            for family in (4, 6):
+                sock = table.pop((old.index, family), None)
+                if sock is None:
+                    continue
+                trio.lowlevel.notify_closing(sock.sock)
+                sock.close()
+                fresh = VrrpSocket(new.name, new.index, family, send_only=not reader)
+                table[(new.index, family)] = moved[id(sock)] = fresh
+                if reader:
+                    self._by_vrid[(new.index, family)] = self._by_vrid.pop((old.index, family))
+                    if self._nursery is not None:
+                        self._nursery.start_soon(self._reader, fresh)
+        for inst in self.instances:
+            if inst.interface.index == old.index:
+                inst.interface = new
+            inst.socket = moved.get(id(inst.socket), inst.socket)
+            inst.vip_interfaces = tuple(
+                new.index if i == old.index else i for i in inst.vip_interfaces
+            )
 
     # --- running ------------------------------------------------------------------
 
@@ -339,6 +387,7 @@ class VrrpService:
 
     async def _run_routers(self, task_status: trio.TaskStatus[None]) -> None:
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             nursery.start_soon(self.timers.run, self._fire)
             for sock in self.sockets.values():
                 nursery.start_soon(self._reader, sock)
@@ -373,7 +422,10 @@ class VrrpService:
     async def _reader(self, sock: VrrpSocket) -> None:
         fd = sock.fileno()
         while True:
-            await trio.lowlevel.wait_readable(fd)
+            try:
+                await trio.lowlevel.wait_readable(fd)
+            except trio.ClosedResourceError:
+                return  # its interface went away and came back: a new socket reads now
             packets = sock.drain()
             now = now_us()
             for packet in packets:
@@ -532,7 +584,11 @@ class VrrpService:
         for ifindex, batch in frames.items():
             sender = self._senders.get(ifindex)
             if sender is None:
-                sender = self._senders[ifindex] = PacketSender(ifindex)
+                try:
+                    sender = self._senders[ifindex] = PacketSender(ifindex)
+                except OSError as e:
+                    log.warning("(%s) cannot send gratuitous ARPs/NAs: %s", inst.name, e)
+                    continue
             for _ in range(rounds):
                 sender.send(batch)
 

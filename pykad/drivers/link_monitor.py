@@ -9,7 +9,7 @@ A deleted interface is down. Only changes are sent.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import trio
 
@@ -20,9 +20,16 @@ from pykad.vrrp.tracking import Kind, ObjectId, StatusUpdate
 class LinkMonitor:
     """Sends a ``StatusUpdate`` whenever a watched interface goes up or down."""
 
-    def __init__(self, names: Iterable[str], initial: dict[str, bool]) -> None:
+    def __init__(
+        self,
+        names: Iterable[str],
+        initial: dict[str, bool],
+        on_event: Callable[[rtnl.LinkEvent], None] | None = None,
+    ) -> None:
         self.names = set(names)
         self.state = dict(initial)
+        self.on_event = on_event
+        """Called with every link event (the service follows interfaces re-created)."""
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         sock.bind((0, rtnl.RTMGRP_LINK))
         sock.setblocking(False)
@@ -49,7 +56,11 @@ class LinkMonitor:
                         break
                     except OSError:  # ENOBUFS: events were lost; the next ones still count
                         continue
-                    for update in self.updates(rtnl.parse_links(data)):
+                    events = rtnl.parse_links(data)
+                    if self.on_event is not None:
+                        for event in events:
+                            self.on_event(event)
+                    for update in self.updates(events):
                         await send.send(update)
         finally:
             self.sock.close()

@@ -13,6 +13,7 @@ until the socket is empty (DESIGN.md: a drain loop, not a read per wakeup).
 from __future__ import annotations
 
 import ctypes
+import errno
 import socket
 import struct
 from dataclasses import dataclass
@@ -143,8 +144,10 @@ class VrrpSocket:
                 packet = recv()
             except BlockingIOError:
                 break
-            except OSError:
-                continue
+            except OSError as e:
+                if e.errno == errno.EBADF:
+                    break
+                continue  # an ICMP error queued on the socket, say: read on
             if packet is not None:
                 out.append(packet)
         self.received += len(out)
