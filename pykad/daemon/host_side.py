@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pykad.config.iproute import IpAddress, Route, Rule
 from pykad.kernel.api import Addresses, AddressOp, OpResult, RouteOp, Routes, RuleOp, Rules
@@ -22,6 +22,15 @@ log = logging.getLogger("pykad.vrrp")
 
 class Kernel(Addresses, Routes, Rules, Protocol):
     """The kernel interfaces the host side needs (``NetlinkBatchWriter``, ``FakeKernel``)."""
+
+
+class Ops(NamedTuple):
+    """One change of the host side: its address, route and rule operations."""
+
+    add: bool
+    addresses: tuple[AddressOp, ...]
+    routes: tuple[RouteOp, ...]
+    rules: tuple[RuleOp, ...]
 
 
 class HostSide:
@@ -40,11 +49,28 @@ class HostSide:
         rules: Sequence[Rule] = (),
     ) -> None:
         """Add or remove everything given; ``addresses`` come with their interface index."""
-        address_ops = [AddressOp.from_config(a, i, add) for a, i in addresses]
-        route_ops = [
-            RouteOp.from_config(r, self.ifindex(r.dev) if r.dev else None, add) for r in routes
-        ]
-        rule_ops = [RuleOp.from_config(r, add) for r in rules]
+        self.apply(owner, self.ops(add, addresses, routes, rules))
+
+    def ops(
+        self,
+        add: bool,
+        addresses: Sequence[tuple[IpAddress, int]] = (),
+        routes: Sequence[Route] = (),
+        rules: Sequence[Rule] = (),
+    ) -> Ops:
+        """The kernel operations for a change (callers may keep them: they are values)."""
+        return Ops(
+            add,
+            tuple(AddressOp.from_config(a, i, add) for a, i in addresses),
+            tuple(
+                RouteOp.from_config(r, self.ifindex(r.dev) if r.dev else None, add) for r in routes
+            ),
+            tuple(RuleOp.from_config(r, add) for r in rules),
+        )
+
+    def apply(self, owner: str, ops: Ops) -> None:
+        """Carry out ``ops``: one batch per kind, in keepalived's order."""
+        add, address_ops, route_ops, rule_ops = ops
         if add:
             self._report(owner, self.kernel.apply(address_ops) if address_ops else [])
             self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 
 import trio
 
@@ -68,24 +69,34 @@ class ConsoleFormatter(logging.Formatter):
         return f"{stamp}: {record.getMessage()}"
 
 
-def setup_logging(opts: Options) -> None:
-    root = logging.getLogger("pykad")
-    root.handlers.clear()
-    root.setLevel(logging.DEBUG if opts.log_detail else logging.INFO)
-    root.propagate = False
+def setup_logging(opts: Options) -> logging.handlers.QueueListener:
+    """Console and/or syslog, written by a thread: a log line never delays a packet.
+
+    Returns the running listener; ``stop()`` it at exit to flush what is queued.
+    """
+    handlers: list[logging.Handler] = []
     if opts.log_console:
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(ConsoleFormatter())
-        root.addHandler(handler)
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(ConsoleFormatter())
+        handlers.append(console)
     if not opts.no_syslog:
         try:
             syslog = logging.handlers.SysLogHandler(
                 address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
             )
+            syslog.ident = f"Keepalived_vrrp[{os.getpid()}]: "
+            handlers.append(syslog)
         except OSError:
-            return
-        syslog.ident = f"Keepalived_vrrp[{os.getpid()}]: "
-        root.addHandler(syslog)
+            pass
+    queue: SimpleQueue[logging.LogRecord] = SimpleQueue()
+    root = logging.getLogger("pykad")
+    root.handlers.clear()
+    root.addHandler(logging.handlers.QueueHandler(queue))
+    root.setLevel(logging.DEBUG if opts.log_detail else logging.INFO)
+    root.propagate = False
+    listener = logging.handlers.QueueListener(queue, *handlers)
+    listener.start()
+    return listener
 
 
 def _pid_alive(pid: int) -> bool:
@@ -195,7 +206,15 @@ async def _serve(opts: Options, config: object) -> int:
 
 def run(opts: Options) -> int:
     """``pykad -f FILE ...``: run until told to stop; keepalived's exit codes."""
-    setup_logging(opts)
+    listener = setup_logging(opts)
+    try:
+        return _run(opts, listener)
+    finally:
+        logging.getLogger("pykad").handlers.clear()
+        listener.stop()
+
+
+def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
     os.umask(KEEPALIVED_UMASK)
     if opts.namespace:
         from pykad.drivers.host import LocalHost
@@ -208,8 +227,9 @@ def run(opts: Options) -> int:
         log.error("Stopping: the configuration cannot be used")
         return 1
     if not opts.dont_fork:
+        listener.stop()  # its thread does not survive the fork
         daemonize()
-        setup_logging(opts)
+        listener.start()
     main_pid, vrrp_pid = pid_paths(opts)
     for path in (main_pid, vrrp_pid):
         if not claim_pid_file(path):

@@ -25,7 +25,7 @@ import trio
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
 from pykad.daemon.accept_mode import Firewall
-from pykad.daemon.host_side import HostSide, Kernel
+from pykad.daemon.host_side import HostSide, Kernel, Ops
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
@@ -123,6 +123,7 @@ class Instance:
     vip_interfaces: tuple[int, ...]
     """The interface of each VIP and excluded VIP, in the config's order."""
     garp: GratuitousSchedule
+    host_ops: dict[tuple[bool, tuple[int, ...]], Ops] = field(default_factory=dict)
     _encoded: dict[tuple[int, bytes], bytes] = field(default_factory=dict)
 
     @property
@@ -548,13 +549,16 @@ class VrrpService:
         no_accept = not conf.accept and inst.router.base_priority != PRIORITY_OWNER
         if no_accept and add:  # blocked before they appear (RFC 5798 6.4.3)
             self.firewall.block((a.address.ip for a in vips), add=True)
-        self.host.change(
-            inst.name,
-            add,
-            list(zip(vips, inst.vip_interfaces, strict=True)),
-            conf.virtual_routes,
-            conf.virtual_rules,
-        )
+        ops = inst.host_ops.get((add, inst.vip_interfaces))
+        if ops is None:  # built once per interface set: becoming master is a hot path
+            ops = self.host.ops(
+                add,
+                list(zip(vips, inst.vip_interfaces, strict=True)),
+                conf.virtual_routes,
+                conf.virtual_rules,
+            )
+            inst.host_ops[(add, inst.vip_interfaces)] = ops
+        self.host.apply(inst.name, ops)
         if no_accept and not add:
             self.firewall.block((a.address.ip for a in vips), add=False)
 
