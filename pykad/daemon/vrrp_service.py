@@ -25,12 +25,13 @@ import trio
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
 from pykad.daemon.accept_mode import Firewall
+from pykad.daemon.fast_paths import PUMP_KEY, FastPaths
 from pykad.daemon.host_side import HostSide, Kernel, Ops
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
-from pykad.drivers.vrrp_socket import Received, VrrpSocket
+from pykad.drivers.vrrp_socket import VrrpSocket
 from pykad.kernel.rtnl import LinkEvent
 from pykad.kernel.vmac import Vmacs, vmac_address, vmac_name
 from pykad.vrrp import wire
@@ -113,6 +114,9 @@ class Instance:
     conf: VrrpInstance
     interface: Interface
     socket: VrrpSocket
+    """Where its adverts go out."""
+    rx: VrrpSocket
+    """Where its adverts come in (the VMAC's, or the interface's)."""
     router: VrrpRouter
     source: bytes
     destinations: tuple[bytes, ...]
@@ -129,6 +133,11 @@ class Instance:
     @property
     def name(self) -> str:
         return self.conf.name
+
+    @property
+    def rx_fd(self) -> int:
+        """The receive socket's fd when the fast path can filter it (IPv4), else -1."""
+        return self.rx.fileno() if self.rx.family == 4 else -1
 
     def encoded(self, priority: int, dst: bytes) -> bytes:
         """The advert bytes for ``priority`` to ``dst`` (cached: priorities rarely change)."""
@@ -181,6 +190,7 @@ class VrrpService:
         self._tx_sockets: dict[tuple[int, int], VrrpSocket] = {}
         self.vmacs: Vmacs | None = None
         self._nursery: trio.Nursery | None = None
+        self.fast = FastPaths()
         self._by_vrid: dict[tuple[int, int], dict[int, Instance]] = {}
         self._senders: dict[int, PacketSender] = {}
         self._interfaces: dict[str, Interface] = {}
@@ -264,6 +274,7 @@ class VrrpService:
             conf=conf,
             interface=carrier,
             socket=tx,
+            rx=sock,
             router=router,
             source=source,
             destinations=destinations,
@@ -336,6 +347,8 @@ class VrrpService:
                 self._replace_interface(inst.interface, self._vmac(inst.conf, new))
 
     def _replace_interface(self, old: Interface, new: Interface) -> None:
+        for inst in self.instances:  # the fast paths hold the old sockets' fds
+            self.fast.reclaim(inst)
         self._interfaces[new.name] = new
         sender = self._senders.pop(old.index, None)
         if sender is not None:
@@ -358,6 +371,7 @@ class VrrpService:
             if inst.interface.index == old.index:
                 inst.interface = new
             inst.socket = moved.get(id(inst.socket), inst.socket)
+            inst.rx = moved.get(id(inst.rx), inst.rx)
             inst.vip_interfaces = tuple(
                 new.index if i == old.index else i for i in inst.vip_interfaces
             )
@@ -408,6 +422,7 @@ class VrrpService:
             await self._stop.wait()
             now = now_us()
             for inst in self.instances:
+                self.fast.reclaim(inst)
                 self._apply(inst, inst.router.shutdown(now), now)
             if self.release_vips:
                 self._change_static(add=False)
@@ -422,18 +437,21 @@ class VrrpService:
 
     async def _reader(self, sock: VrrpSocket) -> None:
         fd = sock.fileno()
+        rx_filter = self.fast.filter_for(fd) if sock.family == 4 else None
         while True:
             try:
                 await trio.lowlevel.wait_readable(fd)
             except trio.ClosedResourceError:
                 return  # its interface went away and came back: a new socket reads now
-            packets = sock.drain()
+            # Adverts that only refresh a backup's timer stay in C.
+            packets = rx_filter.drain(fd, now_us()) if rx_filter is not None else sock.drain()
             now = now_us()
-            for packet in packets:
-                self._receive(sock, packet, now)
+            for payload, src, dst, ttl in packets:
+                self._receive(sock, payload, src, dst, ttl, now)
 
-    def _receive(self, sock: VrrpSocket, packet: Received, now: int) -> None:
-        payload = packet.payload
+    def _receive(
+        self, sock: VrrpSocket, payload: bytes, src: bytes, dst: bytes, ttl: int, now: int
+    ) -> None:
         if len(payload) < 2:
             self.too_short += 1
             return
@@ -445,21 +463,21 @@ class VrrpService:
             advert = wire.decode_untrusted(
                 payload,
                 sock.family,
-                packet.src,
-                inst.pseudo_destination or packet.dst,
-                inst.router.config.version == 3 and bool(packet.dst),
+                src,
+                inst.pseudo_destination or dst,
+                inst.router.config.version == 3 and bool(dst),
             )
         except AdvertError as e:
             inst.router.count_malformed()
-            log.info("(%s) dropped a malformed advert from %s: %s", inst.name, _ntoa(packet.src), e)
+            log.info("(%s) dropped a malformed advert from %s: %s", inst.name, _ntoa(src), e)
             return
-        if packet.dst:
-            multicast = packet.dst[0] >= 224 if sock.family == 4 else packet.dst[0] == 0xFF
-        else:
-            multicast = None
+        multicast = (dst[0] >= 224 if sock.family == 4 else dst[0] == 255) if dst else None
+        self.fast.reclaim(inst)
         effects = inst.router.receive_advert(
-            advert, packet.src, now, ttl=packet.ttl, multicast=multicast
+            advert, src, now, ttl=None if ttl < 0 else ttl, multicast=multicast
         )
+        if not effects and sock.family == 4:
+            self.fast.arm_backup(inst, payload, src, dst, now)
         self._apply(inst, effects, now)
 
     async def _tracking(self, receive: trio.MemoryReceiveChannel[StatusUpdate]) -> None:
@@ -484,6 +502,7 @@ class VrrpService:
             if inst is None:
                 continue
             fault = o.fault or o.waiting
+            self.fast.reclaim(inst)
             self._apply(
                 inst,
                 inst.router.set_tracking(fault=fault, priority=o.effective_priority, now=now),
@@ -491,8 +510,18 @@ class VrrpService:
             )
 
     def _fire(self, key: int, now: int) -> None:
+        if key == PUMP_KEY:
+            nxt = self.fast.pump.send_due(now)
+            self.timers.schedule(PUMP_KEY, nxt if nxt >= 0 else None)
+            return
         inst = self.instances[key]
-        self._apply(inst, inst.router.handle_timer(now), now)
+        self.fast.refresh(inst)  # adverts the filter absorbed moved the deadline on
+        due = inst.router.next_deadline()
+        effects: list[Effect] = []
+        if due is not None and due <= now:
+            self.fast.reclaim(inst)
+            effects = inst.router.handle_timer(now)
+        self._apply(inst, effects, now)
 
     # --- effects ------------------------------------------------------------------
 
@@ -516,6 +545,8 @@ class VrrpService:
                 self._want_master(inst, now)
             elif isinstance(effect, Log):
                 log.info("%s", effect.text)
+        if self.fast.delegate_master(inst):
+            self.timers.schedule(PUMP_KEY, self.fast.pump.next_deadline())
         garp = inst.garp
         if garp.master:
             rounds = garp.due(now)
@@ -642,6 +673,7 @@ class VrrpService:
         group = self.groups[inst.name]
         allowed, decisions = group.want_master(inst.name)
         if allowed:
+            self.fast.reclaim(inst)
             self._apply(inst, inst.router.sync(State.MASTER, now), now)
         self._group_decisions(decisions, now)
 
@@ -652,6 +684,7 @@ class VrrpService:
                 if d.state.value != "INIT":
                     self._notify(self.planner.group_state, d.group, NotifyState.of(d.state))
             elif (member := self._by_name.get(d.instance)) is not None:
+                self.fast.reclaim(member)
                 self._apply(member, member.router.sync(d.state, now), now)
 
 

@@ -16,7 +16,6 @@ import ctypes
 import errno
 import socket
 import struct
-from dataclasses import dataclass
 
 from pykad.vrrp.advert import IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6
 
@@ -43,14 +42,9 @@ class _DropAll:
 _DROP_ALL = _DropAll()
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
-    """One packet: the VRRP message and what its IP header said."""
-
-    payload: bytes
-    src: bytes
-    dst: bytes
-    ttl: int | None
+Received = tuple[bytes, bytes, bytes, int]
+"""One packet: the VRRP message, the IP source and destination (packed), the TTL / Hop
+Limit (-1 when unknown). Plain tuples: the Cython fast path returns the same."""
 
 
 class VrrpSocket:
@@ -158,18 +152,18 @@ class VrrpSocket:
         if len(data) < 20 or data[0] >> 4 != 4:
             return None
         ihl = (data[0] & 0x0F) * 4
-        return Received(data[ihl:], data[12:16], data[16:20], data[8])
+        return data[ihl:], data[12:16], data[16:20], data[8]
 
     def _recv6(self) -> Received | None:
         data, ancdata, _flags, address = self.sock.recvmsg(65535, _CMSG_SPACE)
-        dst, hops = b"", None
+        dst, hops = b"", -1
         for level, kind, value in ancdata:
             if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(value) >= 16:
                 dst = value[:16]
             elif level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT and len(value) >= 4:
                 hops = struct.unpack("@i", value[:4])[0]
         src = socket.inet_pton(socket.AF_INET6, address[0].split("%")[0])
-        return Received(data, src, dst, hops)
+        return data, src, dst, hops
 
     def close(self) -> None:
         self.sock.close()

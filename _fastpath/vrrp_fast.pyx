@@ -1,0 +1,618 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Steady-state VRRP adverts without Python per packet, compiled (twin of ``pykad.drivers.fast_py``).
+
+``RxFilter`` drains a raw IPv4 VRRP socket with ``recvmmsg`` and absorbs, in C,
+the adverts that only refresh a BACKUP's Master_Down_Timer; ``TxPump`` sends the
+adverts of MASTER instances from prebuilt ``msghdr``s with ``sendmmsg``. Same API
+and results as the pure-Python twin; see ``pykad/drivers/fast_py.py`` for the rules.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.errno cimport errno, EINTR, EAGAIN
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, calloc, realloc, free, qsort
+from libc.string cimport memcpy, memcmp, memset
+
+
+cdef extern from "<errno.h>" nogil:
+    int EWOULDBLOCK
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void* iov_base
+        size_t iov_len
+
+cdef extern from "<time.h>" nogil:
+    struct timespec:
+        pass
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct msghdr:
+        void* msg_name
+        socklen_t msg_namelen
+        iovec* msg_iov
+        size_t msg_iovlen
+        void* msg_control
+        size_t msg_controllen
+        int msg_flags
+    struct mmsghdr:
+        msghdr msg_hdr
+        unsigned int msg_len
+    struct cmsghdr:
+        size_t cmsg_len
+        int cmsg_level
+        int cmsg_type
+    cmsghdr* CMSG_FIRSTHDR(msghdr*)
+    unsigned char* CMSG_DATA(cmsghdr*)
+    size_t CMSG_SPACE(size_t)
+    size_t CMSG_LEN(size_t)
+    int sendmmsg(int, mmsghdr*, unsigned int, int)
+    int recvmmsg(int, mmsghdr*, unsigned int, int, timespec*)
+    int MSG_DONTWAIT
+    int MSG_TRUNC
+    int AF_INET
+    int AF_INET6
+
+cdef extern from "<netinet/in.h>" nogil:
+    struct in_addr:
+        uint32_t s_addr
+    struct in6_addr:
+        pass
+    struct sockaddr_in:
+        unsigned short sin_family
+        unsigned short sin_port
+        in_addr sin_addr
+    struct sockaddr_in6:
+        unsigned short sin6_family
+        unsigned short sin6_port
+        uint32_t sin6_flowinfo
+        in6_addr sin6_addr
+        uint32_t sin6_scope_id
+    struct in_pktinfo:
+        int ipi_ifindex
+        in_addr ipi_spec_dst
+        in_addr ipi_addr
+    struct in6_pktinfo:
+        in6_addr ipi6_addr
+        unsigned int ipi6_ifindex
+    int IPPROTO_IP
+    int IPPROTO_IPV6
+    int IP_PKTINFO
+    int IPV6_PKTINFO
+
+
+cdef enum:
+    RX_BATCH = 32
+    TX_BATCH = 1024  # UIO_MAXIOV: the most sendmmsg takes at once
+    CMSG_WORDS = 8  # 64 bytes, room for one in6_pktinfo cmsg
+    BUF = 4096
+
+MAX_PACKET = BUF
+"""Longest IPv4 packet drain() accepts; a valid VRRP advert is at most 1,096 bytes."""
+
+cdef int IPPROTO_VRRP = 112
+cdef int TTL = 255
+
+
+# --------------------------------------------------------------------------- RxFilter
+
+cdef struct RxSlot:
+    bint armed
+    uint8_t src[4]
+    uint8_t dst[4]
+    uint8_t* payload
+    Py_ssize_t plen
+    int64_t hold
+    int64_t deadline
+    uint64_t absorbed
+
+
+cdef inline int _vrid(int vrid) except -1:
+    if vrid < 0 or vrid > 255:
+        raise ValueError(f"VRID must be 0..255, not {vrid}")
+    return vrid
+
+
+cdef class RxFilter:
+    """Per IPv4 VRRP socket: absorbs adverts that only refresh a BACKUP's Master_Down_Timer."""
+
+    cdef RxSlot slots[256]
+    cdef mmsghdr* msgs
+    cdef iovec* iovs
+    cdef uint8_t* bufs
+    cdef public uint64_t dropped
+
+    def __cinit__(self):
+        self.msgs = <mmsghdr*>calloc(RX_BATCH, sizeof(mmsghdr))
+        self.iovs = <iovec*>calloc(RX_BATCH, sizeof(iovec))
+        self.bufs = <uint8_t*>malloc(RX_BATCH * BUF)
+        if self.msgs == NULL or self.iovs == NULL or self.bufs == NULL:
+            raise MemoryError()
+        cdef int i
+        for i in range(RX_BATCH):
+            self.iovs[i].iov_base = self.bufs + i * BUF
+            self.iovs[i].iov_len = BUF
+        for i in range(256):
+            self.slots[i].deadline = -1
+
+    def __init__(self):
+        pass
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(256):
+            free(self.slots[i].payload)
+            self.slots[i].payload = NULL
+        free(self.msgs)
+        free(self.iovs)
+        free(self.bufs)
+
+    def arm(self, int vrid, bytes src not None, bytes dst not None, bytes payload not None,
+            int64_t hold_us):
+        """From now on adverts from ``src`` to ``dst`` with TTL 255 and exactly ``payload`` are absorbed."""
+        _vrid(vrid)
+        if PyBytes_GET_SIZE(src) != 4 or PyBytes_GET_SIZE(dst) != 4:
+            raise ValueError("src and dst must be packed IPv4 addresses (4 bytes)")
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
+        if n < 2 or (<uint8_t*>PyBytes_AS_STRING(payload))[1] != vrid:
+            raise ValueError(f"payload is not a VRRP message of VRID {vrid}")
+        if hold_us < 0:
+            raise ValueError("hold_us must not be negative")
+        cdef uint8_t* copy = <uint8_t*>malloc(n)
+        if copy == NULL:
+            raise MemoryError()
+        memcpy(copy, PyBytes_AS_STRING(payload), n)
+        cdef RxSlot* s = &self.slots[vrid]
+        free(s.payload)
+        s.payload = copy
+        s.plen = n
+        memcpy(s.src, PyBytes_AS_STRING(src), 4)
+        memcpy(s.dst, PyBytes_AS_STRING(dst), 4)
+        s.hold = hold_us
+        s.deadline = -1
+        s.armed = True
+
+    def disarm(self, int vrid):
+        """Stop absorbing for ``vrid`` (its deadline and count stay readable)."""
+        cdef RxSlot* s = &self.slots[_vrid(vrid)]
+        s.armed = False
+        free(s.payload)
+        s.payload = NULL
+        s.plen = 0
+
+    def armed(self, int vrid):
+        return bool(self.slots[_vrid(vrid)].armed)
+
+    def deadline(self, int vrid):
+        """``now_us + hold_us`` of the last absorbed advert since ``arm``; -1 if none."""
+        return self.slots[_vrid(vrid)].deadline
+
+    def absorbed(self, int vrid):
+        """Adverts absorbed for ``vrid`` since this filter was created."""
+        return self.slots[_vrid(vrid)].absorbed
+
+    def drain(self, int fd, int64_t now_us, Py_ssize_t limit=4096):
+        """Read ``fd`` until EAGAIN or ``limit`` packets; return the ones not absorbed."""
+        cdef list out = []
+        cdef Py_ssize_t count = 0
+        cdef int want, got, i, e, ihl, ttl
+        cdef unsigned int n
+        cdef uint8_t* p
+        cdef RxSlot* s
+        while count < limit:
+            want = RX_BATCH if limit - count > RX_BATCH else <int>(limit - count)
+            for i in range(want):
+                self.msgs[i].msg_hdr.msg_iov = &self.iovs[i]
+                self.msgs[i].msg_hdr.msg_iovlen = 1
+                self.msgs[i].msg_hdr.msg_flags = 0
+            # The GIL stays held: the call never blocks, and no other thread may reuse bufs.
+            got = recvmmsg(fd, self.msgs, want, MSG_DONTWAIT, NULL)
+            if got < 0:
+                e = errno
+                if e == EINTR:
+                    continue
+                if e == EAGAIN or e == EWOULDBLOCK:
+                    break
+                if out:
+                    break  # hand over what was read; the error shows again on the next call
+                raise OSError(e, "recvmmsg")
+            if got == 0:
+                break
+            count += got
+            for i in range(got):
+                n = self.msgs[i].msg_len
+                p = self.bufs + i * BUF
+                if self.msgs[i].msg_hdr.msg_flags & MSG_TRUNC or n < 20 or p[0] >> 4 != 4:
+                    self.dropped += 1
+                    continue
+                ihl = (p[0] & 0x0F) * 4
+                if ihl < 20 or <unsigned int>ihl > n:
+                    self.dropped += 1
+                    continue
+                ttl = p[8]
+                if ttl == TTL and p[9] == IPPROTO_VRRP and n - ihl >= 2:
+                    s = &self.slots[p[ihl + 1]]
+                    if (s.armed and s.plen == <Py_ssize_t>(n - ihl)
+                            and memcmp(p + 12, s.src, 4) == 0 and memcmp(p + 16, s.dst, 4) == 0
+                            and memcmp(p + ihl, s.payload, s.plen) == 0):
+                        s.deadline = now_us + s.hold
+                        s.absorbed += 1
+                        continue
+                out.append((
+                    PyBytes_FromStringAndSize(<char*>p + ihl, n - ihl),
+                    PyBytes_FromStringAndSize(<char*>p + 12, 4),
+                    PyBytes_FromStringAndSize(<char*>p + 16, 4),
+                    ttl,
+                ))
+            if got < want:
+                break  # the queue is empty: spare the EAGAIN round trip
+        return out
+
+
+# --------------------------------------------------------------------------- TxPump
+
+cdef struct Pkt:
+    msghdr hdr
+    iovec iov
+    sockaddr_in6 addr  # a sockaddr_in for IPv4: the smaller one fits
+    uint64_t cmsg[CMSG_WORDS]  # aligned for cmsghdr
+    uint8_t* payload
+
+
+cdef struct Key:
+    bint armed
+    int fd
+    int64_t interval
+    int64_t next
+    uint64_t gen
+    uint64_t sent
+    uint64_t errors
+    Pkt* pkts
+    int npkts
+
+
+cdef struct HeapEntry:
+    int64_t next
+    int slot
+    uint64_t gen
+
+
+cdef struct Due:
+    int fd
+    int seq
+    int slot
+
+
+cdef int _due_cmp(const void* a, const void* b) noexcept nogil:
+    cdef const Due* x = <const Due*>a
+    cdef const Due* y = <const Due*>b
+    if x.fd != y.fd:
+        return -1 if x.fd < y.fd else 1
+    return -1 if x.seq < y.seq else (1 if x.seq > y.seq else 0)
+
+
+cdef inline bint _before(HeapEntry* a, HeapEntry* b) noexcept nogil:
+    if a.next != b.next:
+        return a.next < b.next
+    if a.slot != b.slot:
+        return a.slot < b.slot
+    return a.gen < b.gen
+
+
+cdef void _free_pkts(Key* k) noexcept nogil:
+    cdef int i
+    if k.pkts != NULL:
+        for i in range(k.npkts):
+            free(k.pkts[i].payload)
+        free(k.pkts)
+    k.pkts = NULL
+    k.npkts = 0
+
+
+cdef class TxPump:
+    """Sends the steady-state adverts of MASTER instances, without Python per advert."""
+
+    cdef dict slots  # key -> index into keys (kept after disarm: counters stay readable)
+    cdef Key* keys
+    cdef int nkeys, cap
+    cdef HeapEntry* heap
+    cdef Py_ssize_t hlen, hcap
+    cdef Due* due
+    cdef Py_ssize_t due_cap
+    cdef mmsghdr* mm
+    cdef int* owner
+    cdef Py_ssize_t mm_cap
+
+    def __cinit__(self):
+        self.slots = {}
+
+    def __init__(self):
+        pass
+
+    def __dealloc__(self):
+        cdef int i
+        if self.keys != NULL:
+            for i in range(self.nkeys):
+                _free_pkts(&self.keys[i])
+        free(self.keys)
+        free(self.heap)
+        free(self.due)
+        free(self.mm)
+        free(self.owner)
+
+    cdef int _push(self, int64_t next, int slot, uint64_t gen) except -1:
+        cdef HeapEntry* h
+        cdef Py_ssize_t i, parent
+        cdef HeapEntry e
+        if self.hlen == self.hcap:
+            self.hcap = self.hcap * 2 if self.hcap else 64
+            h = <HeapEntry*>realloc(self.heap, self.hcap * sizeof(HeapEntry))
+            if h == NULL:
+                raise MemoryError()
+            self.heap = h
+        e.next = next
+        e.slot = slot
+        e.gen = gen
+        i = self.hlen
+        self.hlen += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if not _before(&e, &self.heap[parent]):
+                break
+            self.heap[i] = self.heap[parent]
+            i = parent
+        self.heap[i] = e
+        return 0
+
+    cdef void _pop(self) noexcept nogil:
+        cdef Py_ssize_t i = 0, child
+        self.hlen -= 1
+        if self.hlen == 0:
+            return
+        cdef HeapEntry last = self.heap[self.hlen]
+        while True:
+            child = 2 * i + 1
+            if child >= self.hlen:
+                break
+            if child + 1 < self.hlen and _before(&self.heap[child + 1], &self.heap[child]):
+                child += 1
+            if not _before(&self.heap[child], &last):
+                break
+            self.heap[i] = self.heap[child]
+            i = child
+        self.heap[i] = last
+
+    cdef inline bint _stale(self, HeapEntry* e) noexcept nogil:
+        cdef Key* k = &self.keys[e.slot]
+        return not k.armed or k.gen != e.gen
+
+    cdef int64_t _next_deadline(self) noexcept nogil:
+        while self.hlen and self._stale(&self.heap[0]):
+            self._pop()
+        return self.heap[0].next if self.hlen else -1
+
+    def arm(self, key, int fd, int family, packets, int64_t interval_us, int64_t next_us,
+            int ifindex=0):
+        """Send each of ``packets`` (payload, dst, src) on ``fd`` every ``interval_us``, first at ``next_us``."""
+        if family != 4 and family != 6:
+            raise ValueError(f"family must be 4 or 6, not {family}")
+        if interval_us <= 0:
+            raise ValueError("interval_us must be positive")
+        if fd < 0:
+            raise ValueError("fd must not be negative")
+        cdef list items = list(packets)
+        cdef Py_ssize_t alen = 4 if family == 4 else 16
+        cdef bytes payload, dst, src
+        for item in items:
+            payload, dst, src = item
+            if PyBytes_GET_SIZE(dst) != alen or (PyBytes_GET_SIZE(src) not in (0, alen)):
+                raise ValueError(f"IPv{family} dst must be {alen} bytes and src {alen} or 0")
+        cdef int n = len(items)
+        cdef Pkt* pkts = <Pkt*>calloc(n if n else 1, sizeof(Pkt))
+        if pkts == NULL:
+            raise MemoryError()
+        cdef Key tmp
+        tmp.pkts = pkts
+        tmp.npkts = 0
+        cdef Pkt* pk
+        cdef sockaddr_in* a4
+        cdef cmsghdr* c
+        cdef in_pktinfo* i4
+        cdef in6_pktinfo* i6
+        cdef Py_ssize_t plen
+        try:
+            for idx in range(n):
+                payload, dst, src = items[idx]
+                pk = &pkts[idx]
+                plen = PyBytes_GET_SIZE(payload)
+                pk.payload = <uint8_t*>malloc(plen if plen else 1)
+                if pk.payload == NULL:
+                    raise MemoryError()
+                tmp.npkts += 1
+                memcpy(pk.payload, PyBytes_AS_STRING(payload), plen)
+                pk.iov.iov_base = pk.payload
+                pk.iov.iov_len = plen
+                pk.hdr.msg_iov = &pk.iov
+                pk.hdr.msg_iovlen = 1
+                pk.hdr.msg_name = &pk.addr
+                if family == 4:
+                    a4 = <sockaddr_in*>&pk.addr
+                    a4.sin_family = AF_INET
+                    memcpy(&a4.sin_addr, PyBytes_AS_STRING(dst), 4)
+                    pk.hdr.msg_namelen = sizeof(sockaddr_in)
+                else:
+                    pk.addr.sin6_family = AF_INET6
+                    memcpy(&pk.addr.sin6_addr, PyBytes_AS_STRING(dst), 16)
+                    pk.addr.sin6_scope_id = ifindex
+                    pk.hdr.msg_namelen = sizeof(sockaddr_in6)
+                if PyBytes_GET_SIZE(src):
+                    pk.hdr.msg_control = pk.cmsg
+                    c = <cmsghdr*>pk.cmsg
+                    if family == 4:
+                        pk.hdr.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo))
+                        c.cmsg_level = IPPROTO_IP
+                        c.cmsg_type = IP_PKTINFO
+                        c.cmsg_len = CMSG_LEN(sizeof(in_pktinfo))
+                        i4 = <in_pktinfo*>CMSG_DATA(c)
+                        memcpy(&i4.ipi_spec_dst, PyBytes_AS_STRING(src), 4)
+                    else:
+                        pk.hdr.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo))
+                        c.cmsg_level = IPPROTO_IPV6
+                        c.cmsg_type = IPV6_PKTINFO
+                        c.cmsg_len = CMSG_LEN(sizeof(in6_pktinfo))
+                        i6 = <in6_pktinfo*>CMSG_DATA(c)
+                        memcpy(&i6.ipi6_addr, PyBytes_AS_STRING(src), 16)
+                        i6.ipi6_ifindex = ifindex
+            slot = self.slots.get(key)
+            if slot is None:
+                slot = self._new_slot()
+        except BaseException:
+            _free_pkts(&tmp)
+            raise
+        cdef int si = slot
+        cdef Key* k = &self.keys[si]
+        _free_pkts(k)
+        k.pkts = pkts
+        k.npkts = n
+        k.fd = fd
+        k.interval = interval_us
+        k.next = next_us
+        k.gen += 1
+        k.armed = True
+        self.slots[key] = si
+        self._push(next_us, si, k.gen)
+
+    cdef int _new_slot(self) except -1:
+        cdef Key* keys
+        if self.nkeys == self.cap:
+            self.cap = self.cap * 2 if self.cap else 64
+            keys = <Key*>realloc(self.keys, self.cap * sizeof(Key))
+            if keys == NULL:
+                raise MemoryError()
+            self.keys = keys
+        memset(&self.keys[self.nkeys], 0, sizeof(Key))
+        self.nkeys += 1
+        return self.nkeys - 1
+
+    def disarm(self, key):
+        """Stop ``key``; returns the time it would have sent next (-1 if it was not armed)."""
+        slot = self.slots.get(key)
+        if slot is None:
+            return -1
+        cdef Key* k = &self.keys[<int>slot]
+        if not k.armed:
+            return -1
+        k.armed = False
+        _free_pkts(k)
+        return k.next
+
+    def armed(self, key):
+        slot = self.slots.get(key)
+        return slot is not None and bool(self.keys[<int>slot].armed)
+
+    def sent(self, key):
+        """Packets sent for ``key`` since this pump was created."""
+        slot = self.slots.get(key)
+        return 0 if slot is None else self.keys[<int>slot].sent
+
+    def errors(self, key):
+        """Failed sends for ``key`` since this pump was created."""
+        slot = self.slots.get(key)
+        return 0 if slot is None else self.keys[<int>slot].errors
+
+    def next_deadline(self):
+        """The earliest next send over all armed keys, -1 if none."""
+        return self._next_deadline()
+
+    cdef int _reserve(self, Py_ssize_t ndue, Py_ssize_t nmsg) except -1:
+        cdef void* p
+        if ndue > self.due_cap:
+            p = realloc(self.due, ndue * sizeof(Due))
+            if p == NULL:
+                raise MemoryError()
+            self.due = <Due*>p
+            self.due_cap = ndue
+        if nmsg > self.mm_cap:
+            p = realloc(self.mm, nmsg * sizeof(mmsghdr))
+            if p == NULL:
+                raise MemoryError()
+            self.mm = <mmsghdr*>p
+            p = realloc(self.owner, nmsg * sizeof(int))
+            if p == NULL:
+                raise MemoryError()
+            self.owner = <int*>p
+            self.mm_cap = nmsg
+        return 0
+
+    def send_due(self, int64_t now_us):
+        """Send every packet of every key due at or before ``now_us``; return next_deadline()."""
+        cdef Py_ssize_t ndue = 0, nmsg = 0, i, j
+        cdef HeapEntry* top
+        cdef Key* k
+        while self.hlen:
+            top = &self.heap[0]
+            if self._stale(top):
+                self._pop()
+                continue
+            if top.next > now_us:
+                break
+            if ndue == self.due_cap:
+                self._reserve(ndue * 2 if ndue else 64, 0)
+            self.due[ndue].slot = top.slot
+            self.due[ndue].seq = <int>ndue
+            self.due[ndue].fd = self.keys[top.slot].fd
+            nmsg += self.keys[top.slot].npkts
+            ndue += 1
+            self._pop()
+        if ndue == 0:
+            return self._next_deadline()
+        self._reserve(0, nmsg)
+        # The GIL stays held (the sends never block): no other thread may free a Pkt meanwhile.
+        qsort(self.due, ndue, sizeof(Due), _due_cmp)
+        nmsg = 0
+        for i in range(ndue):
+            k = &self.keys[self.due[i].slot]
+            for j in range(k.npkts):
+                self.mm[nmsg].msg_hdr = k.pkts[j].hdr
+                self.owner[nmsg] = self.due[i].slot
+                nmsg += 1
+        self._send(nmsg)
+        cdef int64_t nxt
+        for i in range(ndue):
+            k = &self.keys[self.due[i].slot]
+            nxt = k.next + k.interval
+            if nxt <= now_us:
+                nxt = now_us + k.interval
+            k.next = nxt
+            self._push(nxt, self.due[i].slot, k.gen)
+        return self._next_deadline()
+
+    cdef void _send(self, Py_ssize_t nmsg) noexcept nogil:
+        cdef Py_ssize_t start = 0, end, off, i
+        cdef int fd, r, e
+        cdef unsigned int batch
+        while start < nmsg:
+            fd = self.keys[self.owner[start]].fd
+            end = start + 1
+            while end < nmsg and self.keys[self.owner[end]].fd == fd:
+                end += 1
+            off = start
+            while off < end:
+                batch = <unsigned int>(end - off) if end - off < TX_BATCH else TX_BATCH
+                r = sendmmsg(fd, &self.mm[off], batch, MSG_DONTWAIT)
+                if r > 0:
+                    for i in range(off, off + r):
+                        self.keys[self.owner[i]].sent += 1
+                    off += r
+                    continue
+                e = errno if r < 0 else 0
+                if e == EINTR:
+                    continue
+                if e == EAGAIN or e == EWOULDBLOCK:
+                    for i in range(off, end):  # the socket is full: the rest would fail too
+                        self.keys[self.owner[i]].errors += 1
+                    break
+                self.keys[self.owner[off]].errors += 1
+                off += 1
+            start = end

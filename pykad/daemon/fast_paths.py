@@ -1,0 +1,106 @@
+"""Steady-state adverts without Python: the service lends its routers' two timers to C.
+
+A backup that keeps hearing the same master, and a master that keeps
+advertising, are most of a director's VRRP work (100,000 adverts a second at
+1,000 instances x 10 ms). ``drivers.fast`` (Cython, with a pure-Python twin)
+carries both:
+
+- ``RxFilter`` (one per IPv4 socket): once a BACKUP router has accepted an
+  advert and nothing changed (no effect at all), byte-identical adverts from
+  the same master only push that router's Master_Down_Timer; they never reach
+  Python. The router's deadline is brought up to date (``reclaim``) before
+  anything else touches the router, and when its timer fires.
+- ``TxPump``: a MASTER router with nothing else to do hands its Adver_Timer and
+  its encoded adverts to the pump, which sends them on time with ``sendmmsg``;
+  the router takes the timer back (``reclaim``) before any input.
+
+The protocol decisions stay in ``VrrpRouter``: the fast path only repeats what
+the router did for the previous, identical advert.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pykad.drivers import fast
+from pykad.vrrp.fsm import State
+
+if TYPE_CHECKING:
+    from pykad.daemon.vrrp_service import Instance
+
+PUMP_KEY = -1
+"""The pump's key in the service's timer loop."""
+
+
+class FastPaths:
+    def __init__(self) -> None:
+        self.pump = fast.TxPump()
+        self.filters: dict[int, fast.RxFilter] = {}
+        """By socket fd (IPv4 receive sockets only)."""
+        self._pumped: set[int] = set()
+        self._filtered: dict[int, int] = {}
+        """Instance index -> fd of the filter it is armed in."""
+        self.absorbed_before: dict[int, int] = {}
+
+    def filter_for(self, fd: int) -> fast.RxFilter:
+        found = self.filters.get(fd)
+        if found is None:
+            found = self.filters[fd] = fast.RxFilter()
+        return found
+
+    def reclaim(self, inst: Instance) -> None:
+        """Give the router back its timers, up to date, before it sees any input."""
+        r = inst.router
+        if inst.index in self._pumped:
+            self._pumped.discard(inst.index)
+            nxt = self.pump.disarm(inst.index)
+            r.adver_deadline = nxt if nxt >= 0 else r.adver_deadline
+        fd = self._filtered.pop(inst.index, None)
+        if fd is not None:
+            f = self.filters[fd]
+            d = f.deadline(inst.conf.vrid)
+            f.disarm(inst.conf.vrid)
+            if d >= 0 and r.master_down_deadline is not None and d > r.master_down_deadline:
+                r.master_down_deadline = d
+
+    def refresh(self, inst: Instance) -> int | None:
+        """The router's Master_Down deadline with what the filter absorbed (timer fired)."""
+        fd = self._filtered.get(inst.index)
+        r = inst.router
+        if fd is not None:
+            d = self.filters[fd].deadline(inst.conf.vrid)
+            if d >= 0 and r.master_down_deadline is not None and d > r.master_down_deadline:
+                r.master_down_deadline = d
+        return r.master_down_deadline
+
+    def arm_backup(self, inst: Instance, payload: bytes, src: bytes, dst: bytes, now: int) -> None:
+        """The router accepted this advert in BACKUP with no effect: absorb the same again."""
+        r = inst.router
+        fd = inst.rx_fd
+        if fd < 0 or r.state is not State.BACKUP or r.master_down_deadline is None:
+            return
+        if inst.router.config.preempt_delay_us:
+            return  # its bookkeeping depends on each advert's time
+        self.filter_for(fd).arm(inst.conf.vrid, src, dst, payload, r.master_down_deadline - now)
+        self._filtered[inst.index] = fd
+
+    def delegate_master(self, inst: Instance) -> bool:
+        """A MASTER router's Adver_Timer goes to the pump; True if it did."""
+        r = inst.router
+        if r.state is not State.MASTER or r.adver_deadline is None:
+            return False
+        packets = [
+            (inst.encoded(r.effective_priority, dst), dst, inst.source) for dst in inst.destinations
+        ]
+        s = inst.socket
+        self.pump.arm(
+            inst.index, s.fileno(), s.family, packets, r.config.advert_int_us, r.adver_deadline,
+            s.ifindex,
+        )  # fmt: skip
+        r.adver_deadline = None
+        self._pumped.add(inst.index)
+        return True
+
+    def forget(self, inst: Instance) -> None:
+        """The instance's sockets are being replaced: drop what refers to them."""
+        self.reclaim(inst)

@@ -1,0 +1,308 @@
+"""Steady-state VRRP adverts in bulk: the pure-Python twin of ``pykad._fastpath.vrrp_fast``.
+
+``pykad.drivers.fast`` picks the compiled module or this one; both have this API
+and give the same results.
+
+``RxFilter`` belongs to one raw IPv4 VRRP socket (whose reads include the IP
+header). ``arm(vrid, src, dst, payload, hold_us)`` tells it the advert a BACKUP
+expects from its master; ``drain`` then absorbs every packet that is exactly that
+advert (TTL 255, protocol 112, same source, destination and VRRP bytes) by
+pushing ``deadline(vrid)`` to ``now_us + hold_us`` and counting it, and returns
+every other packet as ``(vrrp_payload, src, dst, ttl)``. Packets that are not
+IPv4 (shorter than 20 bytes, version not 4, IHL below 5 or past the end, or
+longer than ``MAX_PACKET``) are dropped and counted in ``dropped``.
+
+``TxPump`` sends the adverts of MASTER instances: ``arm`` gives a key its packets
+``(payload, dst, src)``, a socket, an interval and a first send time;
+``send_due(now_us)`` sends every due packet (per socket, in the order the keys
+fell due), moves each key on by one interval (or to ``now_us + interval`` if it
+fell more than an interval behind: no catch-up burst) and returns the next
+deadline. ``sent`` and ``errors`` count packets per key since the pump was made;
+a send that fails is counted, never raised, and when a socket is full (EAGAIN)
+the rest of that socket's packets in the round are counted as failed unsent.
+
+The sockets belong to the caller: both twins send on the file descriptor number
+(this twin through a duplicate it holds while a key uses that number), so close
+a socket only after disarming its keys. Reads and sends never block: the
+compiled twin passes MSG_DONTWAIT; this one reads with ``os.read``, so the
+socket given to ``RxFilter.drain`` must be non-blocking (VrrpSocket's are).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MAX_PACKET = 4096
+"""Longest IPv4 packet ``drain`` accepts; a valid VRRP advert is at most 1,096 bytes."""
+
+IPPROTO_VRRP = 112
+TTL = 255
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+_READ_SIZE = 65535
+
+
+def _check_vrid(vrid: int) -> int:
+    if not 0 <= vrid <= 255:
+        raise ValueError(f"VRID must be 0..255, not {vrid}")
+    return vrid
+
+
+@dataclass(slots=True)
+class _RxSlot:
+    armed: bool = False
+    src: bytes = b""
+    dst: bytes = b""
+    payload: bytes = b""
+    hold: int = 0
+    deadline: int = -1
+    absorbed: int = 0
+
+
+class RxFilter:
+    """Per IPv4 VRRP socket: absorbs adverts that only refresh a BACKUP's Master_Down_Timer."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self._slots = [_RxSlot() for _ in range(256)]
+
+    def arm(self, vrid: int, src: bytes, dst: bytes, payload: bytes, hold_us: int) -> None:
+        """Absorb from now on adverts src -> dst, TTL 255, VRRP bytes exactly ``payload``."""
+        _check_vrid(vrid)
+        if len(src) != 4 or len(dst) != 4:
+            raise ValueError("src and dst must be packed IPv4 addresses (4 bytes)")
+        if len(payload) < 2 or payload[1] != vrid:
+            raise ValueError(f"payload is not a VRRP message of VRID {vrid}")
+        if hold_us < 0:
+            raise ValueError("hold_us must not be negative")
+        slot = self._slots[vrid]
+        slot.src, slot.dst, slot.payload = bytes(src), bytes(dst), bytes(payload)
+        slot.hold, slot.deadline, slot.armed = hold_us, -1, True
+
+    def disarm(self, vrid: int) -> None:
+        """Stop absorbing for ``vrid`` (its deadline and count stay readable)."""
+        slot = self._slots[_check_vrid(vrid)]
+        slot.armed, slot.payload = False, b""
+
+    def armed(self, vrid: int) -> bool:
+        return self._slots[_check_vrid(vrid)].armed
+
+    def deadline(self, vrid: int) -> int:
+        """``now_us + hold_us`` of the last absorbed advert since ``arm``; -1 if none."""
+        return self._slots[_check_vrid(vrid)].deadline
+
+    def absorbed(self, vrid: int) -> int:
+        """Adverts absorbed for ``vrid`` since this filter was created."""
+        return self._slots[_check_vrid(vrid)].absorbed
+
+    def drain(
+        self, fd: int, now_us: int, limit: int = 4096
+    ) -> list[tuple[bytes, bytes, bytes, int]]:
+        """Read ``fd`` until EAGAIN or ``limit`` packets; return the ones not absorbed."""
+        out: list[tuple[bytes, bytes, bytes, int]] = []
+        slots = self._slots
+        read = os.read
+        for _ in range(limit):
+            try:
+                data = read(fd, _READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError:
+                if out:
+                    break  # hand over what was read; the error shows again on the next call
+                raise
+            n = len(data)
+            if n < 20 or n > MAX_PACKET or data[0] >> 4 != 4:
+                self.dropped += 1
+                continue
+            ihl = (data[0] & 0x0F) * 4
+            if ihl < 20 or ihl > n:
+                self.dropped += 1
+                continue
+            ttl = data[8]
+            payload = data[ihl:]
+            if ttl == TTL and data[9] == IPPROTO_VRRP and n - ihl >= 2:
+                slot = slots[payload[1]]
+                if (
+                    slot.armed
+                    and payload == slot.payload
+                    and data[12:16] == slot.src
+                    and data[16:20] == slot.dst
+                ):
+                    slot.deadline = now_us + slot.hold
+                    slot.absorbed += 1
+                    continue
+            out.append((payload, data[12:16], data[16:20], ttl))
+        return out
+
+
+@dataclass(slots=True)
+class _Key:
+    armed: bool = False
+    fd: int = -1
+    interval: int = 0
+    next: int = 0
+    gen: int = 0
+    sent: int = 0
+    errors: int = 0
+    messages: tuple[tuple[bytes, list[tuple[int, int, bytes]], tuple[object, ...]], ...] = ()
+
+
+class TxPump:
+    """Sends the steady-state adverts of MASTER instances, without Python per advert."""
+
+    def __init__(self) -> None:
+        self._slots: dict[object, int] = {}
+        self._keys: list[_Key] = []
+        self._heap: list[tuple[int, int, int]] = []  # (next, slot, gen)
+        self._socks: dict[int, tuple[socket.socket, int]] = {}  # fd -> (duplicate, users)
+
+    def _hold(self, fd: int, family: int) -> None:
+        sock, users = self._socks.get(fd, (None, 0))
+        if sock is None:
+            af = socket.AF_INET if family == 4 else socket.AF_INET6
+            sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP, fileno=os.dup(fd))
+        self._socks[fd] = (sock, users + 1)
+
+    def _release(self, fd: int) -> None:
+        sock, users = self._socks[fd]
+        if users == 1:
+            del self._socks[fd]
+            sock.close()
+        else:
+            self._socks[fd] = (sock, users - 1)
+
+    def arm(
+        self,
+        key: int,
+        fd: int,
+        family: int,
+        packets: Sequence[tuple[bytes, bytes, bytes]],
+        interval_us: int,
+        next_us: int,
+        ifindex: int = 0,
+    ) -> None:
+        """Send ``packets`` (payload, dst, src) on ``fd`` every ``interval_us`` from ``next_us``."""
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family}")
+        if interval_us <= 0:
+            raise ValueError("interval_us must be positive")
+        if fd < 0:
+            raise ValueError("fd must not be negative")
+        alen = 4 if family == 4 else 16
+        messages = []
+        for payload, dst, src in packets:
+            if len(dst) != alen or len(src) not in (0, alen):
+                raise ValueError(f"IPv{family} dst must be {alen} bytes and src {alen} or 0")
+            anc: list[tuple[int, int, bytes]] = []
+            address: tuple[object, ...]
+            if family == 4:
+                if src:
+                    info = bytes(4) + bytes(src) + bytes(4)
+                    anc = [(socket.IPPROTO_IP, IP_PKTINFO, info)]
+                address = (socket.inet_ntop(socket.AF_INET, dst), 0)
+            else:
+                if src:
+                    info = bytes(src) + ifindex.to_bytes(4, sys.byteorder)
+                    anc = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, info)]
+                address = (socket.inet_ntop(socket.AF_INET6, dst), 0, 0, ifindex)
+            messages.append((bytes(payload), anc, address))
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = len(self._keys)
+            self._keys.append(_Key())
+            self._slots[key] = slot
+        k = self._keys[slot]
+        self._hold(fd, family)
+        if k.armed:
+            self._release(k.fd)
+        k.armed, k.fd, k.interval, k.next = True, fd, interval_us, next_us
+        k.gen += 1
+        k.messages = tuple(messages)
+        heapq.heappush(self._heap, (next_us, slot, k.gen))
+
+    def disarm(self, key: int) -> int:
+        """Stop ``key``; returns the time it would have sent next (-1 if it was not armed)."""
+        slot = self._slots.get(key)
+        if slot is None or not self._keys[slot].armed:
+            return -1
+        k = self._keys[slot]
+        k.armed, k.messages = False, ()
+        self._release(k.fd)
+        return k.next
+
+    def armed(self, key: int) -> bool:
+        slot = self._slots.get(key)
+        return slot is not None and self._keys[slot].armed
+
+    def sent(self, key: int) -> int:
+        """Packets sent for ``key`` since this pump was created."""
+        slot = self._slots.get(key)
+        return 0 if slot is None else self._keys[slot].sent
+
+    def errors(self, key: int) -> int:
+        """Failed sends for ``key`` since this pump was created."""
+        slot = self._slots.get(key)
+        return 0 if slot is None else self._keys[slot].errors
+
+    def next_deadline(self) -> int:
+        """The earliest next send over all armed keys, -1 if none."""
+        heap, keys = self._heap, self._keys
+        while heap:
+            _next, slot, gen = heap[0]
+            k = keys[slot]
+            if k.armed and k.gen == gen:
+                return _next
+            heapq.heappop(heap)
+        return -1
+
+    def send_due(self, now_us: int) -> int:
+        """Send every packet of every key due at or before ``now_us``; return next_deadline()."""
+        heap, keys = self._heap, self._keys
+        due: list[int] = []
+        while heap:
+            _next, slot, gen = heap[0]
+            k = keys[slot]
+            if not (k.armed and k.gen == gen):
+                heapq.heappop(heap)
+                continue
+            if _next > now_us:
+                break
+            heapq.heappop(heap)
+            due.append(slot)
+        if not due:
+            return -1 if not heap else self.next_deadline()
+        full = -1  # the fd that answered EAGAIN in this round
+        for slot in sorted(due, key=lambda s: keys[s].fd):  # stable: due order within an fd
+            k = keys[slot]
+            sock = self._socks[k.fd][0]
+            for payload, anc, address in k.messages:
+                if k.fd == full:
+                    k.errors += 1
+                    continue
+                try:
+                    sock.sendmsg([payload], anc, socket.MSG_DONTWAIT, address)
+                except BlockingIOError:
+                    full = k.fd
+                    k.errors += 1
+                except OSError:
+                    k.errors += 1
+                else:
+                    k.sent += 1
+        for slot in due:
+            k = keys[slot]
+            nxt = k.next + k.interval
+            if nxt <= now_us:
+                nxt = now_us + k.interval
+            k.next = nxt
+            heapq.heappush(heap, (nxt, slot, k.gen))
+        return self.next_deadline()
+
+    def __del__(self) -> None:
+        for sock, _users in self._socks.values():
+            sock.close()
