@@ -7,7 +7,8 @@ virtual addresses applied as one netlink batch per change (``kernel``);
 gratuitous ARP / NA frames (``vrrp.gratuitous``) sent on AF_PACKET sockets.
 Effects are carried out in the order the router returns them: on becoming
 master the advert goes first, then the VIPs, then the gratuitous ARPs, as
-keepalived's ``vrrp_state_master_tx`` does.
+keepalived's ``vrrp_state_master_tx`` does. Steady-state adverts (a backup
+hearing the same master, a master advertising) are left to ``fast_paths``.
 
 Log lines use keepalived's words, so that operators' log searches keep working.
 """
@@ -32,6 +33,7 @@ from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
 from pykad.drivers.vrrp_socket import VrrpSocket
+from pykad.kernel.netlink import NetlinkBatchWriter
 from pykad.kernel.rtnl import LinkEvent
 from pykad.kernel.vmac import Vmacs, vmac_address, vmac_name
 from pykad.vrrp import wire
@@ -69,8 +71,6 @@ from pykad.vrrp.tracking import (
 
 log = logging.getLogger("pykad.vrrp")
 
-StateListener = Callable[["Instance", State, State], None]
-
 
 @dataclass(frozen=True, slots=True)
 class Interface:
@@ -85,25 +85,26 @@ class Interface:
 
 
 class InterfaceLookup:
-    """Interfaces by name, through ``pykad.kernel.links`` (pyroute2; set-up only)."""
+    """Interfaces by name, from rtnetlink dumps (set-up, and when one is re-created)."""
+
+    def __init__(self) -> None:
+        self._netlink: NetlinkBatchWriter | None = None
 
     def __call__(self, name: str) -> Interface:
-        from pykad.kernel.links import IPRouteLinks
-
-        with IPRouteLinks() as links:
-            index = links.ifindex(name)
-            if index is None:
-                raise LookupError(f"interface {name} does not exist")
-            v4 = links.primary_ipv4(index)
-            v6 = links.link_local_ipv6(index)
-            return Interface(
-                name=name,
-                index=index,
-                mac=links.mac(index) or bytes(6),
-                ipv4=v4.packed if v4 is not None else None,
-                ipv6_link_local=v6.packed if v6 is not None else None,
-                up=links.is_up(index),
-            )
+        if self._netlink is None:
+            self._netlink = NetlinkBatchWriter()
+        nl = self._netlink
+        link = next((x for x in nl.links() if x.name == name), None)
+        if link is None:
+            raise LookupError(f"interface {name} does not exist")
+        v4 = v6 = None
+        for e in nl.entries(link.ifindex):
+            ip = e.address.ip
+            if v4 is None and ip.version == 4 and not e.secondary:
+                v4 = ip.packed
+            elif v6 is None and ip.version == 6 and ip.is_link_local:
+                v6 = ip.packed
+        return Interface(name, link.ifindex, link.mac or bytes(6), v4, v6, link.up)
 
 
 @dataclass(eq=False)
@@ -173,7 +174,6 @@ class VrrpService:
         *,
         interfaces: Callable[[str], Interface] | None = None,
         release_vips: bool = True,
-        listeners: Sequence[StateListener] = (),
         notifier: Notifier | None = None,
     ) -> None:
         self.config = config
@@ -182,7 +182,6 @@ class VrrpService:
         self.firewall = Firewall(nft.table, nft.priority)
         self.lookup = interfaces or InterfaceLookup()
         self.release_vips = release_vips
-        self.listeners = list(listeners)
         self.notifier = notifier
         self.planner = NotifyPlanner(config.vrrp.instances, config.vrrp.sync_groups)
         self.instances: list[Instance] = []
@@ -201,7 +200,6 @@ class VrrpService:
         self._by_name: dict[str, Instance] = {}
         self.sources: TrackingSources | None = None
         self._stop = trio.Event()
-        self._stopped = trio.Event()
         self.unknown_vrid = 0
         self.too_short = 0
 
@@ -398,7 +396,6 @@ class VrrpService:
             if self.vmacs is not None:
                 self.vmacs.close(remove=self.release_vips)
             self.firewall.close()
-            self._stopped.set()
 
     async def _run_routers(self, task_status: trio.TaskStatus[None]) -> None:
         async with trio.open_nursery() as nursery:
@@ -432,9 +429,6 @@ class VrrpService:
         """Leave: priority 0 from masters, VIPs removed (unless told to keep them)."""
         self._stop.set()
 
-    async def wait_stopped(self) -> None:
-        await self._stopped.wait()
-
     async def _reader(self, sock: VrrpSocket) -> None:
         fd = sock.fileno()
         rx_filter = self.fast.filter_for(fd) if sock.family == 4 else None
@@ -458,6 +452,12 @@ class VrrpService:
         inst = self._by_vrid[(sock.ifindex, sock.family)].get(payload[1])
         if inst is None:
             self.unknown_vrid += 1
+            if self.config.global_defs.log_unknown_vrids:
+                log.info(
+                    "Unknown VRID(%d) received on interface(%s). ignoring...",
+                    payload[1],
+                    sock.ifname,
+                )
             return
         try:
             advert = wire.decode_untrusted(
@@ -641,8 +641,6 @@ class VrrpService:
     def _state_changed(self, inst: Instance, change: StateChanged, now: int) -> None:
         if change.old is State.MASTER:
             inst.garp.left_master()
-        for listener in self.listeners:
-            listener(inst, change.old, change.new)
         if change.new is not State.INIT:
             state = NotifyState.of(change.new)
             self._notify(

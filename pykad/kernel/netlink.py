@@ -181,6 +181,23 @@ class NetlinkBatchWriter:
         acks = self.transact(messages, first)
         return [OpResult(op, ack.errno, ack.message) for op, ack in zip(ops, acks, strict=True)]
 
+    def links(self) -> list[rtnl.LinkEvent]:
+        """Every interface (RTM_GETLINK dump): index, name, flags, MAC."""
+        seq = self.reserve(1)
+        self._sock.send(rtnl.dump_links_request(seq))
+        found: list[rtnl.LinkEvent] = []
+        while True:
+            if not select.select([self._sock], [], [], self.timeout)[0]:
+                raise NetlinkError(errno.ETIMEDOUT, "link dump: no answer")
+            n = self._sock.recv_into(self._buf)
+            data = bytes(self._buf[:n])
+            found += [e for e in rtnl.parse_links(data) if not e.deleted]
+            done, err = rtnl.dump_done(data, seq)
+            if err:
+                raise NetlinkError(err, f"link dump failed: {errno.errorcode.get(err, err)}")
+            if done:
+                return found
+
     def entries(self, ifindex: int | None = None, family: int = 0) -> list[AddressEntry]:
         """Every address (on ``ifindex``; ``family`` AF_INET/AF_INET6, 0 both) with details."""
         seq = self.reserve(1)

@@ -434,7 +434,9 @@ class AckTracker:
 
 RTM_NEWLINK = 16
 RTM_DELLINK = 17
+RTM_GETLINK = 18
 RTMGRP_LINK = 1
+IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
@@ -449,6 +451,7 @@ class LinkEvent:
     name: str
     flags: int
     deleted: bool
+    mac: bytes = b""
 
     @property
     def up(self) -> bool:
@@ -463,9 +466,28 @@ def parse_links(buf: bytes) -> list[LinkEvent]:
         if msg.type not in (RTM_NEWLINK, RTM_DELLINK) or len(msg.payload) < _IFINFOMSG.size:
             continue
         _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(msg.payload)
-        name = ""
+        name, mac = "", b""
         for kind, value in attributes(msg.payload, _IFINFOMSG.size):
             if kind == IFLA_IFNAME:
                 name = value.split(b"\0", 1)[0].decode(errors="replace")
-        events.append(LinkEvent(index, name, flags, msg.type == RTM_DELLINK))
+            elif kind == IFLA_ADDRESS:
+                mac = value
+        events.append(LinkEvent(index, name, flags, msg.type == RTM_DELLINK, mac))
     return events
+
+
+def dump_links_request(seq: int) -> bytes:
+    """RTM_GETLINK with NLM_F_DUMP: every interface."""
+    return _message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, _IFINFOMSG.pack(0, 0, 0, 0, 0))
+
+
+def dump_done(buf: bytes, seq: int) -> tuple[bool, int]:
+    """Whether dump ``seq`` ended in ``buf`` (NLMSG_DONE or an error), and the errno."""
+    for msg in iter_messages(buf):
+        if msg.seq != seq:
+            continue
+        if msg.type == NLMSG_DONE:
+            return True, 0
+        if msg.type == NLMSG_ERROR:
+            return True, _ack(msg).errno
+    return False, 0

@@ -341,3 +341,18 @@ def test_links_facts(lab: Topology) -> None:
     assert IPv6Address(links["ll"]).is_link_local
     lab.link_set("A", "eth1", up=False)  # eth0 loses carrier: up but not running
     assert run_batches(lab, [[]])["links"]["up"] is False
+
+
+def test_link_dump_sees_index_name_mac_and_state(netns_lab: Topology) -> None:
+    """``NetlinkBatchWriter.links`` (what the VRRP service looks interfaces up with)."""
+    netns_lab.lan({"A": "192.0.2.1/24"})
+    netns_lab.ip("A", "link", "set", "eth0", "address", "02:00:00:00:00:0a")
+    script = (
+        "from pykad.kernel.netlink import NetlinkBatchWriter\n"
+        "links = {l.name: l for l in NetlinkBatchWriter().links()}\n"
+        "e = links['eth0']\n"
+        "print(e.ifindex, e.mac.hex(), e.up, links['lo'].up)\n"
+    )
+    out = netns_lab.run("A", sys.executable, "-c", script).stdout.split()
+    assert out[1:] == ["02000000000a", "True", "True"]
+    assert int(out[0]) == int(netns_lab.run("A", "cat", "/sys/class/net/eth0/ifindex").stdout)
