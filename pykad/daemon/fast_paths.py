@@ -87,8 +87,8 @@ class FastPaths:
     def delegate_master(self, inst: Instance) -> bool:
         """A MASTER router's Adver_Timer goes to the pump; True if it did."""
         r = inst.router
-        if r.state is not State.MASTER or r.adver_deadline is None:
-            return False
+        if r.state is not State.MASTER or r.adver_deadline is None or inst.ah is not None:
+            return False  # AH adverts change with every send (sequence number, ICV)
         packets = [
             (inst.encoded(r.effective_priority, dst), dst, inst.source) for dst in inst.destinations
         ]

@@ -32,12 +32,14 @@ from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
+from pykad.drivers.vrrp_ah_socket import AhSocket
 from pykad.drivers.vrrp_socket import VrrpSocket
 from pykad.kernel.netlink import NetlinkBatchWriter
 from pykad.kernel.rtnl import LinkEvent
 from pykad.kernel.vmac import Vmacs, vmac_address, vmac_name
 from pykad.vrrp import wire
-from pykad.vrrp.advert import Advert, AdvertError
+from pykad.vrrp.advert import AUTH_AH, Advert, AdvertError
+from pykad.vrrp.ah import AhCounter, AhError, ah_key, build_ah_packet, verify_ah
 from pykad.vrrp.fsm import State
 from pykad.vrrp.gratuitous import (
     GratuitousSchedule,
@@ -129,6 +131,12 @@ class Instance:
     """The interface of each VIP and excluded VIP, in the config's order."""
     garp: GratuitousSchedule
     host_ops: dict[tuple[bool, tuple[int, ...]], Ops] = field(default_factory=dict)
+    ah: AhSocket | None = None
+    """VRRPv2 ``auth_type AH``: adverts go in IPsec AH (IP protocol 51) on this socket."""
+    ah_key: bytes = b""
+    ah_counter: AhCounter = field(default_factory=AhCounter)
+    ah_last_seq: int = 0
+    ip_id: int = 0
     _encoded: dict[tuple[int, bytes], bytes] = field(default_factory=dict)
 
     @property
@@ -187,6 +195,8 @@ class VrrpService:
         self.instances: list[Instance] = []
         self.sockets: dict[tuple[int, int], VrrpSocket] = {}
         self._tx_sockets: dict[tuple[int, int], VrrpSocket] = {}
+        self._ah_sockets: dict[int, AhSocket] = {}
+        self._ah_by_vrid: dict[int, dict[int, Instance]] = {}
         self.vmacs: Vmacs | None = None
         self._nursery: trio.Nursery | None = None
         self.fast = FastPaths()
@@ -288,7 +298,19 @@ class VrrpService:
                 f" on {iface.name}"
             )
         vrids[conf.vrid] = inst
+        if router.config.auth_type == AUTH_AH:
+            self._attach_ah(inst, carrier)
         return inst
+
+    def _attach_ah(self, inst: Instance, carrier: Interface) -> None:
+        """An AH instance: its own protocol-51 socket on the interface (keepalived's too)."""
+        ah = self._ah_sockets.get(carrier.index)
+        if ah is None:
+            ah = self._ah_sockets[carrier.index] = AhSocket(carrier.name, carrier.index)
+            self._ah_by_vrid[carrier.index] = {}
+        self._ah_by_vrid[carrier.index][inst.conf.vrid] = inst
+        inst.ah = ah
+        inst.ah_key = ah_key(inst.conf.auth_pass or "")
 
     def _vmac(self, conf: VrrpInstance, base: Interface) -> Interface:
         """The instance's VMAC interface, created now (keepalived does at start-up)."""
@@ -315,6 +337,9 @@ class VrrpService:
             inst = self._instance(i, conf)
             self.instances.append(inst)
             self._by_name[inst.name] = inst
+        for inst in self.instances:  # ready before the first takeover, not made during it
+            for ifindex in set(inst.vip_interfaces):
+                self._sender(ifindex)
         self.sources = TrackingSources(
             self.config, self.tracks, self._link_up, on_link_event=self._link_event
         )
@@ -391,6 +416,8 @@ class VrrpService:
         finally:
             for sock in (*self.sockets.values(), *self._tx_sockets.values()):
                 sock.close()
+            for ah in self._ah_sockets.values():
+                ah.close()
             for sender in self._senders.values():
                 sender.close()
             if self.vmacs is not None:
@@ -403,6 +430,8 @@ class VrrpService:
             nursery.start_soon(self.timers.run, self._fire)
             for sock in self.sockets.values():
                 nursery.start_soon(self._reader, sock)
+            for index, ah in self._ah_sockets.items():
+                nursery.start_soon(self._ah_reader, index, ah)
             self._change_static(add=True)
             for inst in self.instances:
                 self._remove_stale_vips(inst)
@@ -443,6 +472,38 @@ class VrrpService:
             for payload, src, dst, ttl in packets:
                 self._receive(sock, payload, src, dst, ttl, now)
 
+    async def _ah_reader(self, index: int, ah: AhSocket) -> None:
+        while True:
+            await trio.lowlevel.wait_readable(ah.fileno())
+            packets = ah.drain()
+            now = now_us()
+            for packet in packets:
+                self._receive_ah(index, packet, now)
+
+    def _receive_ah(self, index: int, packet: bytes, now: int) -> None:
+        """An IPsec-AH packet: checked as keepalived's ``vrrp_in_chk_ipsecah``, then delivered."""
+        ihl = (packet[0] & 0x0F) * 4 if packet else 0
+        if len(packet) < ihl + 26:
+            self.too_short += 1
+            return
+        inst = self._ah_by_vrid[index].get(packet[ihl + 25])
+        if inst is None:
+            self.unknown_vrid += 1
+            return
+        try:
+            payload, seq = verify_ah(
+                packet, inst.ah_key, inst.ah_counter.seq, unicast=bool(inst.conf.unicast_peers)
+            )
+        except AhError as e:
+            inst.router.count_malformed()
+            text = e.log_text(inst.name)
+            if text:
+                log.info("%s", text)
+            return
+        inst.ah_counter.received(seq, backup=inst.router.state is State.BACKUP)
+        inst.ah_last_seq = seq
+        self._deliver(inst, 4, payload, packet[12:16], packet[16:20], packet[8], now)
+
     def _receive(
         self, sock: VrrpSocket, payload: bytes, src: bytes, dst: bytes, ttl: int, now: int
     ) -> None:
@@ -459,10 +520,22 @@ class VrrpService:
                     sock.ifname,
                 )
             return
+        self._deliver(inst, sock.family, payload, src, dst, ttl, now)
+
+    def _deliver(
+        self,
+        inst: Instance,
+        family: int,
+        payload: bytes,
+        src: bytes,
+        dst: bytes,
+        ttl: int,
+        now: int,
+    ) -> None:
         try:
             advert = wire.decode_untrusted(
                 payload,
-                sock.family,
+                family,
                 src,
                 inst.pseudo_destination or dst,
                 inst.router.config.version == 3 and bool(dst),
@@ -471,12 +544,12 @@ class VrrpService:
             inst.router.count_malformed()
             log.info("(%s) dropped a malformed advert from %s: %s", inst.name, _ntoa(src), e)
             return
-        multicast = (dst[0] >= 224 if sock.family == 4 else dst[0] == 255) if dst else None
+        multicast = (dst[0] >= 224 if family == 4 else dst[0] == 255) if dst else None
         self.fast.reclaim(inst)
         effects = inst.router.receive_advert(
             advert, src, now, ttl=None if ttl < 0 else ttl, multicast=multicast
         )
-        if not effects and sock.family == 4:
+        if not effects and family == 4 and inst.ah is None:
             self.fast.arm_backup(inst, payload, src, dst, now)
         self._apply(inst, effects, now)
 
@@ -529,6 +602,8 @@ class VrrpService:
         for effect in effects:  # keepalived logs the new state before it acts on it
             if isinstance(effect, StateChanged):
                 self._log_state(inst, effect)
+                if effect.new is State.MASTER and inst.ah is not None:
+                    inst.ah_counter.going_master()  # before its first advert
         for effect in effects:
             if isinstance(effect, SendAdvert):
                 self._send_advert(inst, effect.priority)
@@ -540,6 +615,8 @@ class VrrpService:
                 self._state_changed(inst, effect, now)
             elif isinstance(effect, LowerPriorityAdvert):
                 inst.garp.lower_priority_advert(now)
+                if inst.ah is not None:
+                    inst.ah_counter.lower_priority_seen(inst.ah_last_seq)
                 self._notify(self.planner.master_rx_lower_pri, inst.name, effect.priority)
             elif isinstance(effect, WantMaster):
                 self._want_master(inst, now)
@@ -559,10 +636,30 @@ class VrrpService:
         self.timers.schedule(inst.index, d if g is None else g if d is None or g < d else d)
 
     def _send_advert(self, inst: Instance, priority: int) -> None:
+        if inst.ah is not None:
+            self._send_ah_advert(inst, inst.ah, priority)
+            return
         for dst in inst.destinations:
             inst.socket.send(inst.encoded(priority, dst), dst, inst.source)
         if priority == 0:
             log.debug("(%s) sent 0 priority", inst.name)
+
+    def _send_ah_advert(self, inst: Instance, ah: AhSocket, priority: int) -> None:
+        """One AH advert (keepalived: one IP id and sequence number for all peers)."""
+        seq = inst.ah_counter.next_send()
+        inst.ip_id = inst.ip_id % 0xFFFF + 1
+        unicast = bool(inst.conf.unicast_peers)
+        for dst in inst.destinations:
+            packet = build_ah_packet(
+                src=inst.source,
+                dst=dst,
+                ip_id=inst.ip_id,
+                vrrp_payload=inst.encoded(priority, dst),
+                key=inst.ah_key,
+                seq=seq,
+                unicast=unicast,
+            )
+            ah.send(packet, dst)
 
     def _remove_stale_vips(self, inst: Instance) -> None:
         """At start, VIPs a previous run left behind go (keepalived does the same)."""
@@ -617,15 +714,21 @@ class VrrpService:
             frame = garp_frame(mac, ip) if ip.version == 4 else unsolicited_na_frame(mac, ip)
             frames.setdefault(ifindex, []).append(frame)
         for ifindex, batch in frames.items():
-            sender = self._senders.get(ifindex)
+            sender = self._sender(ifindex)
             if sender is None:
-                try:
-                    sender = self._senders[ifindex] = PacketSender(ifindex)
-                except OSError as e:
-                    log.warning("(%s) cannot send gratuitous ARPs/NAs: %s", inst.name, e)
-                    continue
+                log.warning("(%s) cannot send gratuitous ARPs/NAs on %d", inst.name, ifindex)
+                continue
             for _ in range(rounds):
                 sender.send(batch)
+
+    def _sender(self, ifindex: int) -> PacketSender | None:
+        sender = self._senders.get(ifindex)
+        if sender is None:
+            try:
+                sender = self._senders[ifindex] = PacketSender(ifindex)
+            except OSError:
+                return None
+        return sender
 
     def _log_state(self, inst: Instance, change: StateChanged) -> None:
         old, new = change.old, change.new

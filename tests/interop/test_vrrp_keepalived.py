@@ -1,7 +1,7 @@
 """pykad and keepalived 2.2.7 in one VRRP group: election, preemption, failover both ways.
 
 Each scenario runs keepalived on node A and pykad on node B, on one bridge, for
-VRRPv2 with PASS authentication, VRRPv3 over IPv4 at 10 ms adverts, VRRPv3 over
+VRRPv2 with PASS and with AH authentication, VRRPv3 over IPv4 at 10 ms adverts, VRRPv3 over
 IPv6, and VRRPv3 unicast; once with pykad as the higher priority and once as
 the lower. After every transition exactly one node holds the VIP. The
 keepalived lab's log parser reads both daemons' logs: pykad logs keepalived's
@@ -57,6 +57,14 @@ SCENARIOS = [
         "192.0.2.10/24",
         ("192.0.2.1/24", "192.0.2.2/24"),
         "authentication {{\n    auth_type PASS\n    auth_pass s3cret\n}}",
+    ),
+    Scenario(
+        "v2-ah",
+        2,
+        1,
+        "192.0.2.10/24",
+        ("192.0.2.1/24", "192.0.2.2/24"),
+        "authentication {{\n    auth_type AH\n    auth_pass s3cret\n}}",
     ),
     Scenario("v3-ipv4-10ms", 3, 0.01, "192.0.2.10/24", ("192.0.2.1/24", "192.0.2.2/24")),
     Scenario("v3-ipv6", 3, 0.1, "2001:db8::10/64", ("2001:db8::1/64", "2001:db8::2/64"), ipv6=True),
