@@ -104,7 +104,8 @@ print(json.dumps(result))
 def run(topo: Topology, module: str) -> dict[str, Any]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # editable rebuilds
-    proc = topo.run("A", sys.executable, "-c", SCRIPT, module, env=env)
+    # -I: not the checkout's source tree (the cwd) but the installed package, compiled.
+    proc = topo.run("A", sys.executable, "-I", "-c", SCRIPT, module, env=env)
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
 
