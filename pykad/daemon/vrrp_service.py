@@ -34,7 +34,8 @@ from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
 from pykad.drivers.vrrp_ah_socket import AhSocket
 from pykad.drivers.vrrp_socket import VrrpSocket
-from pykad.kernel.netlink import NetlinkBatchWriter
+from pykad.kernel.api import Links
+from pykad.kernel.links import NetlinkLinks
 from pykad.kernel.rtnl import LinkEvent
 from pykad.kernel.vmac import Vmacs, vmac_address, vmac_name
 from pykad.vrrp import wire
@@ -87,26 +88,28 @@ class Interface:
 
 
 class InterfaceLookup:
-    """Interfaces by name, from rtnetlink dumps (set-up, and when one is re-created)."""
+    """Interfaces by name, from ``pykad.kernel.api.Links`` (set-up, and re-created ones)."""
 
-    def __init__(self) -> None:
-        self._netlink: NetlinkBatchWriter | None = None
+    def __init__(self, links: Links | None = None) -> None:
+        self._links = links
 
     def __call__(self, name: str) -> Interface:
-        if self._netlink is None:
-            self._netlink = NetlinkBatchWriter()
-        nl = self._netlink
-        link = next((x for x in nl.links() if x.name == name), None)
-        if link is None:
+        if self._links is None:
+            self._links = NetlinkLinks()
+        links = self._links
+        index = links.ifindex(name)
+        if index is None:
             raise LookupError(f"interface {name} does not exist")
-        v4 = v6 = None
-        for e in nl.entries(link.ifindex):
-            ip = e.address.ip
-            if v4 is None and ip.version == 4 and not e.secondary:
-                v4 = ip.packed
-            elif v6 is None and ip.version == 6 and ip.is_link_local:
-                v6 = ip.packed
-        return Interface(name, link.ifindex, link.mac or bytes(6), v4, v6, link.up)
+        v4 = links.primary_ipv4(index)
+        v6 = links.link_local_ipv6(index)
+        return Interface(
+            name=name,
+            index=index,
+            mac=links.mac(index) or bytes(6),
+            ipv4=v4.packed if v4 is not None else None,
+            ipv6_link_local=v6.packed if v6 is not None else None,
+            up=links.is_up(index),
+        )
 
 
 @dataclass(eq=False)

@@ -4,7 +4,7 @@ Owns: a batch of 1000 IPv4 and some IPv6 addresses (labels, broadcast, peer,
 nodad, deprecated) lands as ``ip -j addr`` shows it; one bad op in a batch fails
 alone; deletes and "already so" answers; FakeKernel gives the same answers and
 ends in the same state as the kernel for the same batches; route and rule batches;
-IPRouteLinks facts.  The writer runs in a child process inside the namespace
+NetlinkLinks facts.  The writer runs in a child process inside the namespace
 (``ip netns exec``), so nothing ever touches the host's namespace.
 """
 
@@ -53,7 +53,7 @@ RUNNER = r"""
 import dataclasses, json, sys, time
 from ipaddress import ip_address, ip_interface
 from pykad.kernel.api import AddressOp, RouteOp, RuleOp
-from pykad.kernel.links import IPRouteLinks
+from pykad.kernel.links import NetlinkLinks
 from pykad.kernel.netlink import NetlinkBatchWriter
 
 KINDS = {"addr": AddressOp, "route": RouteOp, "rule": RuleOp}
@@ -83,11 +83,11 @@ with NetlinkBatchWriter() as w:
                                "messages": [r.message for r in results], "seconds": seconds})
     out["entries"] = [{k: text(v) for k, v in dataclasses.asdict(e).items()}
                       for e in w.entries()]
-with IPRouteLinks() as links:
-    i = links.ifindex(job["link"])
-    out["links"] = {"ifindex": i, "mac": links.mac(i).hex(), "up": links.is_up(i),
-                    "primary": text(links.primary_ipv4(i)),
-                    "ll": text(links.link_local_ipv6(i)), "missing": links.ifindex("nope")}
+links = NetlinkLinks()
+i = links.ifindex(job["link"])
+out["links"] = {"ifindex": i, "mac": links.mac(i).hex(), "up": links.is_up(i),
+                "primary": text(links.primary_ipv4(i)),
+                "ll": text(links.link_local_ipv6(i)), "missing": links.ifindex("nope")}
 print(json.dumps(out))
 """
 
