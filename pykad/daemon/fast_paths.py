@@ -40,7 +40,6 @@ class FastPaths:
         self._pumped: set[int] = set()
         self._filtered: dict[int, int] = {}
         """Instance index -> fd of the filter it is armed in."""
-        self.absorbed_before: dict[int, int] = {}
 
     def filter_for(self, fd: int) -> fast.RxFilter:
         found = self.filters.get(fd)
@@ -100,7 +99,3 @@ class FastPaths:
         r.adver_deadline = None
         self._pumped.add(inst.index)
         return True
-
-    def forget(self, inst: Instance) -> None:
-        """The instance's sockets are being replaced: drop what refers to them."""
-        self.reclaim(inst)
