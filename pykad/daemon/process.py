@@ -70,6 +70,38 @@ class ConsoleFormatter(logging.Formatter):
         return f"{stamp}: {record.getMessage()}"
 
 
+class DeferredHandler(logging.Handler):
+    """Holds records until the trio loop finishes its current step, then queues them.
+
+    Waking the log thread in the middle of a takeover would hand it the GIL while
+    the new master's advert is being sent (``sendmsg`` releases it), and the GARPs
+    would wait for the log lines. Records go to ``target`` once the step that
+    logged them is done (``run_sync_soon``), in order; outside trio, at once.
+    """
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__()
+        self.target = target
+        self._held: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            token = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            self.flush()
+            self.target.handle(record)
+            return
+        if not self._held:
+            token.run_sync_soon(self.flush)
+        self._held.append(record)
+
+    def flush(self) -> None:
+        """Queue what is held (also at exit, when trio may not run the callback)."""
+        held, self._held = self._held, []
+        for record in held:
+            self.target.handle(record)
+
+
 def setup_logging(opts: Options) -> logging.handlers.QueueListener:
     """Console and/or syslog, written by a thread: a log line never delays a packet.
 
@@ -92,7 +124,7 @@ def setup_logging(opts: Options) -> logging.handlers.QueueListener:
     queue: SimpleQueue[logging.LogRecord] = SimpleQueue()
     root = logging.getLogger("pykad")
     root.handlers.clear()
-    root.addHandler(logging.handlers.QueueHandler(queue))
+    root.addHandler(DeferredHandler(logging.handlers.QueueHandler(queue)))
     root.setLevel(logging.DEBUG if opts.log_detail else logging.INFO)
     root.propagate = False
     listener = logging.handlers.QueueListener(queue, *handlers)
@@ -211,7 +243,10 @@ def run(opts: Options) -> int:
     try:
         return _run(opts, listener)
     finally:
-        logging.getLogger("pykad").handlers.clear()
+        root = logging.getLogger("pykad")
+        for handler in root.handlers:
+            handler.flush()
+        root.handlers.clear()
         listener.stop()
 
 

@@ -134,6 +134,7 @@ class Instance:
     """The interface of each VIP and excluded VIP, in the config's order."""
     garp: GratuitousSchedule
     host_ops: dict[tuple[bool, tuple[int, ...]], Ops] = field(default_factory=dict)
+    garp_frames: tuple[object, dict[int, list[bytes]]] = (None, {})
     ah: AhSocket | None = None
     """VRRPv2 ``auth_type AH``: adverts go in IPsec AH (IP protocol 51) on this socket."""
     ah_key: bytes = b""
@@ -343,6 +344,9 @@ class VrrpService:
         for inst in self.instances:  # ready before the first takeover, not made during it
             for ifindex in set(inst.vip_interfaces):
                 self._sender(ifindex)
+            self._garp_frames(inst)
+            for dst in inst.destinations:
+                inst.encoded(inst.router.effective_priority, dst)
         self.sources = TrackingSources(
             self.config, self.tracks, self._link_up, on_link_event=self._link_event
         )
@@ -707,16 +711,23 @@ class VrrpService:
                 log.warning("static address %s: %s", a.address, e)
         self.host.change("static", add, addresses, static.routes, static.rules)
 
+    def _garp_frames(self, inst: Instance) -> dict[int, list[bytes]]:
+        """The instance's GARP/NA frames by interface, built once per MAC and interface set."""
+        key = (inst.interface.mac, inst.vip_interfaces)
+        if inst.garp_frames[0] != key:
+            conf = inst.conf
+            vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+            frames: dict[int, list[bytes]] = {}
+            mac = inst.interface.mac
+            for a, ifindex in zip(vips, inst.vip_interfaces, strict=True):
+                ip = a.address.ip
+                frame = garp_frame(mac, ip) if ip.version == 4 else unsolicited_na_frame(mac, ip)
+                frames.setdefault(ifindex, []).append(frame)
+            inst.garp_frames = (key, frames)
+        return inst.garp_frames[1]
+
     def _send_gratuitous(self, inst: Instance, rounds: int) -> None:
-        conf = inst.conf
-        vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
-        frames: dict[int, list[bytes]] = {}
-        mac = inst.interface.mac
-        for a, ifindex in zip(vips, inst.vip_interfaces, strict=True):
-            ip = a.address.ip
-            frame = garp_frame(mac, ip) if ip.version == 4 else unsolicited_na_frame(mac, ip)
-            frames.setdefault(ifindex, []).append(frame)
-        for ifindex, batch in frames.items():
+        for ifindex, batch in self._garp_frames(inst).items():
             sender = self._sender(ifindex)
             if sender is None:
                 log.warning("(%s) cannot send gratuitous ARPs/NAs on %d", inst.name, ifindex)
