@@ -4,49 +4,24 @@ Owns the drivers behind ``track_script`` (``drivers.track_script``),
 ``track_file`` (``drivers.track_file``, inotify), ``track_process``
 (``drivers.track_process``, process events) and ``track_interface``
 (``drivers.link_monitor``, rtnetlink) for the objects a configuration tracks,
-their statuses at start-up, and the users scripts run as (keepalived's
-``script_user``, else ``keepalived_script`` if that user exists, else root).
+their statuses at start-up, and the users scripts run as (``drivers.notify``'s
+``resolve_user`` / ``default_script_user``, one rule for notify and track scripts).
 """
 
 from __future__ import annotations
 
-import contextlib
-import grp
-import pwd
 from collections.abc import Callable, Iterable
 
 import trio
 
 from pykad.config.model import Config
-from pykad.config.scripts import Script
 from pykad.drivers.link_monitor import LinkMonitor
+from pykad.drivers.notify import default_script_user, resolve_user
 from pykad.drivers.track_file import FileWatcher
 from pykad.drivers.track_process import ProcessWatcher
 from pykad.drivers.track_script import ScriptSpec, ScriptTracker
 from pykad.kernel.rtnl import LinkEvent
 from pykad.vrrp.tracking import InstanceTracks, Kind, ObjectId, StatusUpdate, script_tracks
-
-DEFAULT_SCRIPT_USER = "keepalived_script"
-
-
-def script_ids(script: Script, default_user: str | None) -> tuple[int | None, int | None]:
-    """The uid and gid a script runs as (None: ours)."""
-    user = script.user or default_user
-    if user is None:
-        try:
-            pwd.getpwnam(DEFAULT_SCRIPT_USER)
-        except KeyError:
-            return None, None
-        user = DEFAULT_SCRIPT_USER
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        return None, None
-    gid = entry.pw_gid
-    if script.group is not None:
-        with contextlib.suppress(KeyError):
-            gid = grp.getgrnam(script.group).gr_gid
-    return entry.pw_uid, gid
 
 
 class TrackingSources:
@@ -61,12 +36,14 @@ class TrackingSources:
     ) -> None:
         tracks = tuple(tracks)
         objects = {t.obj for inst in tracks for t in inst.tracks}
-        default_user = config.global_defs.script_user
+        default_ids = default_script_user(config.global_defs)
         scripts = {s.name: s for s in config.vrrp.scripts}
         specs = []
         for name in script_tracks(tracks):
             if name in scripts:
-                uid, gid = script_ids(scripts[name].script, default_user)
+                script = scripts[name].script
+                ids = resolve_user(script.user, script.group) if script.user else default_ids
+                uid, gid = ids or (None, None)
                 specs.append(ScriptSpec.from_config(scripts[name], uid=uid, gid=gid))
         self.scripts = ScriptTracker(specs)
         file_names = {o.name for o in objects if o.kind is Kind.FILE}

@@ -71,6 +71,7 @@ from pykad.vrrp.tracking import (
     Tracker,
     config_tracks,
 )
+from pykad.vrrp.validate import ntoa
 
 log = logging.getLogger("pykad.vrrp")
 
@@ -549,7 +550,7 @@ class VrrpService:
             )
         except AdvertError as e:
             inst.router.count_malformed()
-            log.info("(%s) dropped a malformed advert from %s: %s", inst.name, _ntoa(src), e)
+            log.info("(%s) dropped a malformed advert from %s: %s", inst.name, ntoa(src), e)
             return
         multicast = (dst[0] >= 224 if family == 4 else dst[0] == 255) if dst else None
         self.fast.reclaim(inst)
@@ -801,7 +802,3 @@ class VrrpService:
             elif (member := self._by_name.get(d.instance)) is not None:
                 self.fast.reclaim(member)
                 self._apply(member, member.router.sync(d.state, now), now)
-
-
-def _ntoa(packed: bytes) -> str:
-    return str(ipaddress.ip_address(packed)) if len(packed) in (4, 16) else packed.hex()
