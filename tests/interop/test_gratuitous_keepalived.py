@@ -291,7 +291,16 @@ def test_keepalived_lower_priority_and_refresh_follow_the_schedule(
         if t > 0 and (rounds := sched.advert_sent(t) + sched.due(t)):
             expected.append((t, rounds))
     assert injected
+    # Rounds that fall within one gap (the injected advert can land next to a refresh)
+    # make one burst on the wire: group the expected rounds as the frames are grouped.
+    merged: list[tuple[int, int]] = []
+    for t, n in expected:
+        if merged and t - merged[-1][0] < 50_000:
+            merged[-1] = (merged[-1][0], merged[-1][1] + n)
+        else:
+            merged.append((t, n))
+    expected = merged
     found = [(round((t - t0) * S), len(b)) for t, b in _bursts(arps, gap_us=50_000)]
-    assert [n for _, n in found] == [n for _, n in expected]
+    assert [n for _, n in found] == [n for _, n in expected], (found, expected)
     for (t_found, _), (t_expected, _) in zip(found, expected, strict=True):
         assert abs(t_found - t_expected) < 2_000  # each burst right after its advert
