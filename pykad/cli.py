@@ -105,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             dont_release_vrrp=args.dont_release_vrrp,
             pid_file=args.pid,
             vrrp_pid_file=args.vrrp_pid,
+            bfd_pid_file=args.bfd_pid,
+            no_bfd=args.no_bfd,
             namespace=args.namespace,
             instance_name=args.instance,
         )
@@ -122,12 +124,12 @@ def _daemon_flags(parser: argparse.ArgumentParser) -> None:
     flag("-p", "--pid", metavar="FILE", help="main pid file (default /run/keepalived.pid)")
     flag("-r", "--vrrp_pid", metavar="FILE", help="VRRP pid file (default /run/vrrp.pid)")
     flag("-c", "--checkers_pid", metavar="FILE", help="checkers pid file (not used yet)")
-    flag("-b", "--bfd_pid", metavar="FILE", help="BFD pid file (not used yet)")
+    flag("-b", "--bfd_pid", metavar="FILE", help="BFD pid file (default /run/bfd.pid)")
     flag("-s", "--namespace", metavar="NAME", help="run in network namespace NAME")
     flag("--instance", metavar="NAME", help="instance name (pid file names, as keepalived)")
     flag("-P", "--vrrp", action="store_true", help="only run the VRRP subsystem (pykad: always)")
     flag("-C", "--check", action="store_true", help="only run checkers (not built yet)")
-    flag("-B", "--no_bfd", action="store_true", help="do not run BFD (pykad: BFD is not built)")
+    flag("-B", "--no_bfd", action="store_true", help="do not run the BFD child")
     flag("-R", "--dont-respawn", action="store_true", help="do not respawn children")
     flag("-S", "--log-facility", metavar="N", help="syslog facility LOG_LOCAL[0-7]")
 

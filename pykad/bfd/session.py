@@ -83,6 +83,7 @@ class Session:
         self.remote_session_state = State.DOWN
         self.local_discr = local_discr
         self.remote_discr = 0
+        self.remote_diag = 0
         self.local_diag = Diag.ADMINISTRATIVELY_DOWN if config.admin_down else Diag.NONE
         self.desired_min_tx_interval = self._desired_tx()
         self.required_min_rx_interval = config.required_min_rx_us
@@ -175,6 +176,7 @@ class Session:
             self._cached = None
         self.remote_discr = packet.my_disc
         self.remote_session_state = State(packet.state)
+        self.remote_diag = packet.diag
         self.remote_demand_mode = packet.demand
         if (
             packet.required_min_rx_us != self.remote_min_rx_interval

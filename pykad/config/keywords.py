@@ -5,7 +5,8 @@ Generated once from docs/reference/keepalived-2.2.7-keywords.tsv (itself read of
 A keyword is plain (its words are its value), ``:block`` (opens a section of keywords
 whose path is ``SECTION>KEYWORD``) or ``:values`` (opens a block of raw value lines, as
 ``virtual_ipaddress``). ``@VERSION`` marks a keyword newer than 2.2.7: pykad reads it,
-and reports that keepalived 2.2.7 would not.
+and reports that keepalived 2.2.7 would not. ``@pykad`` marks pykad's own keywords
+(keepalived ignores them as unknown; README, "pykad keywords").
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ SECTIONS: dict[str, dict[str, Keyword]] = {
         "mcast_dst_ip track_src_ip virtual_router_id unicast_ttl version priority advert_int "
         "virtual_ipaddress:values virtual_ipaddress_excluded:values promote_secondaries "
         "linkbeat_use_polling virtual_routes:values virtual_rules:values accept no_accept "
+        "pykad_bfd_takeover@pykad "
         "skip_check_adv_addr strict_mode preempt nopreempt preempt_delay debug notify_backup "
         "notify_master notify_fault notify_stop notify_deleted notify "
         "notify_master_rx_lower_pri smtp_alert notify_priority_changes "

@@ -105,7 +105,13 @@ class _Builder:
             if keyword is None:
                 self.report(Severity.UNKNOWN_KEYWORD, f"Unknown keyword '{word}'", line)
                 continue
-            if keyword.since:
+            if keyword.since == "pykad":
+                self.report(
+                    Severity.OK,
+                    f"'{word}' is a pykad keyword: keepalived ignores it as unknown",
+                    line,
+                )
+            elif keyword.since:
                 self.report(
                     Severity.WARNING,
                     f"'{word}' is a keepalived {keyword.since} keyword: "

@@ -8,8 +8,10 @@ detach unless ``-n``, run the VRRP service under trio, and on SIGTERM/SIGINT
 leave as keepalived does (priority 0 adverts from masters, VIPs removed unless
 ``-V``), then remove the pid files.
 
-For now one process runs the VRRP service itself; keepalived's parent with one
-child per subsystem is the daemon issue's work (README, "Features").
+The process runs the VRRP service itself and forks one child for BFD when the
+configuration has ``bfd_instance`` blocks (``daemon.bfd_process``), whose events
+reach VRRP through a pipe; keepalived's supervising parent with one child per
+subsystem is the daemon issue's work (README, "Features").
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Options:
     dont_release_vrrp: bool = False
     pid_file: str | None = None
     vrrp_pid_file: str | None = None
+    bfd_pid_file: str | None = None
+    no_bfd: bool = False
     namespace: str | None = None
     instance_name: str | None = None
     extra_pid_files: Sequence[str] = field(default_factory=tuple)
@@ -203,7 +207,7 @@ def load_config(opts: Options) -> object | None:
     return loaded.config
 
 
-async def _serve(opts: Options, config: object) -> int:
+async def _serve(opts: Options, config: object, bfd_events: int | None) -> int:
     from pykad.config.model import Config
     from pykad.daemon.vrrp_service import VrrpService
     from pykad.drivers.notify import Notifier, default_script_user, vrrp_fifos
@@ -215,7 +219,11 @@ async def _serve(opts: Options, config: object) -> int:
     )
     with NetlinkBatchWriter() as netlink:
         service = VrrpService(
-            config, netlink, release_vips=not opts.dont_release_vrrp, notifier=notifier
+            config,
+            netlink,
+            release_vips=not opts.dont_release_vrrp,
+            notifier=notifier,
+            bfd_events=bfd_events,
         )
         try:
             service.setup()
@@ -274,9 +282,18 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
         if not claim_pid_file(path):
             log.error("daemon is already running (pid file %s)", path)
             return 1
-    log.info("Starting pykad (keepalived 2.2.7 compatible), VRRP only, pid %d", os.getpid())
+    log.info("Starting pykad (keepalived 2.2.7 compatible), pid %d", os.getpid())
+    from pykad.config.model import Config
+    from pykad.daemon import bfd_process
+
+    assert isinstance(config, Config)
+    bfd = None
+    if not opts.no_bfd:
+        bfd = bfd_process.start(config, opts.bfd_pid_file or f"{DEFAULT_PID_DIR}/bfd.pid", listener)
     try:
-        return trio.run(_serve, opts, config)
+        return trio.run(_serve, opts, config, bfd.vrrp_events if bfd else None)
     finally:
+        if bfd is not None:
+            bfd.stop()
         for path in (main_pid, vrrp_pid):
             remove_pid_file(path)

@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 
 import trio
 
+from pykad.bfd.events import BfdEvent
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
 from pykad.daemon.accept_mode import Firewall
 from pykad.daemon.fast_paths import PUMP_KEY, FastPaths
 from pykad.daemon.host_side import HostSide, Kernel, Ops
 from pykad.daemon.tracking_sources import TrackingSources
+from pykad.drivers.bfd_pipe import BfdEventReader
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us
@@ -65,6 +67,7 @@ from pykad.vrrp.router import (
 from pykad.vrrp.sync_group import ForceState, GroupChanged, SyncGroup, group_of
 from pykad.vrrp.tracking import (
     Kind,
+    ObjectId,
     Outcome,
     ScriptState,
     StatusUpdate,
@@ -188,8 +191,11 @@ class VrrpService:
         interfaces: Callable[[str], Interface] | None = None,
         release_vips: bool = True,
         notifier: Notifier | None = None,
+        bfd_events: int | None = None,
     ) -> None:
         self.config = config
+        self.bfd_events = BfdEventReader(bfd_events) if bfd_events is not None else None
+        self._bfd_up: dict[str, bool] = {}
         self.host = HostSide(kernel, lambda name: self._interface(name).index)
         nft = config.global_defs.nftables
         self.firewall = Firewall(nft.table, nft.priority)
@@ -448,6 +454,8 @@ class VrrpService:
             self._notify_groups_at_start()
             for inst in self.instances:
                 self._apply(inst, inst.router.start(now), now)
+            if self.bfd_events is not None:
+                nursery.start_soon(self.bfd_events.run, self._bfd_event)
             if self.sources is not None:
                 send, receive = trio.open_memory_channel[StatusUpdate](1024)
                 nursery.start_soon(self.sources.run, send)
@@ -571,6 +579,45 @@ class VrrpService:
                     "Netlink reports %s %s", update.obj.name, "up" if update.status else "down"
                 )
             self._apply_outcomes(self.tracker.update(update.obj, update.status), now_us())
+
+    def _bfd_event(self, event: BfdEvent, now: int) -> None:
+        """A BFD session came up or went down (keepalived ``vrrp_handle_bfd_event``)."""
+        name, up = event.name, event.up
+        state = "Up" if up else "Down"
+        delay = now - event.sent_us
+        log.debug(
+            "Received BFD event: instance %s is in state %s (delivered in %d usec)",
+            name,
+            state,
+            delay,
+        )
+        if self._bfd_up.get(name, False) == up:
+            return  # keepalived starts every BFD down and ignores repeats
+        self._bfd_up[name] = up
+        bfd = self.config.bfd.by_name(name)
+        if not up and bfd is not None:
+            address = bfd.neighbor.packed
+            for inst in self.instances:
+                if inst.conf.bfd_takeover:
+                    self.fast.reclaim(inst)
+                    effects = inst.router.master_gone(address, now)
+                    if effects:
+                        log.info(
+                            "(%s) BFD session %s to the master is down: taking over",
+                            inst.name,
+                            name,
+                        )
+                    self._apply(inst, effects, now)
+        obj = ObjectId(Kind.BFD, name)
+        for tracks in self.tracks:
+            if any(t.obj == obj for t in tracks.tracks):
+                log.info(
+                    "VRRP_Instance(%s) Tracked BFD instance %s is %s",
+                    tracks.name,
+                    name,
+                    state.upper(),
+                )
+        self._apply_outcomes(self.tracker.update(obj, up), now)
 
     def _apply_outcomes(self, changed: Sequence[Outcome], now: int) -> None:
         """Tell the routers what tracking now says (sync groups fault together)."""

@@ -272,6 +272,21 @@ class VrrpRouter:
             effects += self._fire(Event.ADVER_TIMER, now)
         return effects
 
+    def master_gone(self, address: bytes, now: int) -> list[Effect]:
+        """pykad: a BFD session to ``address`` went down (``pykad_bfd_takeover``).
+
+        If that is the master this BACKUP follows, its Master_Down_Timer fires now
+        (RFC 5798 6.4.2) instead of after up to three advert intervals plus skew.
+        """
+        if (
+            self.state is not State.BACKUP
+            or self.master_address != address
+            or self.master_down_deadline is None
+        ):
+            return []
+        self.master_down_deadline = now
+        return self.handle_timer(now)
+
     def set_tracking(self, *, fault: bool, priority: int, now: int) -> list[Effect]:
         """The tracked objects now say ``fault`` and the effective ``priority``.
 

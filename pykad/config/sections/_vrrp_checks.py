@@ -662,6 +662,7 @@ class Checker:
             preempt_delay_us=d.preempt_delay_us,
             strict_mode=strict,
             skip_check_adv_addr=d.skip_check_adv_addr,
+            bfd_takeover=d.bfd_takeover,
             debug=d.debug,
             promote_secondaries=d.promote_secondaries,
             linkbeat_use_polling=d.linkbeat_use_polling,

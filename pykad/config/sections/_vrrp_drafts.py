@@ -55,6 +55,7 @@ class InstanceDraft:
     smtp_alert: bool | None = None
     notify_priority_changes: bool | None = None
     skip_check_adv_addr: bool = False
+    bfd_takeover: bool = False
     strict_mode: bool | None = None
     unicast_configured: bool = False
     unicast_fault_no_peer: bool = False

@@ -168,6 +168,9 @@ class VrrpInstance:
     preempt_delay_us: int = 0
     strict_mode: bool = False
     skip_check_adv_addr: bool = False
+    bfd_takeover: bool = False
+    """pykad: take over as soon as a BFD session to the master goes down
+    (``pykad_bfd_takeover``; keepalived reports it as an unknown keyword)."""
     debug: int = 0
     promote_secondaries: bool = False
     linkbeat_use_polling: bool = False

@@ -527,6 +527,8 @@ class Parser:
             d.accept = True
         elif kw == "no_accept":
             d.accept = False
+        elif kw == "pykad_bfd_takeover":
+            d.bfd_takeover = True
         elif kw == "skip_check_adv_addr":
             value = self.bool_opt(st)
             if value is None:

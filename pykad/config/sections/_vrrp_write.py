@@ -115,6 +115,8 @@ def write_instance(i: VrrpInstance) -> Iterator[str]:
         yield f"{I1}preempt_delay {_secs(i.preempt_delay_us)}"
     if i.skip_check_adv_addr:
         yield f"{I1}skip_check_adv_addr"
+    if i.bfd_takeover:
+        yield f"{I1}pykad_bfd_takeover"
     if i.debug:
         yield f"{I1}debug {i.debug}"
     if i.dont_track_primary:

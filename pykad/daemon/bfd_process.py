@@ -1,0 +1,106 @@
+"""The BFD child process: forked before trio starts, fed the config, read through a pipe.
+
+keepalived runs BFD in its own child so that nothing else can delay a BFD
+packet; so does pykad.  ``start`` forks the child when the configuration has
+``bfd_instance`` blocks (and ``-B`` was not given); the child writes its pid
+file (``-b``, default /run/bfd.pid), runs ``BfdService`` until SIGTERM or
+SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  Session events come back
+through a pipe whose reading end ``start`` returns for the VRRP service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import logging.handlers
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+import trio
+
+from pykad.config.model import Config
+
+log = logging.getLogger("pykad.bfd")
+
+PR_SET_PDEATHSIG = 1
+STOP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class BfdChild:
+    pid: int
+    vrrp_events: int
+    """The reading end of the pipe that carries events for VRRP."""
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; the child's exit status."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            time.sleep(0.01)
+
+
+def start(
+    config: Config, pid_file: str, listener: logging.handlers.QueueListener
+) -> BfdChild | None:
+    """Fork the BFD child; call before trio runs in this process."""
+    from pykad.daemon.process import claim_pid_file, remove_pid_file
+
+    if not config.bfd.instances:
+        return None
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    parent = os.getpid()
+    listener.stop()  # no thread may hold a lock across the fork
+    pid = os.fork()
+    if pid:
+        listener.start()
+        os.close(write_end)
+        return BfdChild(pid, read_end)
+    code = 1
+    try:
+        os.close(read_end)
+        listener.start()
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == parent and claim_pid_file(pid_file):
+            log.info("Starting BFD child process, pid=%d", os.getpid())
+            try:
+                code = trio.run(_serve, config, write_end)
+            finally:
+                remove_pid_file(pid_file)
+    except BaseException:
+        log.exception("BFD child process failed")
+    finally:
+        listener.stop()
+        os._exit(code)
+
+
+async def _serve(config: Config, events_fd: int) -> int:
+    from pykad.daemon.bfd_service import BfdService, EventPipe
+
+    os.set_blocking(events_fd, False)
+    service = BfdService(config.bfd, [EventPipe(events_fd, "vrrp")])
+    try:
+        service.setup()
+    except OSError as e:
+        log.error("cannot start BFD: %s", e)
+        return 1
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(service.run)
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    continue  # the parent reloads; BFD reload is not built yet
+                break
+            nursery.cancel_scope.cancel()
+    log.info("Stopped BFD child process")
+    return 0
