@@ -561,3 +561,16 @@ def test_written_text_reads_back(tmp_path: Path) -> None:
     assert "    virtual_router_id 51" in text and "    advert_int 3" in text
     assert "        veth1 weight -20" in text
     assert "    preempt_delay 10.5" in text
+
+
+def test_pykad_bfd_takeover_is_a_pykad_keyword(tmp_path: Path) -> None:
+    loaded = read(
+        tmp_path,
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n"
+        " pykad_bfd_takeover\n virtual_ipaddress {\n  192.0.2.10\n }\n}\n",
+    )
+    assert instance(loaded).bfd_takeover
+    assert messages(loaded) == []  # not a warning: pykad -t still passes
+    notes = [d.message for d in loaded.diagnostics.items]
+    assert "'pykad_bfd_takeover' is a pykad keyword: keepalived ignores it as unknown" in notes
+    assert "    pykad_bfd_takeover" in write_all(loaded).splitlines()
