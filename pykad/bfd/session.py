@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from pykad.bfd import fsm, wire
 from pykad.bfd.auth import AuthKey, AuthState
-from pykad.bfd.packet import ControlPacket, Diag, State
+from pykad.bfd.packet import AuthType, ControlPacket, Diag, State
 
 SLOW_TX_MIN_US = 1_000_000
 """bfd.DesiredMinTxInterval while not Up is at least one second (RFC 5880 6.8.3)."""
@@ -293,6 +293,25 @@ class Session:
                 return data
             self._cached = data
         return self._cached
+
+    def steady_packet(self) -> bytes | None:
+        """The one packet this session sends while nothing changes, if there is one.
+
+        That is: Up on both sides, no Poll Sequence, periodic transmission on, and
+        no authentication that changes every packet (sequence numbers).  A driver
+        may then send it, and match the peer's identical packets, without the session.
+        """
+        if (
+            self.session_state is not State.UP
+            or self.remote_session_state is not State.UP
+            or self.poll_active
+            or not self._may_transmit()
+            or (self.auth is not None and self.auth.key.auth_type is not AuthType.SIMPLE_PASSWORD)
+        ):
+            return None
+        data = self._packet()
+        self.packets_sent -= 1  # built, not sent
+        return data
 
     def statistics(self) -> Statistics:
         return Statistics(

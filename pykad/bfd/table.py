@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from pykad.bfd import wire
-from pykad.bfd.packet import TTL, Malformed, PacketError
+from pykad.bfd.packet import TTL, ControlPacket, Malformed, PacketError
 from pykad.bfd.session import Session, SessionConfig, StateChange
 
 NO_TTL_CHECK = 255
@@ -49,6 +49,18 @@ class Transmit(NamedTuple):
     data: bytes
 
 
+class Received(NamedTuple):
+    """What one datagram did: the session that took it (if any) and what followed."""
+
+    session: Session | None
+    packet: ControlPacket | None
+    sends: list[Transmit]
+    change: StateChange | None
+
+
+_NOTHING = Received(None, None, [], None)
+
+
 class Dropped(NamedTuple):
     """Why a datagram reached no session: one counter each."""
 
@@ -69,6 +81,7 @@ class SessionTable:
         self._by_address: dict[tuple[bool, str, str | None], Session] = {}
         self._heap: list[tuple[int, int, str]] = []
         self._pushed: dict[str, int] = {}
+        self.delegated: set[str] = set()
         self._serial = 0
         self.malformed: Counter[Malformed] = Counter()
         self.ttl_errors = 0
@@ -97,10 +110,14 @@ class SessionTable:
         """Forget a session (a reload removed it); its heap entries lapse."""
         session = self.sessions.pop(name)
         peer = self.peers.pop(name)
-        del self._pushed[name]
+        self._pushed.pop(name, None)
+        self.delegated.discard(name)
         del self._by_discr[session.local_discr]
         del self._by_address[(peer.multihop, peer.remote, peer.local)]
         return session
+
+    def by_discr(self, discr: int) -> Session | None:
+        return self._by_discr.get(discr)
 
     def admin_down(self, name: str, now: int) -> tuple[list[Transmit], StateChange | None]:
         """Disable one session (RFC 5880 6.8.16); it tells the peer AdminDown."""
@@ -127,38 +144,69 @@ class SessionTable:
     # -- reception -------------------------------------------------------------------
 
     def receive_datagram(
-        self, data: bytes, source: str, destination: str, ttl: int, multihop: bool, now: int
-    ) -> tuple[list[Transmit], StateChange | None]:
-        """One datagram from a BFD socket; ``ttl`` is the IP TTL / hop limit it came with."""
+        self,
+        data: bytes,
+        source: str,
+        destination: str,
+        ttl: int,
+        multihop: bool,
+        now: int,
+        claim: Callable[[Session], None] | None = None,
+    ) -> Received:
+        """One datagram from a BFD socket; ``ttl`` is the IP TTL / hop limit it came with.
+
+        ``claim`` is called with the session the datagram is for, before the session
+        sees it (a driver that runs sessions elsewhere takes this one back).
+        """
         try:
             packet = wire.decode_untrusted(data)
         except PacketError as error:
             self.malformed[error.reason] += 1
-            return [], None
+            return _NOTHING
         if packet.your_disc:
             session = self._by_discr.get(packet.your_disc)
             if session is None:
                 self.unknown_discriminator += 1
-                return [], None
+                return _NOTHING
             peer = self.peers[session.name]
             if peer.remote != source or peer.multihop != multihop:
                 self.unknown_discriminator += 1
-                return [], None
+                return _NOTHING
         else:
             found = self._by_address.get((multihop, source, destination))
             if found is None:
                 found = self._by_address.get((multihop, source, None))
             if found is None:
                 self.no_session += 1
-                return [], None
+                return _NOTHING
             session = found
             peer = self.peers[session.name]
         if ttl and peer.max_hops != NO_TTL_CHECK and ttl < peer.ttl - peer.max_hops:
             self.ttl_errors += 1
-            return [], None
+            return _NOTHING
+        if claim is not None:
+            claim(session)
         sent, change = session.receive(packet, data, now)
+        if session.name not in self.delegated:
+            self._schedule(session)
+        return Received(session, packet, [Transmit(session, peer, d) for d in sent], change)
+
+    # -- sessions run elsewhere (the driver's fast loop) ------------------------------
+
+    def delegate(self, session: Session) -> None:
+        """The driver runs ``session``'s timers now: the heap forgets it until ``reclaim``."""
+        self.delegated.add(session.name)
+        self._pushed.pop(session.name, None)
+
+    def reclaim(
+        self, session: Session, tx_at: int, detect_at: int, sent: int, received: int
+    ) -> None:
+        """The driver gives ``session`` back, with its timers and what it counted."""
+        self.delegated.discard(session.name)
+        session.tx_at, session.detect_at = tx_at, detect_at
+        session.packets_sent += sent
+        session.packets_received += received
         self._schedule(session)
-        return [Transmit(session, peer, d) for d in sent], change
 
     def dropped(self) -> Dropped:
         return Dropped(

@@ -19,8 +19,6 @@ import signal
 import time
 from dataclasses import dataclass
 
-import trio
-
 from pykad.config.model import Config
 
 log = logging.getLogger("pykad.bfd")
@@ -74,7 +72,7 @@ def start(
         if os.getppid() == parent and claim_pid_file(pid_file):
             log.info("Starting BFD child process, pid=%d", os.getpid())
             try:
-                code = trio.run(_serve, config, write_end)
+                code = _serve(config, write_end)
             finally:
                 remove_pid_file(pid_file)
     except BaseException:
@@ -84,7 +82,7 @@ def start(
         os._exit(code)
 
 
-async def _serve(config: Config, events_fd: int) -> int:
+def _serve(config: Config, events_fd: int) -> int:
     from pykad.daemon.bfd_service import BfdService, EventPipe
 
     os.set_blocking(events_fd, False)
@@ -94,13 +92,18 @@ async def _serve(config: Config, events_fd: int) -> int:
     except OSError as e:
         log.error("cannot start BFD: %s", e)
         return 1
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(service.run)
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    continue  # the parent reloads; BFD reload is not built yet
-                break
-            nursery.cancel_scope.cancel()
+    stop: list[int] = []
+    wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_write)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda n, _: stop.append(n))
+    signal.signal(signal.SIGHUP, lambda n, _: None)  # BFD reload is not built yet
+    try:
+        service.run(lambda: bool(stop), wake_read)
+    finally:
+        service.close()
+        signal.set_wakeup_fd(-1)
+        os.close(wake_read)
+        os.close(wake_write)
     log.info("Stopped BFD child process")
     return 0

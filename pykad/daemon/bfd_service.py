@@ -1,13 +1,17 @@
-"""The BFD process: every configured session, its sockets, its timers and its events.
+"""The BFD process: every configured session, its sockets, its loop and its events.
 
 Owns the drivers around ``pykad.bfd.table.SessionTable``: the receive sockets
 (UDP 3784, and 4784 when a session is multihop), one sender per source address
-and TTL, one timerfd armed for the table's next deadline, and the pipes that
-carry session events to the VRRP and checker processes (``pykad.bfd.events``).
-Runs in its own process (as keepalived's BFD child does), so nothing that VRRP
-or a checker does can delay a BFD packet.  Logs what keepalived's BFD process
-logs: ``(NAME) Entering Up state``; ``(NAME) Entering Down state (Local
-diagnostic - ..., Remote diagnostic - ...)``.
+and TTL, the loop (``pykad.drivers.bfd_fast.BfdLoop``, compiled) and the pipes
+that carry session events to the VRRP and checker processes
+(``pykad.bfd.events``).  A session whose packets stop changing (Up, nothing to
+negotiate) is handed to the loop, which sends and matches its packets without
+Python; anything different (a packet that is not the one expected, a Detection
+Time that passes) brings it back to its ``Session``.  Runs in its own process
+(as keepalived's BFD child does), so nothing that VRRP or a checker does can
+delay a BFD packet.  Logs what keepalived's BFD process logs: ``(NAME) Entering
+Up state``; ``(NAME) Entering Down state (Local diagnostic - ..., Remote
+diagnostic - ...)``.
 """
 
 from __future__ import annotations
@@ -17,20 +21,21 @@ import ipaddress
 import logging
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import trio
 
 from pykad.bfd import events
 from pykad.bfd.packet import CONTROL_PORT, MULTIHOP_PORT, Diag, State
-from pykad.bfd.session import SessionConfig, StateChange
-from pykad.bfd.table import Peer, SessionTable, Transmit
+from pykad.bfd.session import Session, SessionConfig, StateChange
+from pykad.bfd.table import NO_TTL_CHECK, Peer, SessionTable, Transmit
 from pykad.config.sections.bfd import BfdConfig, BfdInstance
+from pykad.drivers.bfd_fast import BfdLoop, to16
 from pykad.drivers.bfd_socket import BfdReceiver, BfdSender
-from pykad.drivers.timer import TimerFd, now_us
+from pykad.drivers.timer import now_us
 
 log = logging.getLogger("pykad.bfd")
+
+IDLE_WAKE_US = 1_000_000
 
 DIAG_TEXT: dict[int, str] = {
     Diag.NONE: "No Diagnostic",
@@ -76,7 +81,7 @@ def session_config(instance: BfdInstance) -> tuple[SessionConfig, Peer]:
 
 
 class BfdService:
-    """Every session of a configuration, run by one trio program."""
+    """Every session of a configuration, served by one ``BfdLoop``."""
 
     def __init__(
         self, config: BfdConfig, pipes: Sequence[EventPipe] = (), *, seed: int | None = None
@@ -88,7 +93,7 @@ class BfdService:
         self.receivers: dict[bool, BfdReceiver] = {}
         self.senders: dict[tuple[int, str | None, int], BfdSender] = {}
         self._sender_of: dict[str, BfdSender] = {}
-        self.timer: TimerFd | None = None
+        self.loop: BfdLoop | None = None
         self.events_sent = 0
         self.event_errors = 0
 
@@ -107,7 +112,6 @@ class BfdService:
                 if peer.multihop not in self.receivers:
                     port = MULTIHOP_PORT if peer.multihop else CONTROL_PORT
                     self.receivers[peer.multihop] = BfdReceiver(port)
-            self.timer = TimerFd()
         except BaseException:
             self.close()
             raise
@@ -115,62 +119,85 @@ class BfdService:
             self._send_event(name, session.session_state is State.UP)
 
     def close(self) -> None:
+        if self.loop is not None:
+            self.loop.close()
+            self.loop = None
         for receiver in self.receivers.values():
             receiver.close()
         for sender in self.senders.values():
             sender.close()
         self.receivers.clear()
         self.senders.clear()
-        if self.timer is not None:
-            self.timer.close()
-            self.timer = None
 
     # -- the loop ----------------------------------------------------------------------
 
-    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled; sockets are closed on the way out."""
-        try:
-            async with trio.open_nursery() as nursery:
-                for multihop, receiver in self.receivers.items():
-                    nursery.start_soon(self._receive, receiver, multihop)
-                nursery.start_soon(self._timers)
-                self._arm()
-                task_status.started()
-        finally:
-            self.close()
-
-    def _arm(self) -> None:
-        assert self.timer is not None
-        self.timer.arm(self.table.next_deadline())
-
-    async def _timers(self) -> None:
-        timer = self.timer
-        assert timer is not None
-        while True:
-            await trio.lowlevel.wait_readable(timer.fd)
-            timer.consume()
-            timer.armed_us = None
+    def run(self, stopping: Callable[[], bool], wake_fd: int = -1) -> None:
+        """Serve until ``stopping()`` says so (checked whenever ``wake_fd`` is readable)."""
+        receivers = [(r.sock.fileno(), multihop) for multihop, r in self.receivers.items()]
+        self.loop = loop = BfdLoop(receivers, seed=self.rng.getrandbits(64), wake_fd=wake_fd)
+        table = self.table
+        while not stopping():
+            deadline = table.next_deadline()
+            received, expired = loop.wait(IDLE_WAKE_US + now_us() if deadline is None else deadline)
+            for data, source, destination, ttl, multihop in received:
+                self._received(data, source, destination, ttl, multihop)
+            for discr, tx_at, detect_at, sent, absorbed in expired:
+                session = table.by_discr(discr)
+                if session is not None:
+                    table.reclaim(session, tx_at, detect_at, sent, absorbed)
             now = now_us()
-            sends, changes = self.table.handle_timer(now)
+            sends, changes = table.handle_timer(now)
             self._transmit(sends)
             for change in changes:
                 self._changed(change, now)
-            self._arm()
 
-    async def _receive(self, receiver: BfdReceiver, multihop: bool) -> None:
-        table = self.table
-        while True:
-            await trio.lowlevel.wait_readable(receiver.sock)
-            now = now_us()
-            for data, source, destination, ttl in receiver.drain():
-                sends, change = table.receive_datagram(
-                    data, source, destination, ttl, multihop, now
-                )
-                if sends:
-                    self._transmit(sends)
-                if change is not None:
-                    self._changed(change, now)
-            self._arm()
+    def _received(
+        self, data: bytes, source: str, destination: str, ttl: int, multihop: bool
+    ) -> None:
+        now = now_us()
+        got = self.table.receive_datagram(
+            data, source, destination, ttl, multihop, now, claim=self._claim
+        )
+        if got.sends:
+            self._transmit(got.sends)
+        if got.change is not None:
+            self._changed(got.change, now)
+        session, packet = got.session, got.packet
+        if session is None or packet is None or got.sends or got.change is not None:
+            return
+        if packet.poll or packet.final:
+            return
+        tx = session.steady_packet()
+        if tx is not None:
+            self._delegate(session, tx, data)
+
+    def _delegate(self, session: Session, tx: bytes, expect: bytes) -> None:
+        """Hand a session in its steady state to the loop (``BfdLoop.arm``)."""
+        assert self.loop is not None and session.detect_at is not None
+        peer = self.table.peers[session.name]
+        self.loop.arm(
+            session.local_discr,
+            source=to16(peer.remote),
+            multihop=peer.multihop,
+            min_ttl=0 if peer.max_hops == NO_TTL_CHECK else peer.ttl - peer.max_hops,
+            expect=expect,
+            tx=tx,
+            tx_fd=self._sender_of[session.name].sock.fileno(),
+            tx_address=peer.remote,
+            tx_port=MULTIHOP_PORT if peer.multihop else CONTROL_PORT,
+            interval_us=session.transmit_interval(),
+            detect_mult_one=session.detect_mult == 1,
+            detect_time_us=session.detection_time(),
+            tx_at=session.tx_at,
+            detect_at=session.detect_at,
+        )
+        self.table.delegate(session)
+
+    def _claim(self, session: Session) -> None:
+        """Take a session back from the loop before Python handles its packet."""
+        loop = self.loop
+        if loop is not None and loop.armed(session.local_discr):
+            self.table.reclaim(session, *loop.disarm(session.local_discr))
 
     def _transmit(self, sends: list[Transmit]) -> None:
         for t in sends:

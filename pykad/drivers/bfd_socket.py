@@ -5,11 +5,11 @@ multihop) from a source port in 49152-65535 that stays the same for a session.
 Like keepalived (``bfd.c``: ``bfd_open_fd_in`` / ``bfd_open_fd_out``), the
 receiver is one dual-stack IPv6 socket bound to ``[::]:PORT`` that reports each
 packet's TTL / hop limit and destination address (``IP_RECVTTL``,
-``IP_PKTINFO`` and their IPv6 twins; IPv4 peers arrive as mapped addresses and
-are given back as plain IPv4), and senders set the TTL / hop limit the session
-sends with.  Unlike keepalived, sessions with the same source address and TTL
-share one sender socket (and so one source port), and a sender without a
-source address is bound to a port of the RFC's range too.
+``IP_PKTINFO`` and their IPv6 twins; ``BfdLoop`` reads it), and senders set
+the TTL / hop limit the session sends with.  Unlike keepalived, sessions with
+the same source address and TTL share one sender socket (and so one source
+port), and a sender without a source address is bound to a port of the RFC's
+range too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import random
 import socket
-import struct
 
 from pykad.bfd.packet import SOURCE_PORT_MAX, SOURCE_PORT_MIN
 
@@ -25,19 +24,7 @@ IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
 IP_TTL = socket.IP_TTL
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
-IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
-IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
-_CMSG_SPACE = 2 * socket.CMSG_SPACE(20) + 2 * socket.CMSG_SPACE(4)
-_BUFFER = 1500
-_MAPPED = "::ffff:"
-
-Datagram = tuple[bytes, str, str, int]
-"""One received datagram: payload, source and destination address, TTL (0: unknown)."""
-
-
-def _plain(address: str) -> str:
-    return address[len(_MAPPED) :] if address.startswith(_MAPPED) else address
 
 
 class BfdReceiver:
@@ -71,34 +58,6 @@ class BfdReceiver:
 
     def fileno(self) -> int:
         return self.sock.fileno()
-
-    def drain(self, limit: int = 256) -> list[Datagram]:
-        """Everything queued (up to ``limit`` datagrams), without blocking."""
-        out: list[Datagram] = []
-        recvmsg = self.sock.recvmsg
-        while len(out) < limit:
-            try:
-                data, ancillary, _, source = recvmsg(_BUFFER, _CMSG_SPACE)
-            except BlockingIOError:
-                break
-            except OSError:
-                self.errors += 1
-                break
-            ttl, destination = 0, ""
-            for level, kind, value in ancillary:
-                if level == socket.IPPROTO_IP:
-                    if kind == IP_TTL:
-                        ttl = struct.unpack("@i", value[:4])[0]
-                    elif kind == IP_PKTINFO:
-                        destination = socket.inet_ntop(socket.AF_INET, value[8:12])
-                elif level == socket.IPPROTO_IPV6:
-                    if kind == IPV6_HOPLIMIT:
-                        ttl = struct.unpack("@i", value[:4])[0]
-                    elif kind == IPV6_PKTINFO:
-                        destination = _plain(socket.inet_ntop(socket.AF_INET6, value[:16]))
-            out.append((data, _plain(source[0]), destination, ttl))
-        self.received += len(out)
-        return out
 
     def close(self) -> None:
         self.sock.close()

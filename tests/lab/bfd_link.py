@@ -52,12 +52,12 @@ class Link:
             self.sent.append((self.now, node, t.data))
             if self.drop(node, t.data):
                 continue
-            more, change = self.tables[other].receive_datagram(
+            got = self.tables[other].receive_datagram(
                 t.data, ADDRESS[node], ADDRESS[other], self.ttl, False, self.now
             )
-            if change is not None:
-                self.changes.append((self.now, other, change))
-            self.deliver(other, more)
+            if got.change is not None:
+                self.changes.append((self.now, other, got.change))
+            self.deliver(other, got.sends)
 
     def run_until(self, end: int) -> None:
         """Fire every timer up to ``end``; packets arrive at once."""

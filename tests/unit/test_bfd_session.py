@@ -195,8 +195,8 @@ def test_table_drops_and_counts_what_no_session_takes() -> None:
     assert dropped.malformed == {Malformed.TOO_SHORT: 1}
     assert (dropped.ttl, dropped.unknown_discriminator, dropped.no_session) == (1, 1, 2)
     assert session.packets_received == 0
-    _, change = table.receive_datagram(data, "192.0.2.2", "192.0.2.1", 255, False, 0)
-    assert change is not None and change.new is State.INIT
+    got = table.receive_datagram(data, "192.0.2.2", "192.0.2.1", 255, False, 0)
+    assert got.session is session and got.change is not None and got.change.new is State.INIT
 
 
 def test_discriminators_are_unique_and_non_zero() -> None:
