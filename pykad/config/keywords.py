@@ -189,7 +189,7 @@ SECTIONS: dict[str, dict[str, Keyword]] = {
     "virtual_server>real_server>BFD_CHECK": _section("name alpha "),
     "bfd_instance": _section(
         "source_ip neighbor_ip neighbour_ip min_rx min_tx idle_tx multiplier passive ttl "
-        "hoplimit max_hops weight vrrp checker multihop@2.2.8 "
+        "hoplimit max_hops weight vrrp checker multihop@2.2.8 pykad_auth@pykad "
     ),
     "track_file": _section("file weight init_file "),
     "vrrp_track_file": _section("file weight init_file "),

@@ -25,10 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pykad.bfd import events
-from pykad.bfd.packet import CONTROL_PORT, MULTIHOP_PORT, Diag, State
+from pykad.bfd.auth import AuthKey
+from pykad.bfd.packet import CONTROL_PORT, MULTIHOP_PORT, AuthType, Diag, State
 from pykad.bfd.session import Session, SessionConfig, StateChange
 from pykad.bfd.table import NO_TTL_CHECK, Peer, SessionTable, Transmit
-from pykad.config.sections.bfd import BfdConfig, BfdInstance
+from pykad.config.sections.bfd import AUTH_TYPES, BfdConfig, BfdInstance
 from pykad.drivers.bfd_fast import BfdLoop, to16
 from pykad.drivers.bfd_socket import BfdReceiver, BfdSender
 from pykad.drivers.timer import now_us
@@ -62,7 +63,13 @@ class EventPipe:
 
 def session_config(instance: BfdInstance) -> tuple[SessionConfig, Peer]:
     """What the table needs from one ``bfd_instance`` block."""
+    auth = instance.auth
     config = SessionConfig(
+        auth=None
+        if auth is None
+        else AuthKey(
+            AuthType(AUTH_TYPES.index(auth.auth_type) + 1), auth.key_id, auth.secret.encode()
+        ),
         name=instance.name,
         desired_min_tx_us=instance.min_tx_us,
         required_min_rx_us=instance.min_rx_us,

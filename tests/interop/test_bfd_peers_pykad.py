@@ -109,3 +109,37 @@ def test_pykad_multihop_session_with_bfdd(
     mark = pykad.log_mark()
     daemon.stop()
     pykad.wait_for_log(EXPIRED, timeout=3, since=mark)
+
+
+@pytest.mark.parametrize(
+    "auth_type",
+    ["simple_password", "keyed_md5", "meticulous_keyed_md5", "keyed_sha1", "meticulous_keyed_sha1"],
+)
+def test_pykad_authenticated_session_with_bird(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, bfd_peers_lab: BfdPeersLab, auth_type: str
+) -> None:
+    """RFC 5880 authentication, a pykad extension: each type comes Up with BIRD, and a
+    wrong secret never does."""
+    netns_lab.lan({"A": f"{PYKAD_ADDRESS}/24", "B": f"{PEER}/24", "C": "192.0.2.3/24"})
+    peer = BfdPeer(PYKAD_ADDRESS, PEER, 10, 10, 3, auth=(auth_type, 7, "s3cret"))
+    wrong = BfdPeer(PYKAD_ADDRESS, "192.0.2.3", 10, 10, 3, auth=(auth_type, 7, "other"))
+    daemon = bfd_peers_lab.bird((netns_lab, "B"), peer)
+    liar = bfd_peers_lab.bird((netns_lab, "C"), wrong)
+    config = keepalived_bfd_instance("BFD1", peer.mirror()).replace(
+        "}", f"    pykad_auth {auth_type} 7 s3cret\n}}"
+    ) + keepalived_bfd_instance("BFD2", wrong.mirror()).replace(
+        "}", f"    pykad_auth {auth_type} 7 s3cret\n}}"
+    )
+    pykad = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,))
+    daemon.wait_for_state(PYKAD_ADDRESS, "Up", timeout=10)
+    pykad.wait_for_log(UP, timeout=5)
+    wait_for(
+        lambda: negotiated_timers(daemon, PYKAD_ADDRESS) == (10, 30),
+        timeout=3,
+        message=lambda: f"10 ms timers: {negotiated_timers(daemon, PYKAD_ADDRESS)}",
+    )
+    mark = pykad.log_mark()
+    daemon.stop()
+    pykad.wait_for_log(EXPIRED, timeout=3, since=mark)
+    assert liar.state(PYKAD_ADDRESS) != "Up"
+    assert "(BFD2) Entering Up state" not in pykad.log_text()

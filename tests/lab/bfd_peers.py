@@ -173,6 +173,8 @@ class BfdPeer:
     multiplier: int = 3
     passive: bool = False
     multihop: bool = False
+    auth: tuple[str, int, str] | None = None
+    """(type, key id, secret); types as pykad's ``pykad_auth`` names them (BIRD only)."""
 
     def __post_init__(self) -> None:
         peer, local = ipaddress.ip_address(self.peer), ipaddress.ip_address(self.local)
@@ -188,9 +190,9 @@ class BfdPeer:
         return replace(self, peer=self.local, local=self.peer, passive=passive)
 
     @property
-    def options(self) -> tuple[int, int, int, bool]:
+    def options(self) -> tuple[int, int, int, bool, tuple[str, int, str] | None]:
         """What BIRD configures per interface pattern, not per neighbor."""
-        return (self.min_rx_ms, self.min_tx_ms, self.multiplier, self.passive)
+        return (self.min_rx_ms, self.min_tx_ms, self.multiplier, self.passive, self.auth)
 
 
 def keepalived_bfd_instance(name: str, peer: BfdPeer) -> str:
@@ -517,6 +519,16 @@ _BIRD_ROW = re.compile(
 )
 
 
+_BIRD_AUTH = {
+    "simple_password": "simple",
+    "keyed_md5": "keyed md5",
+    "meticulous_keyed_md5": "meticulous keyed md5",
+    "keyed_sha1": "keyed sha1",
+    "meticulous_keyed_sha1": "meticulous keyed sha1",
+}
+"""pykad's ``pykad_auth`` types in BIRD's ``authentication`` words."""
+
+
 class Bird(BfdDaemon):
     """BIRD 2's ``protocol bfd`` in one namespace (runs as root, in the foreground).
 
@@ -550,12 +562,20 @@ class Bird(BfdDaemon):
                 f"{[p.peer for p in peers]}; start another Bird for other options"
             )
         p = peers[0]
+        auth = []
+        if p.auth is not None:
+            kind, key_id, secret = p.auth
+            auth = [
+                f"        authentication {_BIRD_AUTH[kind]};",
+                f'        password "{secret}" {{ id {key_id}; }};',
+            ]
         return [
             f"    {keyword} {{",
             f"        min rx interval {p.min_rx_ms} ms;",
             f"        min tx interval {p.min_tx_ms} ms;",
             f"        multiplier {p.multiplier};",
             f"        passive {'yes' if p.passive else 'no'};",
+            *auth,
             "    };",
         ]
 

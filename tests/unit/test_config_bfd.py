@@ -85,3 +85,29 @@ def test_written_text_is_stable(tmp_path: Path) -> None:
     text = write(config)
     assert "neighbor_ip 2001:db8::9" in text
     assert read(tmp_path, text).config == config
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("pykad_auth keyed_sha1 7 s3cret", ("keyed_sha1", 7, "s3cret")),
+        ("pykad_auth simple_password 0 pw", ("simple_password", 0, "pw")),
+        ("pykad_auth keyed_sha1 7", "pykad_auth takes TYPE KEY_ID SECRET - ignoring"),
+        ("pykad_auth sha256 7 s3cret", "unknown pykad_auth type sha256"),
+        ("pykad_auth keyed_md5 256 s3cret", "number '256' outside range [0, 255]"),
+        ("pykad_auth keyed_md5 1 " + "x" * 17, "a keyed_md5 secret has 1-16 bytes"),
+    ],
+)
+def test_pykad_auth(tmp_path: Path, line: str, expected: tuple[str, int, str] | str) -> None:
+    loaded = read(tmp_path, f"bfd_instance b1 {{\n neighbor_ip 192.0.2.2\n {line}\n}}\n")
+    assert loaded.config is not None
+    (b,) = loaded.config.bfd.instances
+    errors = [str(d) for d in loaded.diagnostics.items if d.severity > 0]
+    if isinstance(expected, tuple):
+        assert b.auth is not None and (b.auth.auth_type, b.auth.key_id, b.auth.secret) == expected
+        assert errors == []
+        text = write(loaded.config)
+        assert f"    {line}" in text.splitlines()
+    else:
+        assert b.auth is None
+        assert len(errors) == 1 and expected in errors[0] and "k.conf:3" in errors[0]

@@ -55,6 +55,29 @@ class BfdInstance:
     """Events go to the checker process."""
     multihop: bool = False
     """keepalived 2.2.8+: RFC 5883 multihop (UDP 4784)."""
+    auth: BfdAuth | None = None
+    """pykad: RFC 5880 authentication (``pykad_auth TYPE KEY_ID SECRET``)."""
+
+
+AUTH_TYPES = (
+    "simple_password",
+    "keyed_md5",
+    "meticulous_keyed_md5",
+    "keyed_sha1",
+    "meticulous_keyed_sha1",
+)
+"""``pykad_auth`` types, in RFC 5880's order (Auth Type 1-5)."""
+AUTH_SECRET_MAX = {"simple_password": 16, "keyed_md5": 16, "meticulous_keyed_md5": 16}
+"""Longest secret per type (RFC 5880 sections 4.2-4.4); SHA1 keys take 20 bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class BfdAuth:
+    """One session's authentication: its type (a name of ``AUTH_TYPES``), Key ID, secret."""
+
+    auth_type: str
+    key_id: int
+    secret: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +222,35 @@ class Builder:
             draft.fields["passive"] = True
         elif kw == "multihop":
             draft.fields["multihop"] = True
+        elif kw == "pykad_auth":
+            auth = self._auth(name, st)
+            if auth is not None:
+                draft.fields["auth"] = auth
         elif kw in ("vrrp", "checker"):
             draft.processes.add(kw)
         return True
+
+    def _auth(self, name: str, st: Statement) -> BfdAuth | None:
+        """``pykad_auth TYPE KEY_ID SECRET`` (a pykad keyword: keepalived has no BFD auth)."""
+        ctx = self.ctx
+        if len(st.words) != 4:
+            ctx.error(f"BFD instance {name}: pykad_auth takes TYPE KEY_ID SECRET - ignoring")
+            return None
+        auth_type, key_word, secret = st.words[1:]
+        if auth_type not in AUTH_TYPES:
+            ctx.error(
+                f"BFD instance {name}: unknown pykad_auth type {auth_type} "
+                f"(one of {', '.join(AUTH_TYPES)}) - ignoring"
+            )
+            return None
+        key_id = ctx.values.read_int(key_word, 0, 255)
+        if key_id is None:  # read_int said why
+            return None
+        longest = AUTH_SECRET_MAX.get(auth_type, 20)
+        if not 1 <= len(secret.encode()) <= longest:
+            ctx.error(f"BFD instance {name}: a {auth_type} secret has 1-{longest} bytes - ignoring")
+            return None
+        return BfdAuth(auth_type, key_id, secret)
 
     def _finish(self, draft: _Draft) -> BfdInstance | None:
         """keepalived's bfd_end_handler."""
@@ -276,6 +325,8 @@ def write(config: BfdConfig) -> Iterator[str]:
             yield "    passive"
         if b.multihop:
             yield "    multihop"
+        if b.auth is not None:
+            yield f"    pykad_auth {b.auth.auth_type} {b.auth.key_id} {b.auth.secret}"
         if not (b.vrrp and b.checker):
             yield from (f"    {p}" for p in ("vrrp", "checker") if getattr(b, p))
         yield "}"
