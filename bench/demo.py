@@ -11,6 +11,11 @@
    after its skew time) and measures again.
 4. Does the same with keepalived 2.2.7 on the same configs, and prints both
    next to the protocol's bounds (RFC 5798 section 6.1).
+5. BFD-driven takeover: A and B again, now with 1 s adverts (VRRPv2) and a BFD
+   session between them (10 ms x 3) from ``conf/demo/bfd-router-a.conf`` and
+   ``bfd-router-b.conf``; B has ``pykad_bfd_takeover``.  Kills A and measures
+   B's takeover: pykad's B acts on the BFD Down; keepalived's B ignores the
+   keyword and waits for its master-down timer (3 x 1 s plus skew).
 
 Needs root (network namespaces). Everything it creates is removed at the end.
 """
@@ -34,13 +39,16 @@ from pykad.vrrp.timers import master_down_interval_us, skew_time_us  # noqa: E40
 
 CONFIGS = ROOT / "conf" / "demo"
 VIP = "192.0.2.10"
+BFD_VIP = "192.0.2.20"
 ADVERT_US = 50_000
 BACKUP_PRIORITY = 100
 
 
-def first_garp_after(capture: Capture, t0: float, timeout: float = 10.0) -> float:
-    """Seconds from ``t0`` to the first gratuitous ARP for the VIP the observer saw."""
-    vip = bytes(int(x) for x in VIP.split("."))
+def first_garp_after(
+    capture: Capture, t0: float, timeout: float = 10.0, address: str = VIP
+) -> float:
+    """Seconds from ``t0`` to the first gratuitous ARP for ``address`` the observer saw."""
+    vip = bytes(int(x) for x in address.split("."))
 
     def garp(f: Frame) -> bool:
         d = f.data
@@ -107,6 +115,35 @@ def failovers(name: str, program: tuple[str, ...], workdir: Path) -> Run:
         return Run(name, kill_s * 1000, term_s * 1000)
 
 
+def bfd_takeover(name: str, program: tuple[str, ...], workdir: Path) -> float:
+    print(f"\n== {name}: VRRPv2 at 1 s adverts, BFD 10 ms x 3 between A and B")
+    with (
+        Topology(workdir / f"{name}-bfd-netns") as topo,
+        KeepalivedLab(workdir / f"{name}-bfd") as lab,
+    ):
+        topo.lan({"A": "192.0.2.1/24", "B": "192.0.2.2/24", "C": "192.0.2.100/24"})
+        capture = topo.capture("C", "eth0", "arp", extra_args=["-tt"])
+        a, b = (
+            lab.start(
+                (topo, node),
+                (CONFIGS / f"bfd-router-{node.lower()}.conf").read_text(),
+                name=f"{node}-bfd",
+                program=program,
+            )
+            for node in ("A", "B")
+        )
+        a.wait_for_state("VI_2", "MASTER", timeout=15)
+        b.wait_for_state("VI_2", "BACKUP", timeout=10)
+        b.wait_for_log(r"\(to_a\) Entering Up state", timeout=10)
+        time.sleep(1.5)  # B has heard A's adverts: it follows A as its master
+        print("   A is MASTER, B is BACKUP, the BFD session is Up; kill -9 of A")
+        t0 = time.time()
+        a.kill()
+        took = first_garp_after(capture, t0, address=BFD_VIP)
+        print(f"   B sent its first gratuitous ARP {took * 1000:.1f} ms later")
+        return took * 1000
+
+
 def main() -> int:
     if os.geteuid() != 0:
         print("demo: needs root (it builds network namespaces)", file=sys.stderr)
@@ -118,6 +155,10 @@ def main() -> int:
             failovers("pykad", (PYKAD,), Path(tmp)),
             failovers("keepalived", ("keepalived",), Path(tmp)),
         ]
+        bfd = [
+            ("pykad", bfd_takeover("pykad", (PYKAD,), Path(tmp))),
+            ("keepalived", bfd_takeover("keepalived", ("keepalived",), Path(tmp))),
+        ]
     down = master_down_interval_us(3, BACKUP_PRIORITY, ADVERT_US) / 1000
     skew = skew_time_us(3, BACKUP_PRIORITY, ADVERT_US) / 1000
     print("\n== failover time: fault to the backup's first gratuitous ARP (one run each)")
@@ -126,6 +167,13 @@ def main() -> int:
     for r in runs:
         print(f"   {r.name:<12}{r.kill_ms:>21.1f} ms{r.term_ms:>21.1f} ms")
     print("   (bench/sidebyside.py failover repeats this and reports medians in BENCHMARKS.md)")
+    v2_down = master_down_interval_us(2, BACKUP_PRIORITY, 1_000_000) / 1000
+    print("\n== BFD-driven takeover: kill -9 of the master to the backup's first gratuitous ARP")
+    print(
+        f"   {'bound':<12}{30:>21.1f} ms  (BFD detection, 3 x 10 ms; without BFD {v2_down:.0f} ms)"
+    )
+    for name, ms in bfd:
+        print(f"   {name:<12}{ms:>21.1f} ms")
     return 0
 
 

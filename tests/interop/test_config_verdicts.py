@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,24 @@ def pykad_test(netns: str, path: Path) -> subprocess.CompletedProcess[str]:
 def assert_same_verdict(netns: str, path: Path) -> None:
     keepalived = config_test(path, netns, config_id=CONFIG_ID)
     ours = pykad_test(netns, path)
+    pykad_lines = [
+        line for line in path.read_text().splitlines() if line.strip().startswith("pykad_")
+    ]
+    if pykad_lines:
+        # pykad's own keywords: keepalived warns about each as unknown and otherwise
+        # runs the file; its verdict without them is the one pykad must give.
+        for line in pykad_lines:
+            assert f"Unknown keyword '{line.split()[0]}'" in keepalived.output
+        with tempfile.TemporaryDirectory() as tmp:
+            bare = Path(tmp) / path.name
+            bare.write_text(
+                "".join(
+                    line
+                    for line in path.read_text().splitlines(keepends=True)
+                    if not line.strip().startswith("pykad_")
+                )
+            )
+            keepalived = config_test(bare, netns, config_id=CONFIG_ID)
     assert ours.returncode == keepalived.returncode, (
         f"keepalived -t: {keepalived.returncode}\n{keepalived.output}\n"
         f"pykad -t: {ours.returncode}\n{ours.stderr}"
