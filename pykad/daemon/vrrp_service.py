@@ -57,6 +57,7 @@ from pykad.vrrp.router import (
     Effect,
     Log,
     LowerPriorityAdvert,
+    PriorityChanged,
     RouterConfig,
     SendAdvert,
     SendGratuitous,
@@ -675,6 +676,9 @@ class VrrpService:
                 self._notify(self.planner.master_rx_lower_pri, inst.name, effect.priority)
             elif isinstance(effect, WantMaster):
                 self._want_master(inst, now)
+            elif isinstance(effect, PriorityChanged):
+                state = NotifyState.of(inst.router.state)
+                self._notify(self.planner.priority_changed, inst.name, state, effect.new)
             elif isinstance(effect, Log):
                 log.info("%s", effect.text)
         if self.fast.delegate_master(inst):

@@ -125,6 +125,14 @@ class WantMaster:
 
 
 @dataclass(frozen=True, slots=True)
+class PriorityChanged:
+    """Tracking changed the effective priority (keepalived ``vrrp_set_effective_priority``)."""
+
+    old: int
+    new: int
+
+
+@dataclass(frozen=True, slots=True)
 class Log:
     """A line for the log, in keepalived's words."""
 
@@ -132,7 +140,14 @@ class Log:
 
 
 Effect = (
-    SendAdvert | ChangeVips | SendGratuitous | StateChanged | LowerPriorityAdvert | WantMaster | Log
+    SendAdvert
+    | ChangeVips
+    | SendGratuitous
+    | StateChanged
+    | LowerPriorityAdvert
+    | WantMaster
+    | PriorityChanged
+    | Log
 )
 
 
@@ -291,18 +306,31 @@ class VrrpRouter:
         """The tracked objects now say ``fault`` and the effective ``priority``.
 
         An address owner keeps priority 255 whatever the weights (keepalived).
+        A new priority moves a running Master_Down_Timer by the change of
+        Master_Down_Interval (its skew), as keepalived does.
         """
-        if self.base_priority != PRIORITY_OWNER:
+        effects: list[Effect] = []
+        old = self.effective_priority
+        if self.base_priority != PRIORITY_OWNER and priority != old:
             self.effective_priority = priority
+            effects.append(
+                Log(f"({self.config.name}) Changing effective priority from {old} to {priority}")
+            )
+            if self.state is State.BACKUP and self.master_down_deadline is not None:
+                c, interval = self.config, self.master_adver_interval_us
+                self.master_down_deadline += master_down_interval_us(
+                    c.version, priority, interval, c.down_timer_adverts
+                ) - master_down_interval_us(c.version, old, interval, c.down_timer_adverts)
+            effects.append(PriorityChanged(old, priority))
         if fault == self.fault:
-            return []
+            return effects
         self.fault = fault
         if fault:
-            return self._fire(Event.FAULT, now)
+            return effects + self._fire(Event.FAULT, now)
         if self.state is not State.FAULT:
-            return []
+            return effects
         owner = self.base_priority == PRIORITY_OWNER
-        return self._fire(Event.RECOVER_OWNER if owner else Event.RECOVER, now)
+        return effects + self._fire(Event.RECOVER_OWNER if owner else Event.RECOVER, now)
 
     def sync(self, state: State, now: int) -> list[Effect]:
         """The sync group moves this member to MASTER or BACKUP (FAULT comes by tracking)."""

@@ -15,6 +15,7 @@ from pykad.vrrp.router import (
     ChangeVips,
     Log,
     LowerPriorityAdvert,
+    PriorityChanged,
     RouterConfig,
     SendAdvert,
     StateChanged,
@@ -179,8 +180,26 @@ def test_tracking_fault_and_recovery() -> None:
     assert r.state is State.FAULT and r.next_deadline() is None
     assert r.receive_advert(advert(50), PEER, now + 2) == []
     effects = r.set_tracking(fault=False, priority=90, now=now + 3)
-    assert effects == [StateChanged(State.FAULT, State.BACKUP, "keepalived")]
+    assert effects == [
+        Log("(VI_1) Changing effective priority from 100 to 90"),
+        PriorityChanged(100, 90),
+        StateChanged(State.FAULT, State.BACKUP, "keepalived"),
+    ]
     assert r.next_deadline() == now + 3 + master_down_interval_us(3, 90, SECOND)
+
+
+def test_a_new_priority_moves_a_backups_master_down_timer_by_its_skew() -> None:
+    r = router(priority=100)
+    r.start(0)
+    assert r.state is State.BACKUP
+    before = r.master_down_deadline
+    assert before == master_down_interval_us(3, 100, SECOND)
+    assert r.set_tracking(fault=False, priority=200, now=10) == [
+        Log("(VI_1) Changing effective priority from 100 to 200"),
+        PriorityChanged(100, 200),
+    ]
+    assert r.master_down_deadline == master_down_interval_us(3, 200, SECOND)  # less skew
+    assert r.set_tracking(fault=False, priority=200, now=20) == []
 
 
 def test_weights_change_the_advertised_priority_but_not_an_owners() -> None:
