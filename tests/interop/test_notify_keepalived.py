@@ -264,3 +264,46 @@ def test_the_pykad_daemon_notifies_as_keepalived_does(
     assert Counter(p_lines) == Counter(k_lines)
     assert fifos["pykad"].endswith(b"\n") and len(fifos["pykad"]) == len(fifos["keepalived"])
     assert argvs["pykad"] == argvs["keepalived"]
+
+
+def test_priority_change_lines_match_keepalived(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, tmp_path: Path
+) -> None:
+    """notify_priority_changes: a track_file moves the priority; both daemons write the
+    same MASTER_PRIORITY lines, in the same order, and log the same change."""
+    netns_lab.lan({"A": "192.0.2.1/24"})
+    got = {}
+    for name, program in (("keepalived", ("keepalived",)), ("pykad", (PYKAD,))):
+        track = tmp_path / f"{name}.track"
+        track.write_text("0\n")
+        fifo = Path(keepalived_lab.workdir) / f"{name}-prio.fifo"
+        config = (
+            f"global_defs {{\n    vrrp_notify_fifo {fifo}\n}}\n"
+            f"track_file tf {{\n    file {track}\n    weight 2\n}}\n"
+            + vrrp_instance_config(
+                priority=100,
+                version=3,
+                advert_int=0.1,
+                extra="notify_priority_changes\ntrack_file {\n    tf\n}",
+            )
+        )
+        reader = FifoReader(fifo)
+        try:
+            d = keepalived_lab.start(
+                (netns_lab, "A"), config, name=f"{name}-prio", subsystems={"vrrp"}, program=program
+            )
+            d.wait_for_state("VI_1", "MASTER", timeout=15)
+            for value, lines in (("5", 3), ("-10", 4)):
+                track.write_text(value + "\n")
+                wait_for(
+                    lambda n=lines, r=reader: r.data.count(b"\n") >= n,  # type: ignore[misc]
+                    timeout=5,
+                    message=f"{lines} FIFO lines",
+                )
+            d.wait_for_log(r"\(VI_1\) Changing effective priority from 110 to 80", timeout=5)
+            assert d.stop() == 0
+            time.sleep(0.2)
+        finally:
+            got[name] = reader.close()
+    assert got["pykad"] == got["keepalived"]
+    assert b'INSTANCE "VI_1" MASTER_PRIORITY 110\n' in got["pykad"]
