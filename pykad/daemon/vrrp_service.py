@@ -28,6 +28,7 @@ from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
 from pykad.daemon.accept_mode import Firewall
 from pykad.daemon.fast_paths import PUMP_KEY, FastPaths
+from pykad.daemon.garp_pacing import Pacing
 from pykad.daemon.host_side import HostSide, Kernel, Ops
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.bfd_pipe import BfdEventReader
@@ -216,6 +217,11 @@ class VrrpService:
         self._senders: dict[int, PacketSender] = {}
         self._interfaces: dict[str, Interface] = {}
         self.timers: TimerLoop[int] = TimerLoop()
+        self.pacing = Pacing(
+            config.global_defs.garp,
+            config.vrrp.garp_groups,
+            self._interface_name,
+        )
         self.tracks = config_tracks(config.vrrp)
         self.tracker = Tracker(self.tracks)
         self.groups = group_of(SyncGroup(g.name, g.members) for g in config.vrrp.sync_groups)
@@ -232,6 +238,9 @@ class VrrpService:
         if found is None:
             found = self._interfaces[name] = self.lookup(name)
         return found
+
+    def _interface_name(self, ifindex: int) -> str:
+        return next((i.name for i in self._interfaces.values() if i.index == ifindex), "")
 
     def _socket(self, iface: Interface, family: int) -> VrrpSocket:
         key = (iface.index, family)
@@ -643,6 +652,13 @@ class VrrpService:
             nxt = self.fast.pump.send_due(now)
             self.timers.schedule(PUMP_KEY, nxt if nxt >= 0 else None)
             return
+        if self.pacing.is_key(key):
+            ifindex, frames = self.pacing.due(key, now)
+            sender = self._sender(ifindex)
+            if frames and sender is not None:
+                sender.send(frames)
+            self.timers.schedule(key, self.pacing.next_deadline(key))
+            return
         inst = self.instances[key]
         self.fast.refresh(inst)  # adverts the filter absorbed moved the deadline on
         due = inst.router.next_deadline()
@@ -687,7 +703,7 @@ class VrrpService:
         if garp.master:
             rounds = garp.due(now)
             if rounds:
-                self._send_gratuitous(inst, rounds)
+                self._send_gratuitous(inst, rounds, now)
             g = garp.next_deadline()
         else:
             g = None
@@ -778,14 +794,17 @@ class VrrpService:
             inst.garp_frames = (key, frames)
         return inst.garp_frames[1]
 
-    def _send_gratuitous(self, inst: Instance, rounds: int) -> None:
+    def _send_gratuitous(self, inst: Instance, rounds: int, now: int) -> None:
         for ifindex, batch in self._garp_frames(inst).items():
             sender = self._sender(ifindex)
             if sender is None:
                 log.warning("(%s) cannot send gratuitous ARPs/NAs on %d", inst.name, ifindex)
                 continue
-            for _ in range(rounds):
-                sender.send(batch)
+            frames, keys = self.pacing.offer(ifindex, batch, rounds, now)
+            if frames:
+                sender.send(frames)
+            for key in keys:
+                self.timers.schedule(key, self.pacing.next_deadline(key))
 
     def _sender(self, ifindex: int) -> PacketSender | None:
         sender = self._senders.get(ifindex)
@@ -810,6 +829,7 @@ class VrrpService:
     def _state_changed(self, inst: Instance, change: StateChanged, now: int) -> None:
         if change.old is State.MASTER:
             inst.garp.left_master()
+            self.pacing.cancel([f for fs in self._garp_frames(inst).values() for f in fs])
         if change.new is not State.INIT:
             state = NotifyState.of(change.new)
             self._notify(

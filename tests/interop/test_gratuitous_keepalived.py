@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.keepalived import KeepalivedLab, vrrp_instance_config
+from lab.keepalived import PYKAD, KeepalivedLab, vrrp_instance_config
 from lab.netns import Topology, wait_for
 from pykad.tools.pcap import Frame
 from pykad.vrrp.gratuitous import (
@@ -150,16 +150,20 @@ def test_keepalived_garps_and_nas_are_ours(
     assert _first_advert(frames, mac) <= arps[0].timestamp
 
 
-def test_keepalived_garp_interval_is_our_pacer(
-    netns_lab: Topology, keepalived_lab: KeepalivedLab
+@pytest.mark.parametrize("program", [("keepalived",), (PYKAD,)], ids=["keepalived", "pykad"])
+def test_garp_interval_is_our_pacer(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, program: tuple[str, ...]
 ) -> None:
+    """keepalived's vrrp_garp_interval is what GratuitousPacer computes, and pykad's is too."""
     netns_lab.lan({"A": "192.0.2.1/24", "C": "192.0.2.100/24"})
     mac = _mac(netns_lab, "A")
     capture = netns_lab.capture("C", "eth0", "arp")
     config = "global_defs {\n    vrrp_garp_interval 0.5\n}\n" + vrrp_instance_config(
         vips=[f"{v}/24" for v in VIPS4], extra="garp_master_delay 0\ngarp_master_repeat 2\n"
     )
-    k = keepalived_lab.start((netns_lab, "A"), config, name="A", subsystems={"vrrp"})
+    k = keepalived_lab.start(
+        (netns_lab, "A"), config, name="A", subsystems={"vrrp"}, program=program
+    )
     k.wait_for_state("VI_1", "MASTER", timeout=10)
     wait_for(lambda: len(_arps(capture.packets(), mac)) >= 3, timeout=5, message="3 GARPs")
     time.sleep(1.0)  # and no fourth
