@@ -70,15 +70,30 @@ class HostSide:
 
     def apply(self, owner: str, ops: Ops) -> None:
         """Carry out ``ops``: one batch per kind, in keepalived's order."""
+        self.begin(owner, ops)()
+
+    def begin(self, owner: str, ops: Ops) -> Callable[[], None]:
+        """Add the addresses of ``ops`` now; the returned function finishes the change.
+
+        It reads the kernel's answers and then applies routes and rules: a new
+        master calls it after its first gratuitous ARPs.  Removals happen at once
+        (rules, routes, then addresses, as keepalived).
+        """
         add, address_ops, route_ops, rule_ops = ops
         if add:
-            self._report(owner, self.kernel.apply(address_ops) if address_ops else [])
-            self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])
-            self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
+            answers = self.kernel.send(address_ops) if address_ops else list
+
+            def finish() -> None:
+                self._report(owner, answers())
+                self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])
+                self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
+
+            return finish
         else:
             self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
             self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])
             self._report(owner, self.kernel.apply(address_ops) if address_ops else [])
+            return _done
 
     @staticmethod
     def _report(
@@ -88,6 +103,10 @@ class HostSide:
             if result.failed:
                 verb = "add" if result.op.add else "remove"
                 log.warning("(%s) cannot %s %s: %s", owner, verb, _what(result.op), result)
+
+
+def _done() -> None:
+    pass
 
 
 def _what(op: AddressOp | RouteOp | RuleOp) -> str:

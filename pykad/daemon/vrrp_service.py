@@ -80,6 +80,10 @@ from pykad.vrrp.validate import ntoa
 
 log = logging.getLogger("pykad.vrrp")
 
+TAKEOVER_EARLY_US = 400
+"""A BACKUP's Master_Down_Timer wakes the loop this much early and waits out the rest,
+so that trio's wake-up latency (~0.1-0.4 ms here) does not delay a takeover."""
+
 
 @dataclass(frozen=True, slots=True)
 class Interface:
@@ -362,6 +366,8 @@ class VrrpService:
             for ifindex in set(inst.vip_interfaces):
                 self._sender(ifindex)
             self._garp_frames(inst)
+            for add in (True, False):
+                self._host_ops(inst, add)
             for dst in inst.destinations:
                 inst.encoded(inst.router.effective_priority, dst)
         self.sources = TrackingSources(
@@ -663,6 +669,11 @@ class VrrpService:
         self.fast.refresh(inst)  # adverts the filter absorbed moved the deadline on
         due = inst.router.next_deadline()
         effects: list[Effect] = []
+        if due is not None and now < due <= now + TAKEOVER_EARLY_US and self._taking_over(inst):
+            # The Master_Down_Timer was woken early (a wake-up costs more than this):
+            # wait out the rest here, so the takeover starts on time.
+            while (now := now_us()) < due:
+                pass
         if due is not None and due <= now:
             self.fast.reclaim(inst)
             effects = inst.router.handle_timer(now)
@@ -671,19 +682,40 @@ class VrrpService:
     # --- effects ------------------------------------------------------------------
 
     def _apply(self, inst: Instance, effects: list[Effect], now: int) -> None:
-        for effect in effects:  # keepalived logs the new state before it acts on it
-            if isinstance(effect, StateChanged):
-                self._log_state(inst, effect)
-                if effect.new is State.MASTER and inst.ah is not None:
+        # What goes on the wire and into the kernel first (advert, VIPs, first GARPs),
+        # then what is told (log lines, notifications): a cold log record or notify plan
+        # costs more than a packet.  The log lines keep keepalived's order.
+        told: list[Effect] = []
+        vips: list[bool] = []
+        unfinished: list[Callable[[], None]] = []
+        if inst.ah is not None:
+            for effect in effects:
+                if isinstance(effect, StateChanged) and effect.new is State.MASTER:
                     inst.ah_counter.going_master()  # before its first advert
         for effect in effects:
             if isinstance(effect, SendAdvert):
                 self._send_advert(inst, effect.priority)
             elif isinstance(effect, ChangeVips):
-                self._change_vips(inst, effect.add)
+                finish = self._change_vips(inst, effect.add, log_it=False)
+                if finish is not None:
+                    vips.append(effect.add)
+                    unfinished.append(finish)
             elif isinstance(effect, SendGratuitous):
                 inst.garp.became_master(now)
-            elif isinstance(effect, StateChanged):
+                rounds = inst.garp.due(now)
+                if rounds:
+                    self._send_gratuitous(inst, rounds, now)
+            else:
+                told.append(effect)
+        for finish in unfinished:
+            finish()
+        for effect in told:  # keepalived logs the new state before it acts on it
+            if isinstance(effect, StateChanged):
+                self._log_state(inst, effect)
+        for add in vips:
+            self._log_vips(inst, add)
+        for effect in told:
+            if isinstance(effect, StateChanged):
                 self._state_changed(inst, effect, now)
             elif isinstance(effect, LowerPriorityAdvert):
                 inst.garp.lower_priority_advert(now)
@@ -708,7 +740,15 @@ class VrrpService:
         else:
             g = None
         d = inst.router.next_deadline()
+        if d is not None and self._taking_over(inst):
+            d -= TAKEOVER_EARLY_US
         self.timers.schedule(inst.index, d if g is None else g if d is None or g < d else d)
+
+    @staticmethod
+    def _taking_over(inst: Instance) -> bool:
+        """Whether the instance's next deadline is a BACKUP's Master_Down_Timer."""
+        r = inst.router
+        return r.state is State.BACKUP and r.master_down_deadline == r.next_deadline()
 
     def _send_advert(self, inst: Instance, priority: int) -> None:
         if inst.ah is not None:
@@ -739,31 +779,64 @@ class VrrpService:
     def _remove_stale_vips(self, inst: Instance) -> None:
         """At start, VIPs a previous run left behind go (keepalived does the same)."""
         if inst.conf.virtual_ipaddresses or inst.conf.virtual_ipaddresses_excluded:
-            self._change_vips(inst, add=False)
+            finish = self._change_vips(inst, add=False)
+            if finish is not None:
+                finish()
 
-    def _change_vips(self, inst: Instance, add: bool) -> None:
-        """The instance's VIPs, eVIPs, virtual routes and rules (keepalived's VIP set)."""
-        if not add and not self.release_vips and self._stop.is_set():
-            return
+    def _log_vips(self, inst: Instance, add: bool) -> None:
         conf = inst.conf
-        vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
-        if vips:
+        if conf.virtual_ipaddresses or conf.virtual_ipaddresses_excluded:
             log.info("(%s) %s VIPs.", inst.name, "setting" if add else "removing")
-        no_accept = not conf.accept and inst.router.base_priority != PRIORITY_OWNER
-        if no_accept and add:  # blocked before they appear (RFC 5798 6.4.3)
-            self.firewall.block((a.address.ip for a in vips), add=True)
+
+    def _host_ops(self, inst: Instance, add: bool) -> Ops:
+        """The kernel operations of the VIP set, built once per interface set (a takeover
+        is a hot path: they are made at start-up)."""
         ops = inst.host_ops.get((add, inst.vip_interfaces))
-        if ops is None:  # built once per interface set: becoming master is a hot path
+        if ops is None:
+            conf = inst.conf
             ops = self.host.ops(
                 add,
-                list(zip(vips, inst.vip_interfaces, strict=True)),
+                list(
+                    zip(
+                        conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded,
+                        inst.vip_interfaces,
+                        strict=True,
+                    )
+                ),
                 conf.virtual_routes,
                 conf.virtual_rules,
             )
             inst.host_ops[(add, inst.vip_interfaces)] = ops
-        self.host.apply(inst.name, ops)
-        if no_accept and not add:
+        return ops
+
+    def _change_vips(
+        self, inst: Instance, add: bool, *, log_it: bool = True
+    ) -> Callable[[], None] | None:
+        """The instance's VIPs, eVIPs, virtual routes and rules (keepalived's VIP set).
+
+        The addresses change now; the returned function finishes the change (reads
+        the kernel's answers, then routes and rules: ``HostSide.begin``), so that a
+        new master can send its gratuitous ARPs in between.  None if they were left
+        as they are (``-V`` at stop).
+        """
+        if not add and not self.release_vips and self._stop.is_set():
+            return None
+        conf = inst.conf
+        vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+        if log_it:
+            self._log_vips(inst, add)
+        no_accept = not conf.accept and inst.router.base_priority != PRIORITY_OWNER
+        if no_accept and add:  # blocked before they appear (RFC 5798 6.4.3)
+            self.firewall.block((a.address.ip for a in vips), add=True)
+        finish = self.host.begin(inst.name, self._host_ops(inst, add))
+        if not (no_accept and not add):
+            return finish
+
+        def finish_and_unblock() -> None:
+            finish()
             self.firewall.block((a.address.ip for a in vips), add=False)
+
+        return finish_and_unblock
 
     def _change_static(self, add: bool) -> None:
         """``static_ipaddress``/``static_routes``/``static_rules``: set at start, gone at stop."""

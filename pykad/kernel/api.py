@@ -21,7 +21,7 @@ Pure: no I/O here.
 from __future__ import annotations
 
 import errno as _errno
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -325,6 +325,15 @@ class Addresses(Protocol):
 
     def apply(self, ops: Sequence[AddressOp]) -> list[OpResult[AddressOp]]:
         """Carry out ``ops`` in order as one batch; one result per op, in the same order."""
+        ...
+
+    def send(self, ops: Sequence[AddressOp]) -> Callable[[], list[OpResult[AddressOp]]]:
+        """Carry out ``ops`` now, and read the results later (call what this returns).
+
+        The changes are made when this returns (rtnetlink applies a request inside the
+        ``send``); only the kernel's answers wait, so that a takeover can send its
+        gratuitous ARPs first.
+        """
         ...
 
     def dump(self, ifindex: int | None = None) -> list[tuple[int, IPInterface]]:

@@ -25,7 +25,7 @@ all its fields).
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv6Address, IPv6Interface
 
@@ -129,6 +129,10 @@ class FakeKernel:
     def apply(self, ops: Sequence[AddressOp]) -> list[OpResult[AddressOp]]:
         self.batches.append(tuple(ops))
         return [OpResult(op, self._address(op)) for op in ops]
+
+    def send(self, ops: Sequence[AddressOp]) -> Callable[[], list[OpResult[AddressOp]]]:
+        results = self.apply(ops)
+        return lambda: results
 
     def entries(self, ifindex: int | None = None) -> list[AddressEntry]:
         return [

@@ -24,7 +24,7 @@ import errno
 import select
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from pykad.kernel import rtnl
@@ -168,6 +168,27 @@ class NetlinkBatchWriter:
         first = self.reserve(len(ops))
         acks = self.transact(rtnl.address_messages(ops, first), first)
         return [OpResult(op, ack.errno, ack.message) for op, ack in zip(ops, acks, strict=True)]
+
+    def send(self, ops: Sequence[AddressOp]) -> Callable[[], list[OpResult[AddressOp]]]:
+        """Send address changes now, read the answers when called (``Addresses.send``).
+
+        A batch larger than one chunk is applied at once (its answers must be read
+        between chunks).
+        """
+        first = self.reserve(len(ops))
+        messages = rtnl.address_messages(ops, first)
+        if sum(map(len, messages)) > self.chunk_bytes:
+            done = self.apply(ops)
+            return lambda: done
+        self._sock.send(b"".join(messages))
+
+        def answers() -> list[OpResult[AddressOp]]:
+            tracker = rtnl.AckTracker(first, len(ops))
+            self.receive(tracker)
+            acks = tracker.results()
+            return [OpResult(op, a.errno, a.message) for op, a in zip(ops, acks, strict=True)]
+
+        return answers
 
     def apply_routes(self, ops: Sequence[RouteOp]) -> list[OpResult[RouteOp]]:
         first = self.reserve(len(ops))
