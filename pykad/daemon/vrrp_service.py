@@ -232,6 +232,7 @@ class VrrpService:
         self._by_name: dict[str, Instance] = {}
         self.sources: TrackingSources | None = None
         self._stop = trio.Event()
+        self._left = False
         self.unknown_vrid = 0
         self.too_short = 0
 
@@ -478,17 +479,29 @@ class VrrpService:
                 nursery.start_soon(self._tracking, receive)
             task_status.started()
             await self._stop.wait()
-            now = now_us()
-            for inst in self.instances:
-                self.fast.reclaim(inst)
-                self._apply(inst, inst.router.shutdown(now), now)
-            if self.release_vips:
-                self._change_static(add=False)
+            self._leave()
             nursery.cancel_scope.cancel()
 
     def stop(self) -> None:
-        """Leave: priority 0 from masters, VIPs removed (unless told to keep them)."""
+        """Leave: priority 0 from masters, VIPs removed (unless told to keep them).
+
+        Called from the task that got SIGTERM, it leaves at once (no wait for the
+        routers' task to be scheduled): a backup's skew time starts sooner.
+        """
         self._stop.set()
+        if self._nursery is not None:
+            self._leave()
+
+    def _leave(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        now = now_us()
+        for inst in self.instances:
+            self.fast.reclaim(inst)
+            self._apply(inst, inst.router.shutdown(now), now)
+        if self.release_vips:
+            self._change_static(add=False)
 
     async def _reader(self, sock: VrrpSocket) -> None:
         fd = sock.fileno()
