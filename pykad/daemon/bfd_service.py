@@ -143,7 +143,11 @@ class BfdService:
         receivers = [(r.sock.fileno(), multihop) for multihop, r in self.receivers.items()]
         self.loop = loop = BfdLoop(receivers, seed=self.rng.getrandbits(64), wake_fd=wake_fd)
         table = self.table
+        send_errors = 0
         while not stopping():
+            if loop.send_errors > send_errors:  # the loop counts, the service tells
+                log.warning("BFD: %d packets could not be sent", loop.send_errors - send_errors)
+                send_errors = loop.send_errors
             deadline = table.next_deadline()
             received, expired = loop.wait(IDLE_WAKE_US + now_us() if deadline is None else deadline)
             for data, source, destination, ttl, multihop in received:

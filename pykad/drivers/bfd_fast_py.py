@@ -185,11 +185,7 @@ class BfdLoop:
         if interval_us <= 0 or detect_time_us <= 0:
             raise ValueError("interval and Detection Time must be positive")
         if tx_fd not in self._tx_socks:
-            family = socket.AF_INET6 if ":" in tx_address else socket.AF_INET
-            self._tx_socks[tx_fd] = (
-                socket.socket(family, socket.SOCK_DGRAM, fileno=os.dup(tx_fd)),
-                0,
-            )
+            self._tx_socks[tx_fd] = (socket.socket(fileno=os.dup(tx_fd)), 0)
         sock, users = self._tx_socks[tx_fd]
         self._tx_socks[tx_fd] = (sock, users + 1)
         self._slots[discr] = _Slot(
@@ -312,6 +308,8 @@ class BfdLoop:
             out.append((discr, *self.disarm(discr)))
 
     def close(self) -> None:
+        if self._epoll.closed:
+            return
         for discr in list(self._slots):
             self.disarm(discr)
         for sock, _ in self._rx.values():
