@@ -143,11 +143,12 @@ class BfdService:
         receivers = [(r.sock.fileno(), multihop) for multihop, r in self.receivers.items()]
         self.loop = loop = BfdLoop(receivers, seed=self.rng.getrandbits(64), wake_fd=wake_fd)
         table = self.table
-        send_errors = 0
+        send_errors, told_at = 0, 0
         while not stopping():
-            if loop.send_errors > send_errors:  # the loop counts, the service tells
+            if loop.send_errors > send_errors and now_us() - told_at >= IDLE_WAKE_US:
+                # The loop counts failed sends; the service tells, once a second at most.
                 log.warning("BFD: %d packets could not be sent", loop.send_errors - send_errors)
-                send_errors = loop.send_errors
+                send_errors, told_at = loop.send_errors, now_us()
             deadline = table.next_deadline()
             received, expired = loop.wait(IDLE_WAKE_US + now_us() if deadline is None else deadline)
             for data, source, destination, ttl, multihop in received:
