@@ -103,6 +103,7 @@ Entry = Callable[[bool], tuple[str, list[Row], list[str]]]
 
 
 def entries() -> dict[str, Entry]:
+    from bench_bfd import bfd_detection, bfd_failover, bfd_scale
     from bench_config_test import config_test
     from bench_failover import failover
     from bench_vrrp_codec import vrrp_codec
@@ -113,6 +114,9 @@ def entries() -> dict[str, Entry]:
         "config_test": config_test,
         "vrrp_scale": vrrp_scale,
         "failover": failover,
+        "bfd_detection": bfd_detection,
+        "bfd_failover": bfd_failover,
+        "bfd_scale": bfd_scale,
     }
 
 
