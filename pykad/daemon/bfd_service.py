@@ -140,7 +140,7 @@ class BfdService:
 
     def run(self, stopping: Callable[[], bool], wake_fd: int = -1) -> None:
         """Serve until ``stopping()`` says so (checked whenever ``wake_fd`` is readable)."""
-        receivers = [(r.sock.fileno(), multihop) for multihop, r in self.receivers.items()]
+        receivers = [(r.fileno(), multihop) for multihop, r in self.receivers.items()]
         self.loop = loop = BfdLoop(receivers, seed=self.rng.getrandbits(64), wake_fd=wake_fd)
         table = self.table
         send_errors, told_at = 0, 0

@@ -61,8 +61,6 @@ class BfdReceiver:
             sock.close()
             raise
         self.sock = sock
-        self.received = 0
-        self.errors = 0
 
     def fileno(self) -> int:
         return self.sock.fileno()
