@@ -57,6 +57,8 @@ from libc.string cimport memcpy, memcmp, memset, strlen
 cimport cython
 
 
+include "_sockets.pxi"
+
 cdef extern from "<unistd.h>" nogil:
     int dup(int)
     int close(int)
@@ -65,14 +67,6 @@ cdef extern from "<unistd.h>" nogil:
 cdef extern from "<fcntl.h>" nogil:
     int fcntl(int, int, ...)
     int F_DUPFD_CLOEXEC
-
-cdef extern from "<time.h>" nogil:
-    ctypedef long time_t
-    struct timespec:
-        time_t tv_sec
-        long tv_nsec
-    int clock_gettime(int, timespec*)
-    int CLOCK_MONOTONIC
 
 cdef extern from "<sys/timerfd.h>" nogil:
     struct itimerspec:
@@ -99,67 +93,6 @@ cdef extern from "<sys/epoll.h>" nogil:
     int EPOLL_CLOEXEC
     int EPOLL_CTL_ADD
     uint32_t EPOLLIN
-
-cdef extern from "<sys/uio.h>" nogil:
-    struct iovec:
-        void* iov_base
-        size_t iov_len
-
-cdef extern from "<sys/socket.h>" nogil:
-    ctypedef unsigned int socklen_t
-    ctypedef unsigned short sa_family_t
-    struct sockaddr:
-        sa_family_t sa_family
-    struct msghdr:
-        void* msg_name
-        socklen_t msg_namelen
-        iovec* msg_iov
-        size_t msg_iovlen
-        void* msg_control
-        size_t msg_controllen
-        int msg_flags
-    struct mmsghdr:
-        msghdr msg_hdr
-        unsigned int msg_len
-    struct cmsghdr:
-        size_t cmsg_len
-        int cmsg_level
-        int cmsg_type
-    cmsghdr* CMSG_FIRSTHDR(msghdr*)
-    cmsghdr* CMSG_NXTHDR(msghdr*, cmsghdr*)
-    unsigned char* CMSG_DATA(cmsghdr*)
-    size_t CMSG_SPACE(size_t)
-    size_t CMSG_LEN(size_t)
-    int sendmmsg(int, mmsghdr*, unsigned int, int)
-    int recvmmsg(int, mmsghdr*, unsigned int, int, timespec*)
-    ssize_t sendto(int, const void*, size_t, int, const sockaddr*, socklen_t)
-    int MSG_DONTWAIT
-    int AF_INET
-    int AF_INET6
-    int SOCK_DGRAM
-
-cdef extern from "<netinet/in.h>" nogil:
-    struct in_addr:
-        uint32_t s_addr
-    struct in6_addr:
-        uint8_t s6_addr[16]
-    struct sockaddr_in:
-        sa_family_t sin_family
-        unsigned short sin_port
-        in_addr sin_addr
-    struct sockaddr_in6:
-        sa_family_t sin6_family
-        unsigned short sin6_port
-        uint32_t sin6_flowinfo
-        in6_addr sin6_addr
-        uint32_t sin6_scope_id
-    int IPPROTO_IP
-    int IPPROTO_IPV6
-    int C_IP_TTL "IP_TTL"
-    int C_IP_PKTINFO "IP_PKTINFO"
-    int C_IPV6_PKTINFO "IPV6_PKTINFO"
-    int C_IPV6_HOPLIMIT "IPV6_HOPLIMIT"
-    unsigned short htons(unsigned short)
 
 cdef extern from "<arpa/inet.h>" nogil:
     const char* inet_ntop(int, const void*, char*, socklen_t)

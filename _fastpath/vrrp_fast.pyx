@@ -14,72 +14,7 @@ from libc.stdlib cimport malloc, calloc, realloc, free, qsort
 from libc.string cimport memcpy, memcmp, memset
 
 
-cdef extern from "<errno.h>" nogil:
-    int EWOULDBLOCK
-
-cdef extern from "<sys/uio.h>" nogil:
-    struct iovec:
-        void* iov_base
-        size_t iov_len
-
-cdef extern from "<time.h>" nogil:
-    struct timespec:
-        pass
-
-cdef extern from "<sys/socket.h>" nogil:
-    ctypedef unsigned int socklen_t
-    struct msghdr:
-        void* msg_name
-        socklen_t msg_namelen
-        iovec* msg_iov
-        size_t msg_iovlen
-        void* msg_control
-        size_t msg_controllen
-        int msg_flags
-    struct mmsghdr:
-        msghdr msg_hdr
-        unsigned int msg_len
-    struct cmsghdr:
-        size_t cmsg_len
-        int cmsg_level
-        int cmsg_type
-    cmsghdr* CMSG_FIRSTHDR(msghdr*)
-    unsigned char* CMSG_DATA(cmsghdr*)
-    size_t CMSG_SPACE(size_t)
-    size_t CMSG_LEN(size_t)
-    int sendmmsg(int, mmsghdr*, unsigned int, int)
-    int recvmmsg(int, mmsghdr*, unsigned int, int, timespec*)
-    int MSG_DONTWAIT
-    int MSG_TRUNC
-    int AF_INET
-    int AF_INET6
-
-cdef extern from "<netinet/in.h>" nogil:
-    struct in_addr:
-        uint32_t s_addr
-    struct in6_addr:
-        pass
-    struct sockaddr_in:
-        unsigned short sin_family
-        unsigned short sin_port
-        in_addr sin_addr
-    struct sockaddr_in6:
-        unsigned short sin6_family
-        unsigned short sin6_port
-        uint32_t sin6_flowinfo
-        in6_addr sin6_addr
-        uint32_t sin6_scope_id
-    struct in_pktinfo:
-        int ipi_ifindex
-        in_addr ipi_spec_dst
-        in_addr ipi_addr
-    struct in6_pktinfo:
-        in6_addr ipi6_addr
-        unsigned int ipi6_ifindex
-    int IPPROTO_IP
-    int IPPROTO_IPV6
-    int IP_PKTINFO
-    int IPV6_PKTINFO
+include "_sockets.pxi"
 
 
 cdef enum:
@@ -452,14 +387,14 @@ cdef class TxPump:
                     if family == 4:
                         pk.hdr.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo))
                         c.cmsg_level = IPPROTO_IP
-                        c.cmsg_type = IP_PKTINFO
+                        c.cmsg_type = C_IP_PKTINFO
                         c.cmsg_len = CMSG_LEN(sizeof(in_pktinfo))
                         i4 = <in_pktinfo*>CMSG_DATA(c)
                         memcpy(&i4.ipi_spec_dst, PyBytes_AS_STRING(src), 4)
                     else:
                         pk.hdr.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo))
                         c.cmsg_level = IPPROTO_IPV6
-                        c.cmsg_type = IPV6_PKTINFO
+                        c.cmsg_type = C_IPV6_PKTINFO
                         c.cmsg_len = CMSG_LEN(sizeof(in6_pktinfo))
                         i6 = <in6_pktinfo*>CMSG_DATA(c)
                         memcpy(&i6.ipi6_addr, PyBytes_AS_STRING(src), 16)
