@@ -99,7 +99,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -108,15 +108,13 @@ import pytest
 
 from lab.need import need_program
 from lab.netns import (
-    Closing,
+    DaemonLab,
     LabProcess,
     Topology,
     cleaning,
     kill_process_group,
     pid_alive,
-    register_cleanup,
     spawn_in,
-    unregister_cleanup,
     wait_for,
 )
 
@@ -656,27 +654,13 @@ def negotiated_timers(daemon: BfdDaemon, peer: str) -> tuple[float, float]:
     return info["interval"] * 1000, info["timeout"] * 1000
 
 
-class BfdPeersLab(Closing):
+class BfdPeersLab(DaemonLab[BfdDaemon]):
     """Starts bfdd and BIRD daemons for a test and stops every one of them at teardown."""
 
-    def __init__(self, workdir: str | os.PathLike[str]) -> None:
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.daemons: list[BfdDaemon] = []
-        self._closed = False
-        register_cleanup(self)
-
-    @staticmethod
-    def _netns(netns: str | tuple[Topology, str]) -> str:
-        if isinstance(netns, tuple):
-            topo, node = netns
-            return topo.netns(node)
-        return netns
+    stop_timeout = 5.0
 
     def _start(self, daemon: D, wait: bool, timeout: float) -> D:
-        if self._closed:
-            raise BfdPeerError("lab already closed")
-        self.daemons.append(daemon)
+        self._add(daemon)
         return daemon.start(wait=wait, timeout=timeout)
 
     def bfdd(
@@ -694,7 +678,7 @@ class BfdPeersLab(Closing):
         """
         need_program(BFDD)
         name = name or f"bfdd{sum(isinstance(d, Bfdd) for d in self.daemons) + 1}"
-        daemon = Bfdd(self._netns(netns), peers, self.workdir, name=name)
+        daemon = Bfdd(self.netns_of(netns), peers, self.workdir, name=name)
         return self._start(daemon, wait, timeout)
 
     def bird(
@@ -710,27 +694,8 @@ class BfdPeersLab(Closing):
         """Start BIRD's BFD in ``netns`` for ``peers`` (see :class:`Bird` for limits)."""
         need_program(BIRD, BIRDC)
         name = name or f"bird{sum(isinstance(d, Bird) for d in self.daemons) + 1}"
-        daemon = Bird(self._netns(netns), peers, self.workdir, name=name, router_id=router_id)
+        daemon = Bird(self.netns_of(netns), peers, self.workdir, name=name, router_id=router_id)
         return self._start(daemon, wait, timeout)
-
-    def close(self) -> None:
-        """Stop every daemon (SIGTERM, then SIGKILL); raise the first failure at the end."""
-        if self._closed:
-            return
-        errors: list[BaseException] = []
-        with cleaning():
-            for daemon in reversed(self.daemons):
-                try:
-                    daemon.stop(timeout=5.0)
-                except BaseException as exc:
-                    errors.append(exc)
-            self._closed = True
-            unregister_cleanup(self)
-        if errors:
-            raise errors[0]
-
-    def __iter__(self) -> Iterator[BfdDaemon]:
-        return iter(self.daemons)
 
 
 @pytest.fixture

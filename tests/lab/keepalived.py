@@ -64,7 +64,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -72,17 +72,14 @@ import pytest
 
 from lab.need import need_program
 from lab.netns import (
-    Closing,
+    DaemonLab,
     LabProcess,
     Topology,
     WaitTimeout,
-    cleaning,
     kill_process_group,
     netns_exec_argv,
     pid_alive,
-    register_cleanup,
     spawn_in,
-    unregister_cleanup,
     wait_for,
 )
 
@@ -516,15 +513,8 @@ class Keepalived:
         return f"<Keepalived {self.name} in {self.netns} pid={pid}>"
 
 
-class KeepalivedLab(Closing):
+class KeepalivedLab(DaemonLab[Keepalived]):
     """Starts keepalived daemons for a test and stops every one of them at teardown."""
-
-    def __init__(self, workdir: str | os.PathLike[str]) -> None:
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.daemons: list[Keepalived] = []
-        self._closed = False
-        register_cleanup(self)
 
     def start(
         self,
@@ -545,43 +535,20 @@ class KeepalivedLab(Closing):
         ``netns`` is a namespace name, or ``(topology, node)``.  ``name`` (default
         ``k1``, ``k2``, ...) names its files and is its default config id (``-i``).
         """
-        if self._closed:
-            raise KeepalivedError("lab already closed")
-        if isinstance(netns, tuple):
-            topo, node = netns
-            netns = topo.netns(node)
-        daemon = Keepalived(
-            netns,
-            config,
-            self.workdir,
-            name=name or f"k{len(self.daemons) + 1}",
-            subsystems=subsystems,
-            config_id=config_id,
-            extra_args=extra_args,
-            expect=expect,
-            program=program,
+        daemon = self._add(
+            Keepalived(
+                self.netns_of(netns),
+                config,
+                self.workdir,
+                name=name or f"k{len(self.daemons) + 1}",
+                subsystems=subsystems,
+                config_id=config_id,
+                extra_args=extra_args,
+                expect=expect,
+                program=program,
+            )
         )
-        self.daemons.append(daemon)
         return daemon.start(wait=wait, timeout=timeout)
-
-    def close(self) -> None:
-        """Stop every daemon (SIGTERM, then SIGKILL); raise the first failure at the end."""
-        if self._closed:
-            return
-        errors: list[BaseException] = []
-        with cleaning():
-            for daemon in reversed(self.daemons):
-                try:
-                    daemon.stop(timeout=10.0)
-                except BaseException as exc:
-                    errors.append(exc)
-            self._closed = True
-            unregister_cleanup(self)
-        if errors:
-            raise errors[0]
-
-    def __iter__(self) -> Iterator[Keepalived]:
-        return iter(self.daemons)
 
 
 @pytest.fixture

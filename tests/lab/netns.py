@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Any, Protocol, Self, TypeVar
+from typing import IO, Any, Generic, Protocol, Self, TypeVar
 
 import pytest
 
@@ -641,6 +641,63 @@ class Closing:
 
     def close(self) -> None:
         raise NotImplementedError
+
+
+class _Stoppable(Protocol):
+    def stop(self, timeout: float = ...) -> int | None: ...
+
+
+DaemonT = TypeVar("DaemonT", bound=_Stoppable)
+
+
+class DaemonLab(Closing, Generic[DaemonT]):
+    """Daemons a test started, each in a namespace, all stopped at teardown.
+
+    Registers with the lab's atexit/signal cleanup; ``close`` stops the daemons in
+    reverse order (each its own way: SIGTERM, then SIGKILL) and raises the first
+    failure at the end.  Subclasses start daemons and ``_add`` them.
+    """
+
+    stop_timeout = 10.0
+
+    def __init__(self, workdir: str | os.PathLike[str]) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.daemons: list[DaemonT] = []
+        self._closed = False
+        register_cleanup(self)
+
+    @staticmethod
+    def netns_of(netns: str | tuple[Topology, str]) -> str:
+        """A namespace name, from a name or ``(topology, node)``."""
+        if isinstance(netns, tuple):
+            topo, node = netns
+            return topo.netns(node)
+        return netns
+
+    def _add(self, daemon: DaemonT) -> DaemonT:
+        if self._closed:
+            raise RuntimeError(f"{type(self).__name__} already closed")
+        self.daemons.append(daemon)
+        return daemon
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        errors: list[BaseException] = []
+        with cleaning():
+            for daemon in reversed(self.daemons):
+                try:
+                    daemon.stop(timeout=self.stop_timeout)
+                except BaseException as exc:
+                    errors.append(exc)
+            self._closed = True
+            unregister_cleanup(self)
+        if errors:
+            raise errors[0]
+
+    def __iter__(self) -> Iterator[DaemonT]:
+        return iter(self.daemons)
 
 
 class Topology(Closing):
