@@ -42,8 +42,8 @@ Differences, all at the edges:
   called twice; a ``wait`` after ``close`` that has to block raises ``OSError``
   (EBADF), as the twin's.
 
-``_set_clock(now_us)`` is for tests: it makes the loop read a fake clock (the
-twin's tests replace its ``_now_us``).
+``_set_clock(now_us)`` is for tests, in both twins: it makes the loop read a
+fake clock.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE

@@ -63,24 +63,12 @@ def _udp(address: str = LO) -> socket.socket:
 
 @contextlib.contextmanager
 def fake_clock(module: ModuleType, start: int) -> Iterator[Callable[[int], None]]:
-    if module is bfd_fast_py:
-        now = [start]
-        real = bfd_fast_py._now_us
-        bfd_fast_py._now_us = lambda: now[0]
-
-        def set_py(t: int) -> None:
-            now[0] = t
-
-        try:
-            yield set_py
-        finally:
-            bfd_fast_py._now_us = real
-    else:
-        module._set_clock(start)
-        try:
-            yield module._set_clock
-        finally:
-            module._set_clock(None)
+    """Make ``module``'s loop read the time given to the setter (instead of CLOCK_MONOTONIC)."""
+    module._set_clock(start)
+    try:
+        yield module._set_clock
+    finally:
+        module._set_clock(None)
 
 
 @pytest.fixture

@@ -90,8 +90,20 @@ def _text(packed16: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, packed16)
 
 
+_fake_now: int | None = None
+
+
 def _now_us() -> int:
-    return time.monotonic_ns() // 1000
+    return time.monotonic_ns() // 1000 if _fake_now is None else _fake_now
+
+
+def _set_clock(now_us: int | None = None) -> None:
+    """Tests only: make the loop's clock read ``now_us`` (None: CLOCK_MONOTONIC again).
+
+    With a fake clock, call ``wait`` only with a deadline at or before it (one round).
+    """
+    global _fake_now
+    _fake_now = now_us
 
 
 @dataclass(slots=True)

@@ -11,9 +11,9 @@ Two kinds of tests:
 - on the real clock: what only time shows (a Detection Time that expires while
   ``wait`` blocks, the gaps between the packets of a session on the wire, the
   wake-up fd, signals);
-- on a fake clock (the twin's ``_now_us`` replaced, the compiled one's
-  ``_set_clock``), where ``wait`` is always called with a deadline at or before
-  "now", so that it runs exactly one round and never blocks: every result
+- on a fake clock (both twins' ``_set_clock``), where ``wait`` is always called
+  with a deadline at or before "now", so that it runs exactly one round and never
+  blocks: every result
   (``tx_at``, ``detect_at``, the jitter draws) is exact, and Hypothesis checks
   that both twins give the same results for the same scripts of arm, disarm,
   datagrams and rounds.
@@ -180,24 +180,11 @@ def arm(impl: ModuleType, loop: Any, net: Net, discr: int, **kwargs: Any) -> Non
 @contextlib.contextmanager
 def fake_clock(module: ModuleType, start: int) -> Iterator[Callable[[int], None]]:
     """Make ``module``'s loop read the time given to the setter (instead of CLOCK_MONOTONIC)."""
-    if module is bfd_fast_py:
-        now = [start]
-        real = bfd_fast_py._now_us
-        bfd_fast_py._now_us = lambda: now[0]
-
-        def set_py(t: int) -> None:
-            now[0] = t
-
-        try:
-            yield set_py
-        finally:
-            bfd_fast_py._now_us = real
-    else:
-        module._set_clock(start)
-        try:
-            yield module._set_clock
-        finally:
-            module._set_clock(None)
+    module._set_clock(start)
+    try:
+        yield module._set_clock
+    finally:
+        module._set_clock(None)
 
 
 def open_fds() -> int:
