@@ -1,0 +1,350 @@
+"""keepalived's checker timing and up/down logic, as sans-IO state machines.
+
+Owns what keepalived 2.2.7 decides after each attempt of a checker: when the
+next attempt runs (``delay_loop``, ``delay_before_retry``, ``retry``), when the
+checker goes up or down, and the log lines it writes on the way.  No clock and
+no I/O: the caller says "the attempt finished at ``now_us``" and receives
+effects (:class:`Log`, :class:`StateUpdate`, :class:`NextAttempt`).
+
+The semantics follow the C:
+
+* start (check_api.c ``register_checkers_thread``): the first attempt runs at
+  ``BOOTSTRAP_DELAY`` (1 s) + ``warmup * random()/RAND_MAX``; the random
+  fraction is an input.
+* initial state (check_data.c ``validate_check_config``): a checker starts up,
+  or down with ``alpha``; ``retry_it = retry``, so the first failure is final
+  ("for non alpha mode, one failure is enough initially").
+* :class:`Layer4Schedule`: ``tcp_epilog`` (check_tcp.c) and, with
+  ``retry_while_down=False``, ``udp_epilog``/``icmp_epilog`` (check_udp.c,
+  check_ping.c), which stop retrying once the checker is down.
+* :class:`HttpSchedule`: check_http.c ``epilog``/``timeout_epilog``: one URL per
+  attempt, ``delay_loop`` between URLs, retries of the failing URL, the failed
+  URL alone while down, ``fast_recovery``.
+* :class:`StateUpdate` is emitted wherever keepalived calls
+  ``update_svr_checker_state`` (the real server's bookkeeping is the caller's).
+
+Times are integer microseconds, as keepalived keeps them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pykad.config.sections._lvs_model import Checker, Url
+
+__all__ = [
+    "BOOTSTRAP_DELAY_US",
+    "ICMP",
+    "TCP",
+    "UDP",
+    "Effect",
+    "HttpSchedule",
+    "Layer4Kind",
+    "Layer4Schedule",
+    "Log",
+    "NextAttempt",
+    "Schedule",
+    "StateUpdate",
+    "Timing",
+    "first_attempt_at",
+]
+
+BOOTSTRAP_DELAY_US = 1_000_000
+"""lib/scheduler.h ``BOOTSTRAP_DELAY`` (TIMER_HZ): before any checker's first attempt."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timing:
+    """The timing options of one checker (defaults already applied by the config)."""
+
+    retry: int = 1
+    delay_loop_us: int = 60_000_000
+    warmup_us: int = 60_000_000
+    delay_before_retry_us: int = 1_000_000
+    alpha: bool = False
+    log_all_failures: bool = False
+    """The checker's own option or the global ``checker_log_all_failures``."""
+
+    @classmethod
+    def of(cls, check: Checker, *, log_all_failures: bool = False) -> Timing:
+        """The timing of a checker model; ``log_all_failures`` adds the global option."""
+        return cls(
+            retry=check.retry,
+            delay_loop_us=check.delay_loop_us,
+            warmup_us=check.warmup_us,
+            delay_before_retry_us=check.delay_before_retry_us,
+            alpha=check.alpha,
+            log_all_failures=check.log_all_failures or log_all_failures,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """A line keepalived logs at LOG_INFO."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateUpdate:
+    """keepalived's ``update_svr_checker_state(up, checker)``.
+
+    ``changed`` is False when the state is confirmed (the first verdict agrees
+    with the initial state: keepalived then only runs the real server's
+    notifies when ``alpha`` or down).
+    """
+
+    up: bool
+    changed: bool
+    first: bool
+    """The checker had not run before (``has_run`` was false)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NextAttempt:
+    """Run the next attempt at ``at_us``; HTTP: for URL number ``url_index``."""
+
+    at_us: int
+    url_index: int | None = None
+
+
+Effect = Log | StateUpdate | NextAttempt
+
+
+def first_attempt_at(timing: Timing, now_us: int, random_fraction: float) -> int:
+    """When the first attempt runs: 1 s + warmup scaled by ``random_fraction`` in [0, 1]."""
+    warmup = int(timing.warmup_us * random_fraction) if timing.warmup_us else 0
+    return now_us + BOOTSTRAP_DELAY_US + warmup
+
+
+@dataclass(frozen=True, slots=True)
+class Layer4Kind:
+    """The texts and retry rule of one single-attempt checker type."""
+
+    success: str
+    """``{chk}``: the real server as ``[addr]:proto:port``."""
+    failed: str
+    failed_after: str
+    """``{retry}``: the retry count; ``{vs}``: the virtual server."""
+    attempt_failed: str
+    """A failed attempt while up, with log_all_failures; ``{reason}``: the probe's reason."""
+    retry_while_down: bool = True
+    """TCP retries (delay_before_retry) while down too; UDP and ICMP do not."""
+
+
+TCP = Layer4Kind(
+    success="TCP connection to {chk} success.",
+    failed="TCP_CHECK on service {chk} failed.",
+    failed_after="TCP_CHECK on service {chk} failed after {retry} retries.",
+    attempt_failed="TCP connection to {chk} {reason}.",
+)
+UDP = Layer4Kind(
+    success="UDP connection to {chk} success.",
+    failed="UDP_CHECK on service {chk} failed.",
+    failed_after="UDP_CHECK on service {chk} failed after {retry} retries.",
+    attempt_failed="UDP_CHECK on service {chk} {reason}.",
+    retry_while_down=False,
+)
+ICMP = Layer4Kind(
+    success="ICMP connection to {chk} success.",
+    failed="ICMP CHECK on service {chk} failed.",
+    failed_after="ICMP CHECK on service {chk} of {vs} failed after {retry} retries.",
+    attempt_failed="ICMP CHECK on service {chk} {reason}.",
+    retry_while_down=False,
+)
+
+
+@dataclass(slots=True)
+class _State:
+    is_up: bool
+    has_run: bool = False
+    retry_it: int = 0
+
+
+@dataclass(slots=True)
+class _Base:
+    timing: Timing
+    chk: str
+    """keepalived's ``FMT_CHK``: ``[192.0.2.1]:tcp:80``."""
+    vs: str = ""
+    """keepalived's ``FMT_VS``, for the texts that name the virtual server."""
+    state: _State = field(init=False)
+
+    def __post_init__(self) -> None:
+        # validate_check_config: alpha starts down; the first failure is final.
+        self.state = _State(is_up=not self.timing.alpha, retry_it=self.timing.retry)
+
+    @property
+    def is_up(self) -> bool:
+        return self.state.is_up
+
+    @property
+    def has_run(self) -> bool:
+        return self.state.has_run
+
+    @property
+    def retry_it(self) -> int:
+        return self.state.retry_it
+
+    def _update(self, up: bool) -> StateUpdate:
+        """ipwrapper.c ``update_svr_checker_state``."""
+        st = self.state
+        effect = StateUpdate(up=up, changed=st.is_up != up, first=not st.has_run)
+        st.has_run = True
+        st.is_up = up
+        return effect
+
+    def setup_error(self, now_us: int, message: str) -> list[Effect]:
+        """A local error (socket, bind): log it, try again after delay_loop, no verdict."""
+        return [Log(message), NextAttempt(now_us + self.timing.delay_loop_us, self._index())]
+
+    def _index(self) -> int | None:
+        return None
+
+
+@dataclass(slots=True)
+class Layer4Schedule(_Base):
+    """TCP_CHECK's ``tcp_epilog`` (or UDP_CHECK/PING_CHECK's with their kind)."""
+
+    kind: Layer4Kind = TCP
+
+    def start(self, now_us: int, random_fraction: float) -> list[Effect]:
+        """The first attempt, after the bootstrap delay and a random part of warmup."""
+        return [NextAttempt(first_attempt_at(self.timing, now_us, random_fraction))]
+
+    def attempt_done(self, now_us: int, ok: bool, reason: str = "failed") -> list[Effect]:
+        """One attempt finished at ``now_us``: its effects, ending with the next attempt."""
+        t, st, k = self.timing, self.state, self.kind
+        effects: list[Effect] = []
+        if not ok and st.is_up and t.log_all_failures:
+            effects.append(Log(k.attempt_failed.format(chk=self.chk, reason=reason)))
+        if k.retry_while_down:
+            final = ok or st.retry_it >= t.retry
+            retrying = not final
+        else:
+            final = ok or ((st.is_up or not st.has_run) and st.retry_it >= t.retry)
+            retrying = not final and st.is_up
+        delay = t.delay_loop_us
+        if final:
+            st.retry_it = 0
+            if ok and (not st.is_up or not st.has_run):
+                effects.append(Log(k.success.format(chk=self.chk)))
+                effects.append(self._update(True))
+            elif not ok and (st.is_up or not st.has_run):
+                if t.retry and st.has_run:
+                    text = k.failed_after.format(chk=self.chk, retry=t.retry, vs=self.vs)
+                else:
+                    text = k.failed.format(chk=self.chk)
+                effects.append(Log(text))
+                effects.append(self._update(False))
+        elif retrying:
+            delay = t.delay_before_retry_us
+            st.retry_it += 1
+        st.has_run = True
+        effects.append(NextAttempt(now_us + delay))
+        return effects
+
+
+_NEW, _RETRY, _FAILED = "new", "retry", "failed"
+
+
+@dataclass(slots=True)
+class HttpSchedule(_Base):
+    """HTTP_GET/SSL_GET: check_http.c ``epilog`` and ``timeout_epilog``.
+
+    Each attempt fetches one URL (``NextAttempt.url_index``); the checker goes
+    up once every URL in turn succeeded, each a ``delay_loop`` after the last.
+    """
+
+    urls: tuple[Url, ...] = ()
+    fast_recovery: bool = False
+    url_it: int | None = field(init=False, default=None)
+    failed_url: int | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        _Base.__post_init__(self)
+        self.url_it = 0 if self.urls else None
+
+    def _index(self) -> int | None:
+        return self.url_it
+
+    def start(self, now_us: int, random_fraction: float) -> list[Effect]:
+        """The first attempt (the first URL), after bootstrap delay and warmup."""
+        return [NextAttempt(first_attempt_at(self.timing, now_us, random_fraction), self.url_it)]
+
+    def attempt_done(self, now_us: int, ok: bool, reason: str = "") -> list[Effect]:
+        """The attempt on URL ``url_it`` finished: ``reason`` is keepalived's debug_msg."""
+        st = self.state
+        effects: list[Effect] = []
+        if ok:
+            # http_handle_response
+            if not st.is_up and self.url_it is not None:
+                url = self.urls[self.url_it]
+                msg = (
+                    "Regex match"
+                    if url.regex
+                    else "MD5 digest"
+                    if url.digest
+                    else "HTTP status code"
+                )
+                effects.append(Log(f"{msg} success to {self.chk} url({url.path})"))
+            return effects + self._epilog(now_us, _NEW)
+        # timeout_epilog
+        if st.is_up or not st.has_run:
+            if self.timing.log_all_failures:
+                effects.append(Log(f"{reason} server {self.chk}."))
+            st.has_run = True
+            return effects + self._epilog(now_us, _RETRY)
+        return effects + self._epilog(now_us, _FAILED)
+
+    def _epilog(self, now_us: int, method: str) -> list[Effect]:
+        t, st = self.timing, self.state
+        effects: list[Effect] = []
+        n = len(self.urls)
+        if method == _NEW:
+            if self.url_it is None or self.url_it + 1 >= n:
+                self.url_it = None
+            else:
+                self.url_it += 1
+            st.retry_it = 0
+        elif method == _RETRY:
+            st.retry_it += 1
+
+        if method == _NEW and self.url_it is None and self.failed_url is None:
+            if not st.is_up or not st.has_run:
+                effects.append(Log(f"Remote Web server {self.chk} succeed on service."))
+                effects.append(self._update(True))
+            self.url_it = 0 if n else None
+            st.retry_it = 0
+        elif method == _RETRY and st.retry_it > t.retry:
+            if st.is_up or not st.has_run:
+                if st.has_run and t.retry:
+                    text = (
+                        f"HTTP_CHECK on service {self.chk} failed after {st.retry_it - 1} retries."
+                    )
+                else:
+                    text = f"HTTP_CHECK on service {self.chk} failed."
+                effects.append(Log(text))
+                effects.append(self._update(False))
+            self.failed_url = self.url_it
+        elif method == _NEW and self.failed_url is not None:
+            # The failed URL is up again: check all the URLs.
+            self.failed_url = None
+            self.url_it = 0 if n else None
+            st.retry_it = 0
+
+        if method == _NEW:
+            delay = t.delay_loop_us
+            if not st.has_run:
+                st.retry_it = t.retry
+        elif self.failed_url is not None:
+            delay = max(t.delay_before_retry_us, t.delay_loop_us)
+        else:
+            delay = t.delay_before_retry_us
+        if self.fast_recovery and (not st.has_run or (not st.is_up and self.failed_url is None)):
+            delay = 0
+        effects.append(NextAttempt(now_us + delay, self.url_it))
+        return effects
+
+
+Schedule = Layer4Schedule | HttpSchedule

@@ -1,0 +1,27 @@
+"""TCP_CHECK: one attempt is one TCP connect (keepalived/check/check_tcp.c).
+
+Success is an established connection, closed at once.  A refused or
+unreachable connection is ``reason="failed"``, no answer within
+``connect_timeout`` is ``reason="timeout"`` (the words keepalived puts in
+"TCP connection to [x]:tcp:y timeout.").  Local errors (bind, device, fwmark)
+raise :class:`pykad.check.connect.CheckerSetupError`.
+"""
+
+from __future__ import annotations
+
+from pykad.check.base import Outcome, Target
+from pykad.check.connect import ConnectFailed, open_stream
+from pykad.config.sections._lvs_model import TcpCheck
+
+__all__ = ["probe"]
+
+
+async def probe(check: TcpCheck, target: Target) -> Outcome:
+    """Connect to the checker's destination within connect_timeout."""
+    try:
+        stream = await open_stream(check.connection, target)
+    except ConnectFailed as exc:
+        return Outcome(ok=False, reason="timeout" if exc.timeout else "failed")
+    # keepalived closes at once (SO_LINGER 5 s is set, as there).
+    await stream.aclose()
+    return Outcome(ok=True)

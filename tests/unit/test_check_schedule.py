@@ -1,0 +1,272 @@
+"""keepalived's checker schedule (pykad.check.schedule): pure, on fake time.
+
+Each case follows keepalived 2.2.7's C (check_tcp.c tcp_epilog, check_udp.c
+udp_epilog, check_http.c epilog/timeout_epilog, check_data.c initial state).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import trio
+import trio.testing
+
+from pykad.check.base import Outcome, Target
+from pykad.check.runner import make_schedule, run_checker
+from pykad.check.schedule import (
+    BOOTSTRAP_DELAY_US,
+    UDP,
+    Effect,
+    HttpSchedule,
+    Layer4Schedule,
+    Log,
+    NextAttempt,
+    StateUpdate,
+    Timing,
+)
+from pykad.config.addresses import inet_stosockaddr
+from pykad.config.sections._lvs_model import HttpCheck, TcpCheck, Url
+
+S = 1_000_000
+CHK = "[192.0.2.1]:tcp:80"
+T = Timing(retry=2, delay_loop_us=10 * S, warmup_us=6 * S, delay_before_retry_us=2 * S)
+
+
+def logs(effects: list[Effect]) -> list[str]:
+    return [e.message for e in effects if isinstance(e, Log)]
+
+
+def updates(effects: list[Effect]) -> list[StateUpdate]:
+    return [e for e in effects if isinstance(e, StateUpdate)]
+
+
+def nxt(effects: list[Effect]) -> NextAttempt:
+    found = [e for e in effects if isinstance(e, NextAttempt)]
+    assert len(found) == 1 and effects[-1] is found[0]
+    return found[0]
+
+
+def test_first_attempt_after_bootstrap_and_random_warmup() -> None:
+    s = Layer4Schedule(T, CHK)
+    assert nxt(s.start(100, 0.5)).at_us == 100 + BOOTSTRAP_DELAY_US + 3 * S
+    assert nxt(s.start(0, 0.0)).at_us == BOOTSTRAP_DELAY_US
+    no_warmup = Layer4Schedule(Timing(warmup_us=0), CHK)
+    assert nxt(no_warmup.start(0, 0.9)).at_us == BOOTSTRAP_DELAY_US
+
+
+def test_tcp_first_success_confirms_up_and_logs() -> None:
+    s = Layer4Schedule(T, CHK)
+    assert s.is_up and not s.has_run and s.retry_it == T.retry
+    effects = s.attempt_done(0, True)
+    assert logs(effects) == [f"TCP connection to {CHK} success."]
+    assert updates(effects) == [StateUpdate(up=True, changed=False, first=True)]
+    assert nxt(effects).at_us == 10 * S
+    again = s.attempt_done(10 * S, True)
+    assert again == [NextAttempt(20 * S)]
+
+
+def test_tcp_first_failure_is_final_without_retries() -> None:
+    s = Layer4Schedule(T, CHK)
+    effects = s.attempt_done(5, False, "failed")
+    assert logs(effects) == [f"TCP_CHECK on service {CHK} failed."]
+    assert updates(effects) == [StateUpdate(up=False, changed=True, first=True)]
+    assert nxt(effects).at_us == 5 + 10 * S
+    assert not s.is_up
+
+
+def test_tcp_retries_then_down_then_retries_while_down_then_up() -> None:
+    s = Layer4Schedule(T, CHK)
+    s.attempt_done(0, True)
+    e1 = s.attempt_done(0, False)
+    assert e1 == [NextAttempt(2 * S)] and s.retry_it == 1
+    e2 = s.attempt_done(2 * S, False)
+    assert e2 == [NextAttempt(4 * S)] and s.retry_it == 2
+    e3 = s.attempt_done(4 * S, False)
+    assert logs(e3) == [f"TCP_CHECK on service {CHK} failed after 2 retries."]
+    assert updates(e3) == [StateUpdate(up=False, changed=True, first=False)]
+    assert nxt(e3).at_us == 14 * S and s.retry_it == 0
+    # TCP keeps counting retries (delay_before_retry) while down, silently.
+    assert s.attempt_done(14 * S, False) == [NextAttempt(16 * S)]
+    e5 = s.attempt_done(16 * S, True)
+    assert logs(e5) == [f"TCP connection to {CHK} success."]
+    assert updates(e5) == [StateUpdate(up=True, changed=True, first=False)]
+    assert nxt(e5).at_us == 26 * S and s.retry_it == 0
+
+
+def test_tcp_retry_zero_goes_down_at_once_with_plain_message() -> None:
+    s = Layer4Schedule(Timing(retry=0, delay_loop_us=10 * S), CHK)
+    s.attempt_done(0, True)
+    effects = s.attempt_done(1, False)
+    assert logs(effects) == [f"TCP_CHECK on service {CHK} failed."]
+    assert nxt(effects).at_us == 1 + 10 * S
+
+
+def test_alpha_starts_down() -> None:
+    up_first = Layer4Schedule(Timing(alpha=True, retry=3), CHK)
+    assert not up_first.is_up
+    e = up_first.attempt_done(0, True)
+    assert updates(e) == [StateUpdate(up=True, changed=True, first=True)]
+    down_first = Layer4Schedule(Timing(alpha=True, retry=3), CHK)
+    e = down_first.attempt_done(0, False)
+    assert logs(e) == [f"TCP_CHECK on service {CHK} failed."]
+    assert updates(e) == [StateUpdate(up=False, changed=False, first=True)]
+
+
+def test_log_all_failures_logs_each_failed_attempt_while_up() -> None:
+    s = Layer4Schedule(Timing(retry=1, log_all_failures=True), CHK)
+    s.attempt_done(0, True)
+    assert logs(s.attempt_done(1, False, "timeout")) == [f"TCP connection to {CHK} timeout."]
+    e = s.attempt_done(2, False, "failed")
+    assert logs(e) == [
+        f"TCP connection to {CHK} failed.",
+        f"TCP_CHECK on service {CHK} failed after 1 retries.",
+    ]
+    # Down: no more per-attempt lines.
+    assert logs(s.attempt_done(3, False, "failed")) == []
+
+
+def test_udp_does_not_retry_while_down() -> None:
+    s = Layer4Schedule(T, "[192.0.2.1]:udp:53", kind=UDP)
+    s.attempt_done(0, False)
+    assert not s.is_up
+    assert s.attempt_done(0, False) == [NextAttempt(10 * S)]
+    assert s.retry_it == 0
+
+
+def test_setup_error_reschedules_without_verdict() -> None:
+    s = Layer4Schedule(T, CHK)
+    e = s.setup_error(7, "TCP socket bind failed. Rescheduling.")
+    assert e == [Log("TCP socket bind failed. Rescheduling."), NextAttempt(7 + 10 * S)]
+    assert s.is_up and not s.has_run
+
+
+URLS = (Url(path="/a"), Url(path="/b", digest=b"\0" * 16))
+
+
+def test_http_urls_in_turn_one_per_delay_loop() -> None:
+    s = HttpSchedule(T, CHK, urls=URLS)
+    assert nxt(s.start(0, 0.0)).url_index == 0
+    e1 = s.attempt_done(0, True)
+    assert e1 == [NextAttempt(10 * S, 1)]
+    e2 = s.attempt_done(10 * S, True)
+    assert logs(e2) == [f"Remote Web server {CHK} succeed on service."]
+    assert updates(e2) == [StateUpdate(up=True, changed=False, first=True)]
+    assert nxt(e2) == NextAttempt(20 * S, 0)
+    assert s.attempt_done(20 * S, True) == [NextAttempt(30 * S, 1)]
+    assert s.attempt_done(30 * S, True) == [NextAttempt(40 * S, 0)]
+
+
+def test_http_first_failure_is_final_with_keepalived_retries_wording() -> None:
+    s = HttpSchedule(T, CHK, urls=URLS)
+    e = s.attempt_done(0, False, "Connection failed")
+    # timeout_epilog sets has_run before epilog: the "after N retries" text.
+    assert logs(e) == [f"HTTP_CHECK on service {CHK} failed after 2 retries."]
+    assert updates(e) == [StateUpdate(up=False, changed=True, first=False)]
+    assert nxt(e) == NextAttempt(10 * S, 0)
+
+
+def test_http_retry_down_failed_url_recovery() -> None:
+    t = Timing(retry=1, delay_loop_us=10 * S, delay_before_retry_us=3 * S, log_all_failures=True)
+    s = HttpSchedule(t, CHK, urls=URLS)
+    s.attempt_done(0, True)
+    s.attempt_done(0, True)  # up, has run, back at /a
+    e = s.attempt_done(0, True)
+    assert nxt(e) == NextAttempt(10 * S, 1)
+    e = s.attempt_done(10 * S, False, "MD5 digest error to")
+    assert logs(e) == [f"MD5 digest error to server {CHK}."]
+    assert nxt(e) == NextAttempt(13 * S, 1)
+    e = s.attempt_done(13 * S, False, "MD5 digest error to")
+    assert logs(e) == [
+        f"MD5 digest error to server {CHK}.",
+        f"HTTP_CHECK on service {CHK} failed after 1 retries.",
+    ]
+    assert updates(e) == [StateUpdate(up=False, changed=True, first=False)]
+    # The failed URL alone, every max(delay_before_retry, delay_loop), silently.
+    assert nxt(e) == NextAttempt(23 * S, 1)
+    assert s.attempt_done(23 * S, False, "x") == [NextAttempt(33 * S, 1)]
+    e = s.attempt_done(33 * S, True)
+    assert logs(e) == [f"MD5 digest success to {CHK} url(/b)"]
+    assert nxt(e) == NextAttempt(43 * S, 0)  # then all URLs again
+    e = s.attempt_done(43 * S, True)
+    assert logs(e) == [f"HTTP status code success to {CHK} url(/a)"]
+    assert nxt(e) == NextAttempt(53 * S, 1)
+    e = s.attempt_done(53 * S, True)
+    assert updates(e) == [StateUpdate(up=True, changed=True, first=False)]
+    assert nxt(e) == NextAttempt(63 * S, 0)
+
+
+def test_http_fast_recovery_runs_at_once_before_first_verdict() -> None:
+    s = HttpSchedule(Timing(alpha=True, delay_loop_us=10 * S), CHK, urls=URLS, fast_recovery=True)
+    assert s.attempt_done(5, True) == [
+        Log(f"HTTP status code success to {CHK} url(/a)"),
+        NextAttempt(5, 1),
+    ]
+    e = s.attempt_done(6, True)
+    assert updates(e) == [StateUpdate(up=True, changed=True, first=True)]
+    assert nxt(e) == NextAttempt(6 + 10 * S, 0)
+
+
+# --- the trio driver, on trio's mock clock ------------------------------------
+
+
+def _target() -> Target:
+    addr = inet_stosockaddr("192.0.2.1")
+    assert addr is not None
+    return Target(addr, 80)
+
+
+def test_runner_timing_and_hung_probe_costs_one_connect_timeout() -> None:
+    check = TcpCheck(retry=1, delay_loop_us=10 * S, warmup_us=4 * S, delay_before_retry_us=2 * S)
+    attempts: list[float] = []
+    results = iter([True, False, False, True])
+    changes: list[tuple[float, StateUpdate]] = []
+
+    async def probe(_check: object, _target: Target) -> Outcome:
+        attempts.append(trio.current_time())
+        ok = next(results, None)
+        if ok is None:
+            await trio.sleep_forever()  # a hung server
+        return Outcome(ok=bool(ok))
+
+    async def main() -> None:
+        with trio.move_on_after(60):
+            await run_checker(
+                probe,
+                check,
+                _target(),
+                lambda u: changes.append((trio.current_time(), u)),
+                random=lambda: 0.25,
+                log=lambda _m: None,
+            )
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    # 1 s + 4 s * 0.25; then delay_loop; a retry after 2 s; down; delay_loop.
+    # After the success at 24: hung attempts each cost 5 s (connect_timeout):
+    # 34 -> fails at 39, retry at 41 -> fails at 46 -> down, next at 56.
+    expected = [2.0, 12.0, 14.0, 24.0, 34.0, 41.0, 56.0]
+    assert [round(a, 6) for a in attempts[: len(expected)]] == expected
+    assert [(round(t, 6), u.up) for t, u in changes] == [
+        (2.0, True),
+        (14.0, False),
+        (24.0, True),
+        (46.0, False),
+    ]
+    assert all(math.isfinite(a) for a in attempts)
+
+
+def test_make_schedule_picks_http_for_http_checks() -> None:
+    sched = make_schedule(HttpCheck(urls=URLS), _target())
+    assert isinstance(sched, HttpSchedule)
+    assert sched.chk == "[192.0.2.1]:tcp:80"
+
+
+@pytest.mark.parametrize("retry", [0, 1, 3])
+def test_tcp_failures_to_down_count(retry: int) -> None:
+    s = Layer4Schedule(Timing(retry=retry, delay_loop_us=10 * S, delay_before_retry_us=S), CHK)
+    s.attempt_done(0, True)
+    n = 0
+    while s.is_up:
+        s.attempt_done(0, False)
+        n += 1
+    assert n == retry + 1
