@@ -184,6 +184,48 @@ def test_bind_failure_is_a_setup_error() -> None:
     run(main)
 
 
+def test_bind_if_unknown_device_is_a_setup_error() -> None:
+    async def main() -> None:
+        conn = Connection(bind_if="nosuchdev0", connect_timeout_us=TIMEOUT_US)
+        with pytest.raises(CheckerSetupError, match="Checker can't bind to device nosuchdev0"):
+            await open_stream(conn, target("127.0.0.1", 9))
+
+    run(main)
+
+
+def test_fwmark_bind_if_and_bind_port_are_applied() -> None:
+    if socket.if_nametoindex("lo") <= 0:
+        pytest.skip("no lo")
+
+    async def main() -> None:
+        async with serve(lambda r: b"") as srv:
+            free = socket.socket()
+            free.bind(("127.0.0.1", 0))
+            bind_port = free.getsockname()[1]
+            free.close()
+            conn = Connection(
+                fwmark=0x42,
+                bind_if="lo",
+                bindto=inet_stosockaddr("127.0.0.1"),
+                bind_port=bind_port,
+                connect_timeout_us=TIMEOUT_US,
+            )
+            try:
+                stream = await open_stream(conn, target("127.0.0.1", srv.port))
+            except CheckerSetupError as exc:  # SO_MARK needs CAP_NET_ADMIN
+                pytest.skip(str(exc))
+            sock = stream.socket
+            assert sock.getsockopt(socket.SOL_SOCKET, 36) == 0x42  # SO_MARK
+            assert (
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16).rstrip(b"\0")
+                == b"lo"
+            )
+            assert sock.getsockname() == ("127.0.0.1", bind_port)
+            await stream.aclose()
+
+    run(main)
+
+
 # --- HTTP_GET -------------------------------------------------------------------
 
 BODY = b"<html><body>Hello pykad, status OK</body></html>\n"
