@@ -36,7 +36,6 @@ cdef enum:
     AF_INET = 2
     AF_INET6 = 10
     NLM_F_REQUEST = 0x01
-    NLM_F_ACK = 0x04
     NLMSG_ERROR = 2
     NLMSG_DONE = 3
     GENL_VERSION = 1
@@ -299,7 +298,7 @@ cdef object _encode_one(int family, object op, uint32_t seq):
         return None
     _put32(buf, <uint32_t>at)
     _put16(buf + 4, <uint16_t>family)
-    _put16(buf + 6, NLM_F_REQUEST | NLM_F_ACK)
+    _put16(buf + 6, NLM_F_REQUEST)
     _put32(buf + 8, seq)
     _put32(buf + 12, 0)
     buf[16] = <char>cmd

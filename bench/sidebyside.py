@@ -106,6 +106,7 @@ def entries() -> dict[str, Entry]:
     from bench_bfd import bfd_detection, bfd_failover, bfd_scale
     from bench_config_test import config_test
     from bench_failover import failover
+    from bench_ipvs import ipvs_program
     from bench_vrrp_codec import vrrp_codec
     from bench_vrrp_scale import vrrp_scale
 
@@ -117,6 +118,7 @@ def entries() -> dict[str, Entry]:
         "bfd_detection": bfd_detection,
         "bfd_failover": bfd_failover,
         "bfd_scale": bfd_scale,
+        "ipvs_program": ipvs_program,
     }
 
 

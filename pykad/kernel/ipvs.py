@@ -32,7 +32,7 @@ from types import TracebackType
 from pykad.kernel import ipvs_wire, rtnl
 from pykad.kernel import ipvs_wire_py as w
 from pykad.lb.plan import Op
-from pykad.lb.table import Dest, DestKey, Service, ServiceKey, Table
+from pykad.lb.table import Dest, Service, ServiceKey, Table
 
 __all__ = ["IpvsError", "IpvsResult", "IpvsSocket"]
 
@@ -178,16 +178,19 @@ class IpvsSocket:
     def apply(self, ops: Sequence[Op]) -> list[IpvsResult]:
         """Apply ``ops`` in order; one result per operation (errno 0: done).
 
-        Operations go out in chunks of at most ``chunk_bytes``; a chunk's answers
-        are read before the next is sent.  A lost answer (receive buffer overrun)
-        becomes ENOBUFS, a missing one ETIMEDOUT: the table is then unknown and
-        the caller dumps it again.
+        Operations go out in chunks of at most ``chunk_bytes``, one ``sendmsg``
+        each; only the last request of a chunk asks for an acknowledgement
+        (``ipvs_wire_py.with_ack``): every failed request is answered with its
+        errno, so once that acknowledgement is read, a request of the chunk
+        without an answer succeeded.  A lost answer (receive buffer overrun)
+        gives the chunk's unanswered requests ENOBUFS, a missing one ETIMEDOUT:
+        the table is then unknown and the caller dumps it again.
         """
         if not ops:
             return []
         first = self._reserve(len(ops))
         messages = ipvs_wire.encode_ops(self.family, ops, first)
-        tracker = rtnl.AckTracker(first, len(ops))
+        errors: dict[int, rtnl.Ack] = {}
         start = 0
         while start < len(messages):
             end, size = start, 0
@@ -196,39 +199,37 @@ class IpvsSocket:
             ):
                 size += len(messages[end])
                 end += 1
-            chunk = rtnl.AckTracker(first + start, end - start)
-            self._sock.send(b"".join(messages[start:end]))
-            self._receive(chunk)
-            for ack in chunk.results():
-                tracker.add(ack)
+            last = (first + end - 1) & 0xFFFFFFFF
+            self._sock.send(b"".join([*messages[start : end - 1], w.with_ack(messages[end - 1])]))
+            lost = self._await_ack(last, errors)
+            if lost:
+                for i in range(start, end):
+                    errors.setdefault((first + i) & 0xFFFFFFFF, rtnl.Ack(first + i, lost))
             start = end
-        return [
-            IpvsResult(op, ack.errno, ack.message)
-            for op, ack in zip(ops, tracker.results(), strict=True)
-        ]
+        results = []
+        for i, op in enumerate(ops):
+            ack = errors.get((first + i) & 0xFFFFFFFF)
+            results.append(IpvsResult(op, ack.errno, ack.message) if ack else IpvsResult(op, 0))
+        return results
 
-    def _receive(self, tracker: rtnl.AckTracker) -> None:
-        sock, buf = self._sock, self._buf
+    def _await_ack(self, seq: int, errors: dict[int, rtnl.Ack]) -> int:
+        """Read answers into ``errors`` until request ``seq`` is answered; 0, or the
+        errno (ENOBUFS, ETIMEDOUT) for what is unknown."""
         deadline = time.monotonic() + self.timeout
-        overrun = False
-        while not tracker.done:
+        while True:
             try:
-                n = sock.recv_into(buf, 0, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                if overrun:
-                    tracker.fail_pending(errno.ENOBUFS, "answer lost: receive buffer full")
-                    return
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([sock], [], [], left)[0]:
-                    tracker.fail_pending(errno.ETIMEDOUT, "no answer from the kernel")
-                    return
-                continue
+                data = self._recv(deadline)
+            except IpvsError as exc:
+                return exc.errno or errno.ETIMEDOUT
             except OSError as exc:
                 if exc.errno != errno.ENOBUFS:
                     raise
-                overrun = True
-                continue
-            tracker.feed(bytes(buf[:n]))
+                return errno.ENOBUFS
+            for ack in rtnl.parse_acks(data):
+                if ack.errno:
+                    errors[ack.seq] = ack
+                if ack.seq == seq:
+                    return 0
 
     def flush(self) -> None:
         """IPVS_CMD_FLUSH: every service and destination goes (``lvs_flush``)."""
@@ -273,6 +274,11 @@ class IpvsSocket:
         return ipvs_wire.parse_services(reply)
 
     def dests(self, key: ServiceKey) -> list[Dest]:
+        """The destinations of one service (a GET_DEST dump).
+
+        One dump at a time: IPVS fills the first part of a dump when it is asked
+        and ends it only when that part is read, so a second dump request in the
+        same ``sendmsg`` would fail with EBUSY."""
         seq = self._reserve(1)
         reply = self._ask(w.dump_dests_request(self.family, key, seq), seq, "destination dump")
         return ipvs_wire.parse_dests(reply, key.af)
@@ -280,7 +286,4 @@ class IpvsSocket:
     def dump(self) -> Table:
         """The whole table: every service and its destinations."""
         services = {s.key: s for s in self.services()}
-        dests: dict[ServiceKey, dict[DestKey, Dest]] = {}
-        for key in services:
-            dests[key] = {d.key: d for d in self.dests(key)}
-        return Table(services, dests)
+        return Table(services, {k: {d.key: d for d in self.dests(k)} for k in services})

@@ -9,8 +9,10 @@ fwmark, weights, thresholds and flags host order; an IPv4 persistence netmask is
 the mask's bytes, an IPv6 one a host-order prefix length.
 
 The hot pair, compiled in the twin: :func:`encode_ops` (one message per
-``pykad.lb.plan`` operation, sequence numbers from ``first_seq``, every request
-with NLM_F_ACK) and :func:`parse_services` / :func:`parse_dests` (dump replies
+``pykad.lb.plan`` operation, sequence numbers from ``first_seq``, flags
+NLM_F_REQUEST only: the kernel answers a failed request anyway, and the driver
+asks for an acknowledgement on the last request of each ``sendmsg``) and
+:func:`parse_services` / :func:`parse_dests` (dump replies
 into ``pykad.lb.table`` values; ``IP_VS_SVC_F_HASHED`` dropped, destination
 families equal to the service's given as 0).  The rest (family resolution,
 dump requests, info, timeouts, sync daemons, flush) is used once per run and
@@ -242,7 +244,7 @@ def _dest_full(dest: Dest, service_af: int) -> list[bytes]:
 
 
 def encode_op(family: int, op: Op, seq: int) -> bytes:
-    """The request for one reconcile operation (NLM_F_REQUEST | NLM_F_ACK)."""
+    """The request for one reconcile operation (NLM_F_REQUEST; see :func:`with_ack`)."""
     cmd = _CMD[type(op)]
     if isinstance(op, AddService | EditService):
         body = _nest(ATTR_SERVICE, _service_full(op.service))
@@ -256,7 +258,15 @@ def encode_op(family: int, op: Op, seq: int) -> bytes:
         body = _nest(ATTR_SERVICE, _service_identity(op.service)) + _nest(
             ATTR_DEST, _dest_identity(op.key, op.service.af)
         )
-    return _message(family, NLM_F_REQUEST | NLM_F_ACK, seq, cmd, body)
+    return _message(family, NLM_F_REQUEST, seq, cmd, body)
+
+
+def with_ack(message: bytes) -> bytes:
+    """``message`` with NLM_F_ACK set: IPVS handles a batch in order inside
+    ``sendmsg`` and answers every failure, so one acknowledgement after the last
+    request says that every request before it without an error answer succeeded."""
+    flags = _U16.unpack_from(message, 6)[0] | NLM_F_ACK
+    return message[:6] + _U16.pack(flags) + message[8:]
 
 
 def encode_ops(family: int, ops: Sequence[Op], first_seq: int) -> list[bytes]:

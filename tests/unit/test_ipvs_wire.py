@@ -57,9 +57,10 @@ def test_installed_package_loads_the_compiled_twin() -> None:
 
 WEB = Service(key=ServiceKey(V4, 6, bytes([192, 168, 0, 10]), 80), scheduler="wlc")
 
-# docs/reference/ipvs-netlink.md 1.10: NEW_SERVICE TCP 192.168.0.10:80 wlc, family 0x24, seq 1.
+# docs/reference/ipvs-netlink.md 1.10: NEW_SERVICE TCP 192.168.0.10:80 wlc, family 0x24, seq 1
+# (flags there REQUEST|ACK as keepalived sends; pykad asks for one ACK per sendmsg: with_ack).
 NEW_SERVICE_BYTES = bytes.fromhex(
-    "68000000 2400 0500 01000000 00000000"  # nlmsghdr: len 104, REQUEST|ACK, seq 1
+    "68000000 2400 0100 01000000 00000000"  # nlmsghdr: len 104, REQUEST, seq 1
     "01 01 0000"  # genl: NEW_SERVICE, version 1
     "5400 0100"  # SERVICE nest, 84 bytes
     "0600 0100 0200 0000"  # AF 2
@@ -102,7 +103,9 @@ def test_new_dest_bytes_tunnel_and_byte_orders(codec: ModuleType) -> None:
         + bytes.fromhex("05000d00 01000000 06000e00 17700000 06000f00 01000000")
     )
     assert msg[20:] == service + struct.pack("=HH", 4 + len(dest), 2) + dest
-    assert struct.unpack_from("=IHHI", msg) == (len(msg), FAMILY, 5, 9)
+    assert struct.unpack_from("=IHHI", msg) == (len(msg), FAMILY, 1, 9)
+    acked = wire_py.with_ack(msg)
+    assert struct.unpack_from("=IHHI", acked) == (len(msg), FAMILY, 5, 9) and acked[8:] == msg[8:]
 
 
 def test_ipv6_netmask_is_a_prefix_length_and_ipv4_a_mask(codec: ModuleType) -> None:
