@@ -106,7 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             pid_file=args.pid,
             vrrp_pid_file=args.vrrp_pid,
             bfd_pid_file=args.bfd_pid,
+            checkers_pid_file=args.checkers_pid,
             no_bfd=args.no_bfd,
+            vrrp_only=args.vrrp,
+            check_only=args.check,
             namespace=args.namespace,
             instance_name=args.instance,
         )
@@ -123,12 +126,12 @@ def _daemon_flags(parser: argparse.ArgumentParser) -> None:
     flag("-V", "--dont-release-vrrp", action="store_true", help="keep VIPs and routes on stop")
     flag("-p", "--pid", metavar="FILE", help="main pid file (default /run/keepalived.pid)")
     flag("-r", "--vrrp_pid", metavar="FILE", help="VRRP pid file (default /run/vrrp.pid)")
-    flag("-c", "--checkers_pid", metavar="FILE", help="checkers pid file (not used yet)")
+    flag("-c", "--checkers_pid", metavar="FILE", help="checkers pid file (/run/checkers.pid)")
     flag("-b", "--bfd_pid", metavar="FILE", help="BFD pid file (default /run/bfd.pid)")
     flag("-s", "--namespace", metavar="NAME", help="run in network namespace NAME")
     flag("--instance", metavar="NAME", help="instance name (pid file names, as keepalived)")
-    flag("-P", "--vrrp", action="store_true", help="only run the VRRP subsystem (pykad: always)")
-    flag("-C", "--check", action="store_true", help="only run checkers (not built yet)")
+    flag("-P", "--vrrp", action="store_true", help="only run the VRRP subsystem")
+    flag("-C", "--check", action="store_true", help="only run the IPVS and checker subsystem")
     flag("-B", "--no_bfd", action="store_true", help="do not run the BFD child")
     flag("-R", "--dont-respawn", action="store_true", help="do not respawn children")
     flag("-S", "--log-facility", metavar="N", help="syslog facility LOG_LOCAL[0-7]")

@@ -22,6 +22,7 @@ import trio
 
 from pykad.check.base import Outcome, Probe, Target
 from pykad.check.connect import CheckerSetupError
+from pykad.check.misc import TERMINATE_GRACE_S
 from pykad.check.schedule import (
     ICMP,
     TCP,
@@ -48,10 +49,16 @@ def fmt_chk(target: Target, protocol: str = "tcp") -> str:
     return f"[{target.address}]:{protocol}:{target.port}"
 
 
+MISC_MARGIN_US = 1_000_000
+
+
 def attempt_timeout_us(check: Any) -> int:
-    """The bound of one attempt: ``connect_timeout`` (MISC_CHECK: its timeout or delay_loop)."""
+    """The bound of one attempt: ``connect_timeout``.  A MISC_CHECK bounds itself (its
+    timeout or delay_loop, then SIGTERM and SIGKILL after ``misc.TERMINATE_GRACE_S``):
+    this is only a backstop beyond that, so its own verdict is the one logged."""
     if isinstance(check, MiscCheck):
-        return check.timeout_us or check.delay_loop_us
+        own = check.timeout_us or check.delay_loop_us
+        return own + int(TERMINATE_GRACE_S * 1_000_000) + MISC_MARGIN_US
     conn = getattr(check, "connection", None)
     if conn is not None:
         return int(conn.connect_timeout_us)

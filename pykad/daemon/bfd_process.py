@@ -5,7 +5,8 @@ packet; so does pykad.  ``start`` forks the child when the configuration has
 ``bfd_instance`` blocks (and ``-B`` was not given); the child writes its pid
 file (``-b``, default /run/bfd.pid), runs ``BfdService`` until SIGTERM or
 SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  Session events come back
-through a pipe whose reading end ``start`` returns for the VRRP service.
+through two pipes, one for the VRRP service and one for the checker process
+(each gets the sessions whose ``bfd_instance`` names it, both by default).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class BfdChild:
     pid: int
     vrrp_events: int
     """The reading end of the pipe that carries events for VRRP."""
+    checker_events: int
+    """The reading end of the pipe that carries events for the checker process."""
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM, then SIGKILL after ``timeout``; the child's exit status."""
@@ -56,23 +59,26 @@ def start(
 
     if not config.bfd.instances:
         return None
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    vrrp_read, vrrp_write = os.pipe2(os.O_CLOEXEC)
+    check_read, check_write = os.pipe2(os.O_CLOEXEC)
     parent = os.getpid()
     listener.stop()  # no thread may hold a lock across the fork
     pid = os.fork()
     if pid:
         listener.start()
-        os.close(write_end)
-        return BfdChild(pid, read_end)
+        os.close(vrrp_write)
+        os.close(check_write)
+        return BfdChild(pid, vrrp_read, check_read)
     code = 1
     try:
-        os.close(read_end)
+        os.close(vrrp_read)
+        os.close(check_read)
         listener.start()
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() == parent and claim_pid_file(pid_file):
             log.info("Starting BFD child process, pid=%d", os.getpid())
             try:
-                code = _serve(config, write_end)
+                code = _serve(config, vrrp_write, check_write)
             finally:
                 remove_pid_file(pid_file)
     except BaseException:
@@ -82,11 +88,12 @@ def start(
         os._exit(code)
 
 
-def _serve(config: Config, events_fd: int) -> int:
+def _serve(config: Config, vrrp_fd: int, checker_fd: int) -> int:
     from pykad.daemon.bfd_service import BfdService, EventPipe
 
-    os.set_blocking(events_fd, False)
-    service = BfdService(config.bfd, [EventPipe(events_fd, "vrrp")])
+    for fd in (vrrp_fd, checker_fd):
+        os.set_blocking(fd, False)
+    service = BfdService(config.bfd, [EventPipe(vrrp_fd, "vrrp"), EventPipe(checker_fd, "checker")])
     try:
         service.setup()
     except OSError as e:

@@ -8,10 +8,12 @@ detach unless ``-n``, run the VRRP service under trio, and on SIGTERM/SIGINT
 leave as keepalived does (priority 0 adverts from masters, VIPs removed unless
 ``-V``), then remove the pid files.
 
-The process runs the VRRP service itself and forks one child for BFD when the
-configuration has ``bfd_instance`` blocks (``daemon.bfd_process``), whose events
-reach VRRP through a pipe; keepalived's supervising parent with one child per
-subsystem is the daemon issue's work (README, "Features").
+The process runs the VRRP service itself (not with ``-C``) and forks one child
+for BFD when the configuration has ``bfd_instance`` blocks (``daemon.bfd_process``)
+and one for IPVS and the health checkers when it has ``virtual_server`` blocks
+(``daemon.check_process``; not with ``-P``); BFD events reach both through pipes.
+keepalived's supervising parent with one child per subsystem (VRRP too, and
+respawning) is the daemon issue's work (README, "Features").
 """
 
 from __future__ import annotations
@@ -52,7 +54,12 @@ class Options:
     pid_file: str | None = None
     vrrp_pid_file: str | None = None
     bfd_pid_file: str | None = None
+    checkers_pid_file: str | None = None
     no_bfd: bool = False
+    vrrp_only: bool = False
+    """``-P``: no checker child."""
+    check_only: bool = False
+    """``-C``: no VRRP."""
     namespace: str | None = None
     instance_name: str | None = None
     extra_pid_files: Sequence[str] = field(default_factory=tuple)
@@ -217,6 +224,15 @@ async def _serve(opts: Options, config: object, bfd_events: int | None) -> int:
     notifier = Notifier(
         vrrp_fifos(config.global_defs), default_user=default_script_user(config.global_defs)
     )
+    if opts.check_only:  # -C: the checker child does the work
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            log.info("Startup complete")
+            async for signum in signals:
+                if signum != signal.SIGHUP:
+                    break
+                log.info("Reloading is not built yet; SIGHUP ignored")
+        log.info("Stopped pykad %s", pykad.__version__)
+        return 0
     with NetlinkBatchWriter() as netlink:
         service = VrrpService(
             config,
@@ -287,12 +303,25 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
     from pykad.daemon import bfd_process
 
     assert isinstance(config, Config)
-    bfd = None
+    from pykad.daemon import check_process
+
+    bfd = checker = None
     if not opts.no_bfd:
         bfd = bfd_process.start(config, opts.bfd_pid_file or f"{DEFAULT_PID_DIR}/bfd.pid", listener)
     try:
+        if not opts.vrrp_only:
+            checker = check_process.start(
+                config,
+                opts.checkers_pid_file or f"{DEFAULT_PID_DIR}/checkers.pid",
+                listener,
+                bfd.checker_events if bfd else None,
+            )
+        if bfd is not None:  # the children have their copies
+            os.close(bfd.checker_events)
         return trio.run(_serve, opts, config, bfd.vrrp_events if bfd else None)
     finally:
+        if checker is not None:
+            checker.stop()
         if bfd is not None:
             bfd.stop()
         for path in (main_pid, vrrp_pid):

@@ -1,0 +1,497 @@
+"""The checker service: the kernel's IPVS table kept equal to what config and health say.
+
+Owned here: :class:`CheckService`, keepalived's checker process
+(check_daemon.c ``start_check``) on trio.  At start it sets the connection
+timeouts (``lvs_timeouts``, the kernel's own saved to be put back at stop), starts
+the sync daemons that no VRRP instance drives (``lvs_sync_daemon IF`` alone),
+flushes when ``lvs_flush`` says so, reads the kernel's table, and writes only what
+differs from the desired one: services and real servers that are already right are
+never touched, so their connections keep flowing.  Then one trio task per checker
+(``pykad.check.runner``; TCP, HTTP/SSL, SMTP, DNS, MISC, PING, UDP), one inotify
+watcher for FILE_CHECKs and one reader of the BFD child's pipe for BFD_CHECKs feed
+each virtual server's :class:`pykad.lb.pool.Pool`; after every event the pools it
+touched are turned into their part of the table (``pykad.lb.desired.table``),
+diffed against what was written (``pykad.lb.plan.reconcile``) and the difference is
+written at once; notify scripts and FIFO lines go to a
+:class:`pykad.drivers.notify.Notifier` (``notify_fifo`` and ``lvs_notify_fifo``).
+At stop the pools leave as ``lvs_flush_on_stop`` says, the timeouts are put back
+and the sync daemons stopped.
+
+Ownership: pykad manages the services its configuration names (whose real
+servers it then owns entirely); other services in the kernel are left alone, as
+keepalived leaves them.  What has been written is remembered (``table``), so a
+change costs one diff, not a dump; a failed write makes the next one read the
+kernel again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+from typing import Any, Protocol
+
+import trio
+
+from pykad.check import dns, http, misc, ping, smtp, tcp, udp
+from pykad.check.base import Outcome, Target
+from pykad.check.runner import make_schedule, run_checker
+from pykad.check.schedule import StateUpdate
+from pykad.config.model import Config
+from pykad.config.sections._lvs_model import (
+    BfdCheck,
+    DnsCheck,
+    FileCheck,
+    HttpCheck,
+    MiscCheck,
+    PingCheck,
+    SmtpCheck,
+    TcpCheck,
+    UdpCheck,
+    VirtualServer,
+)
+from pykad.config.sections.global_defs import LvsFlushOnStop
+from pykad.drivers.notify import Notifier, UserIds
+from pykad.kernel import ipvs_wire_py as w
+from pykad.kernel.ipvs import IpvsResult
+from pykad.lb import desired
+from pykad.lb import plan as lbplan
+from pykad.lb.plan import Op
+from pykad.lb.pool import (
+    CheckerResult,
+    CheckerWeight,
+    Event,
+    FileValue,
+    Pool,
+    Start,
+    Stop,
+    checker_configs,
+)
+from pykad.lb.table import Service, ServiceKey, Table
+
+log = logging.getLogger("pykad.check")
+
+BIG_BATCH = 64
+"""Writes of more operations than this run in a worker thread (start-up, stop)."""
+
+
+class Ipvs(Protocol):
+    """What the service needs of ``pykad.kernel.ipvs.IpvsSocket``."""
+
+    def apply(self, ops: Sequence[Op]) -> list[IpvsResult]: ...
+    def dump(self) -> Table: ...
+    def flush(self) -> None: ...
+    def timeouts(self) -> w.Timeouts: ...
+    def set_timeouts(self, timeouts: w.Timeouts) -> None: ...
+    def start_daemon(self, daemon: w.SyncDaemon) -> None: ...
+    def stop_daemon(self, state: int) -> None: ...
+
+
+@dataclass(slots=True)
+class _Vs:
+    """One virtual server: its config, its pool, the services it becomes."""
+
+    index: int
+    config: VirtualServer
+    name: str
+    pool: Pool
+    services: tuple[Service, ...]
+    sharing: tuple[int, ...] = ()
+    """Every virtual server (itself included) with a service in common, in config order."""
+
+
+@dataclass(slots=True)
+class CheckerStats:
+    attempts: int = 0
+    failures: int = 0
+    writes: int = 0
+    write_errors: int = 0
+    events: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class CheckService:
+    """keepalived's checker process for one configuration."""
+
+    def __init__(
+        self,
+        config: Config,
+        ipvs: Ipvs,
+        *,
+        notifier: Notifier | None = None,
+        bfd_events: int | None = None,
+        default_user: UserIds | None = None,
+        first_start: bool = True,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.config = config
+        self.ipvs = ipvs
+        self.notifier = notifier
+        self.bfd_events = bfd_events
+        self.default_user = default_user
+        self.first_start = first_start
+        self.rand = rand
+        self.stats = CheckerStats()
+        self.table = Table()
+        """What pykad has written (and the kernel holds) for the services it owns."""
+        self._stale = True
+        self._checkers = trio.CancelScope()
+        self._saved_timeouts: w.Timeouts | None = None
+        self._daemons: list[int] = []
+        names = desired.vs_names(config.lvs)
+        self.servers = [
+            _Vs(
+                i,
+                vs,
+                names[i],
+                Pool(vs, names[i], rs_init_notifies=config.global_defs.rs_init_notifies),
+                desired.services(config.lvs, vs),
+            )
+            for i, vs in enumerate(config.lvs.virtual_servers)
+        ]
+        by_key: dict[ServiceKey, list[int]] = {}
+        for s in self.servers:
+            for svc in s.services:
+                by_key.setdefault(svc.key, []).append(s.index)
+        for s in self.servers:
+            s.sharing = tuple(sorted({i for svc in s.services for i in by_key[svc.key]}))
+        self.owned = frozenset(by_key)
+        self._ssl = (
+            http.make_ssl_context(config.lvs.ssl)
+            if any(isinstance(c, HttpCheck) and c.ssl for c in self._all_checks())
+            else None
+        )
+
+    def _all_checks(self) -> Iterable[Any]:
+        for s in self.servers:
+            for rs in s.config.real_servers:
+                yield from rs.checks
+
+    # ---- the kernel's side
+
+    def setup(self) -> None:
+        """Timeouts, sync daemons, ``lvs_flush`` (check_daemon.c ``start_check``)."""
+        g = self.config.global_defs
+        want = g.lvs_timeouts
+        if (want.tcp, want.tcpfin, want.udp) != (None, None, None):
+            self._saved_timeouts = self.ipvs.timeouts()
+            saved = self._saved_timeouts
+            self.ipvs.set_timeouts(
+                w.Timeouts(
+                    tcp=want.tcp if want.tcp is not None else saved.tcp,
+                    tcp_fin=want.tcpfin if want.tcpfin is not None else saved.tcp_fin,
+                    udp=want.udp if want.udp is not None else saved.udp,
+                )
+            )
+        syncd = g.lvs_sync_daemon
+        if syncd is not None and syncd.instance is None:
+            for state in (w.SYNC_MASTER, w.SYNC_BACKUP):
+                with contextlib.suppress(OSError):  # keepalived ignores these errors too
+                    self.ipvs.stop_daemon(state)
+            group = syncd.group.packed if syncd.group is not None else b""
+            for state in (w.SYNC_MASTER, w.SYNC_BACKUP):
+                self.ipvs.start_daemon(
+                    w.SyncDaemon(
+                        state,
+                        syncd.interface,
+                        sync_id=syncd.sync_id or 0,
+                        max_len=syncd.max_len,
+                        group=group,
+                        port=syncd.port,
+                        ttl=syncd.ttl,
+                    )
+                )
+                self._daemons.append(state)
+        if g.lvs_flush and self.first_start:
+            self.ipvs.flush()
+            self.table, self._stale = Table(), False
+
+    def _read_kernel(self) -> None:
+        """``table`` := what the kernel holds of the services pykad owns."""
+        kernel = self.ipvs.dump()
+        services = {k: v for k, v in kernel.services.items() if k in self.owned}
+        self.table = Table(services, {k: kernel.dests.get(k, {}) for k in services})
+        self._stale = False
+
+    def _desired(self, servers: Iterable[_Vs]) -> Table:
+        return desired.table((s.services, s.pool.dests()) for s in servers)
+
+    def _ops(self, servers: Sequence[_Vs]) -> list[Op]:
+        want = self._desired(servers)
+        keys = {svc.key for s in servers for svc in s.services}
+        have = Table(
+            {k: v for k, v in self.table.services.items() if k in keys},
+            {k: v for k, v in self.table.dests.items() if k in keys},
+        )
+        return lbplan.reconcile(have, want)
+
+    def _record(self, results: list[IpvsResult]) -> None:
+        done = [r.op for r in results if r.ok]
+        failed = [r for r in results if not r.ok]
+        self.stats.writes += len(results)
+        self.table = lbplan.apply(self.table, done)
+        if failed:
+            self.stats.write_errors += len(failed)
+            self._stale = True  # read the kernel before the next write
+            for r in failed[:20]:
+                log.error("IPVS: %s failed: %s", _describe(r.op), r)
+            if len(failed) > 20:
+                log.error("IPVS: %d more operations failed", len(failed) - 20)
+
+    def _write(self, servers: Sequence[_Vs]) -> None:
+        """Make the kernel hold what ``servers``' pools say (blocking, small changes)."""
+        if self._stale:
+            self._read_kernel()
+        ops = self._ops(servers)
+        if ops:
+            self._record(self.ipvs.apply(ops))
+
+    async def _write_all(self) -> None:
+        """Every virtual server at once, in a worker thread (start-up, stop)."""
+        if self._stale:
+            await trio.to_thread.run_sync(self._read_kernel)
+        ops = self._ops(self.servers)
+        if len(ops) > BIG_BATCH:
+            results = await trio.to_thread.run_sync(self.ipvs.apply, ops)
+        else:
+            results = self.ipvs.apply(ops)
+        self._record(results)
+        log.info("IPVS: %d operations written for %d services", len(ops), len(self.owned))
+
+    # ---- events
+
+    def handle(self, index: int, event: Event) -> None:
+        """One event for virtual server ``index``: its pool, then notifications and IPVS."""
+        self.stats.events += 1
+        server = self.servers[index]
+        effects = server.pool.handle(event)
+        if self.notifier is not None and effects:
+            self.notifier.submit(effects)
+        self._write([self.servers[i] for i in server.sharing])
+
+    # ---- running
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Write the start-up table, then run the checkers until :meth:`stop` (or cancelled)."""
+        files = _file_checks(self.servers)
+        watcher = None
+        initial: dict[int, dict[tuple[int, int], int]] = {}
+        if files:
+            from pykad.drivers.track_file import FileWatcher
+
+            watcher = FileWatcher(
+                [f for f in self.config.track_file.files if f.name in {n for n, *_ in files}]
+            )
+            values = {u.obj.name: _int(u.status) for u in watcher.read_all()}
+            for name, i, j, k in files:
+                initial.setdefault(i, {})[(j, k)] = values.get(name, 0)
+        async with trio.open_nursery() as outer:
+            if self.notifier is not None:
+                await outer.start(self.notifier.run)
+            for s in self.servers:
+                effects = s.pool.handle(Start(initial.get(s.index, {})))
+                if self.notifier is not None and effects:
+                    self.notifier.submit(effects)
+            await self._write_all()
+            async with trio.open_nursery() as nursery:
+                self._checkers = nursery.cancel_scope
+                for s in self.servers:
+                    for j, rs in enumerate(s.config.real_servers):
+                        for k, check, probe in _probes(s, j, rs, self):
+                            nursery.start_soon(self._run_checker, s, j, k, check, probe)
+                if watcher is not None:
+                    nursery.start_soon(self._watch_files, watcher, files)
+                if self.bfd_events is not None:
+                    nursery.start_soon(self._read_bfd, self.bfd_events)
+                task_status.started()
+                await trio.sleep_forever()
+        # after stop(): the notifier has run what the stop queued
+
+    async def _run_checker(
+        self, s: _Vs, rs: int, checker: int, check: Any, probe: Callable[..., Any]
+    ) -> None:
+        real = s.config.real_servers[rs]
+        target = Target(real.address, real.port, s.name)
+        protocol = s.config.protocol.value.lower() if s.config.protocol else "tcp"
+        kind = udp.KIND if isinstance(check, UdpCheck) else None
+        kind = ping.KIND if isinstance(check, PingCheck) else kind
+        schedule = make_schedule(
+            check,
+            target,
+            protocol=protocol,
+            log_all_failures=self.config.global_defs.checker_log_all_failures
+            or getattr(check, "log_all_failures", False),
+            kind=kind,
+        )
+
+        def changed(update: StateUpdate) -> None:
+            self.handle(s.index, CheckerResult(rs, checker, update.up))
+
+        def outcome(result: Outcome) -> None:
+            self.stats.attempts += 1
+            self.stats.failures += not result.ok
+            if isinstance(check, MiscCheck) and check.dynamic and result.ok:
+                self.handle(s.index, CheckerWeight(rs, checker, result.weight))
+
+        await run_checker(
+            probe,
+            check,
+            target,
+            changed,
+            schedule=schedule,
+            random=self.rand,
+            log=log.info,
+            on_outcome=outcome,
+        )
+
+    async def _watch_files(self, watcher: Any, files: list[tuple[str, int, int, int]]) -> None:
+        send, receive = trio.open_memory_channel[Any](64)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(functools.partial(watcher.run, send, initial=False))
+            async for update in receive:
+                for name, i, j, k in files:
+                    if name == update.obj.name:
+                        self.handle(i, FileValue(j, k, _int(update.status)))
+
+    async def _read_bfd(self, fd: int) -> None:
+        from pykad.bfd.events import decode
+
+        users = [
+            (s.index, j, k, check.name)
+            for s in self.servers
+            for j, rs in enumerate(s.config.real_servers)
+            for k, check in enumerate(checker_configs(rs))
+            if isinstance(check, BfdCheck)
+        ]
+        buf = b""
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                log.error("BFD: the BFD process closed its event pipe")
+                return
+            events, buf = decode(buf + data)
+            for event in events:
+                for i, j, k, name in users:
+                    if name == event.name:
+                        self.handle(i, CheckerResult(j, k, event.up))
+
+    async def stop(self) -> None:
+        """Leave as keepalived's ``clear_services`` and ``ipvs_stop`` do; :meth:`run`
+        returns once the notifications this queues have run."""
+        self._checkers.cancel()
+        flush = self.config.global_defs.lvs_flush_on_stop
+        for s in self.servers:
+            effects = s.pool.handle(Stop(flush))
+            if self.notifier is not None and effects:
+                self.notifier.submit(effects)
+        if flush is LvsFlushOnStop.FULL:
+            await trio.to_thread.run_sync(self.ipvs.flush)
+        else:  # VS: each service; none: each real server, then the service
+            ops: list[Op] = []
+            if flush is None:
+                ops += [lbplan.DelDest(k, d) for k, ds in self.table.dests.items() for d in ds]
+            ops += [lbplan.DelService(k) for k in self.table.services]
+            self._record(await trio.to_thread.run_sync(self.ipvs.apply, ops))
+        if self._saved_timeouts is not None:
+            self.ipvs.set_timeouts(self._saved_timeouts)
+        for state in self._daemons:
+            try:
+                self.ipvs.stop_daemon(state)
+            except OSError as e:
+                log.warning("IPVS: stopping sync daemon: %s", e)
+        if self.notifier is not None:
+            self.notifier.close()
+
+
+def _int(status: object) -> int:
+    """A track file's value (the watcher reports numbers)."""
+    assert isinstance(status, int)
+    return status
+
+
+def _describe(op: Op) -> str:
+    """An operation as log lines name it: ``AddDest TCP [192.0.2.1]:80 -> [203.0.113.1]:8080``."""
+    key = (
+        op.key
+        if isinstance(op, lbplan.DelService)
+        else (
+            op.service.key if isinstance(op, lbplan.AddService | lbplan.EditService) else op.service
+        )
+    )
+    text = f"{type(op).__name__} {_service_text(key)}"
+    if isinstance(op, lbplan.AddDest | lbplan.EditDest):
+        text += f" -> {_addr_text(op.dest.key.address)}:{op.dest.key.port}"
+    elif isinstance(op, lbplan.DelDest):
+        text += f" -> {_addr_text(op.key.address)}:{op.key.port}"
+    return text
+
+
+def _addr_text(address: bytes) -> str:
+    return f"[{ip_address(address)}]"
+
+
+def _service_text(key: ServiceKey) -> str:
+    if not key.address:
+        return f"FWM {key.fwmark}" + (" IPv6" if key.af == socket.AF_INET6 else "")
+    proto = {6: "TCP", 17: "UDP", 132: "SCTP"}.get(key.protocol, str(key.protocol))
+    return f"{proto} {_addr_text(key.address)}:{key.port}"
+
+
+def _file_checks(servers: Sequence[_Vs]) -> list[tuple[str, int, int, int]]:
+    """(track_file name, virtual server, real server, checker) of every FILE_CHECK."""
+    return [
+        (check.track_file, s.index, j, k)
+        for s in servers
+        for j, rs in enumerate(s.config.real_servers)
+        for k, check in enumerate(checker_configs(rs))
+        if isinstance(check, FileCheck)
+    ]
+
+
+def _probes(
+    s: _Vs, j: int, rs: Any, service: CheckService
+) -> list[tuple[int, Any, Callable[..., Any]]]:
+    """(checker index, check, probe) of every checker of real server ``j`` that probes."""
+    out: list[tuple[int, Any, Callable[..., Any]]] = []
+    smtp_seen: dict[int, int] = {}
+    for k, check in enumerate(checker_configs(rs)):
+        probe: Callable[..., Any] | None
+        if isinstance(check, TcpCheck):
+            probe = tcp.probe
+        elif isinstance(check, HttpCheck):
+            probe = functools.partial(
+                http.probe,
+                ssl_context=service._ssl if check.ssl else None,
+                rs_virtualhost=rs.virtualhost,
+                vs_virtualhost=s.config.virtualhost,
+            )
+        elif isinstance(check, SmtpCheck):
+            m = smtp_seen[id(check)] = smtp_seen.get(id(check), -1) + 1
+            probe = functools.partial(smtp.probe, connection=smtp.connections(check)[m])
+        elif isinstance(check, DnsCheck):
+            probe = dns.probe
+        elif isinstance(check, PingCheck):
+            probe = ping.probe
+        elif isinstance(check, UdpCheck):
+            probe = udp.probe
+        elif isinstance(check, MiscCheck):
+            probe = functools.partial(
+                misc.probe,
+                default_user=service.default_user,
+                vs_delay_loop_us=s.config.delay_loop_us,
+            )
+        else:  # FILE_CHECK, BFD_CHECK: driven by their events
+            probe = None
+        if probe is not None:
+            out.append((k, check, probe))
+    return out
