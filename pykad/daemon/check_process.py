@@ -5,7 +5,9 @@ keepalived runs its health checkers and IPVS in a child of their own
 has ``virtual_server`` blocks (and ``-P`` was not given); the child writes its
 pid file (``-c``, default /run/checkers.pid), opens the IPVS socket of its
 network namespace, runs :class:`pykad.daemon.check_service.CheckService` until
-SIGTERM or SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  BFD_CHECK
+SIGTERM or SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  SIGHUP reads
+the configuration again: one that cannot be used is refused with a log line and
+the running one kept; otherwise only what changed is applied.  BFD_CHECK
 events arrive on the pipe the BFD child writes for checkers.
 """
 
@@ -18,6 +20,7 @@ import logging.handlers
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
@@ -54,6 +57,7 @@ def start(
     pid_file: str,
     listener: logging.handlers.QueueListener,
     bfd_events: int | None,
+    reload_config: Callable[[], Config | None],
 ) -> CheckChild | None:
     """Fork the checker child; call before trio runs in this process."""
     from pykad.daemon.process import claim_pid_file, remove_pid_file
@@ -73,7 +77,7 @@ def start(
         if os.getppid() == parent and claim_pid_file(pid_file):
             log.info("Starting Healthcheck child process, pid=%d", os.getpid())
             try:
-                code = trio.run(_serve, config, bfd_events)
+                code = trio.run(_serve, config, bfd_events, reload_config)
             finally:
                 remove_pid_file(pid_file)
     except BaseException:
@@ -83,7 +87,9 @@ def start(
         os._exit(code)
 
 
-async def _serve(config: Config, bfd_events: int | None) -> int:
+async def _serve(
+    config: Config, bfd_events: int | None, reload_config: Callable[[], Config | None]
+) -> int:
     from pykad.daemon.check_service import CheckService
     from pykad.drivers.notify import Notifier, default_script_user
     from pykad.kernel.ipvs import IpvsSocket
@@ -115,10 +121,14 @@ async def _serve(config: Config, bfd_events: int | None) -> int:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
                 async for signum in signals:
-                    if signum == signal.SIGHUP:
-                        log.info("Reloading is not built yet; SIGHUP ignored")
+                    if signum != signal.SIGHUP:
+                        break
+                    log.info("Reloading")
+                    new = reload_config()
+                    if new is None:
+                        log.error("Reload refused: the new configuration cannot be used; kept")
                         continue
-                    break
+                    await service.reload(new)
                 await service.stop()
     log.info("Stopped Healthcheck child process")
     return 0

@@ -32,7 +32,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any, Protocol
@@ -93,17 +93,19 @@ class Ipvs(Protocol):
     def stop_daemon(self, state: int) -> None: ...
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class _Vs:
-    """One virtual server: its config, its pool, the services it becomes."""
+    """One virtual server: its config, its pool, the services it becomes, its checkers."""
 
-    index: int
     config: VirtualServer
     name: str
     pool: Pool
     services: tuple[Service, ...]
-    sharing: tuple[int, ...] = ()
+    sharing: tuple[_Vs, ...] = ()
     """Every virtual server (itself included) with a service in common, in config order."""
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    """Its checker tasks'."""
+    started: bool = False
 
 
 @dataclass(slots=True)
@@ -113,11 +115,11 @@ class CheckerStats:
     writes: int = 0
     write_errors: int = 0
     events: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
+    reloads: int = 0
 
 
 class CheckService:
-    """keepalived's checker process for one configuration."""
+    """keepalived's checker process for one configuration (and the ones it reloads)."""
 
     def __init__(
         self,
@@ -127,46 +129,61 @@ class CheckService:
         notifier: Notifier | None = None,
         bfd_events: int | None = None,
         default_user: UserIds | None = None,
-        first_start: bool = True,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.config = config
         self.ipvs = ipvs
         self.notifier = notifier
         self.bfd_events = bfd_events
         self.default_user = default_user
-        self.first_start = first_start
         self.rand = rand
         self.stats = CheckerStats()
         self.table = Table()
         """What pykad has written (and the kernel holds) for the services it owns."""
         self._stale = True
-        self._checkers = trio.CancelScope()
         self._saved_timeouts: w.Timeouts | None = None
         self._daemons: list[int] = []
+        self._nursery: trio.Nursery | None = None
+        self._files_scope = trio.CancelScope()
+        self._bfd_buffer = b""
+        self.config = config
+        self.servers: list[_Vs] = []
+        self.owned: frozenset[ServiceKey] = frozenset()
+        self._adopt(config, {})
+
+    def _adopt(self, config: Config, keep: dict[VirtualServer, list[_Vs]]) -> list[_Vs]:
+        """Make ``config`` current; virtual servers found in ``keep`` (unchanged ones of
+        the previous config) keep their pool and checkers.  Returns the new ones."""
+        self.config = config
         names = desired.vs_names(config.lvs)
-        self.servers = [
-            _Vs(
-                i,
+        servers, fresh = [], []
+        for i, vs in enumerate(config.lvs.virtual_servers):
+            same = keep.get(vs)
+            if same and same[0].name == names[i]:
+                servers.append(same.pop(0))
+                continue
+            s = _Vs(
                 vs,
                 names[i],
                 Pool(vs, names[i], rs_init_notifies=config.global_defs.rs_init_notifies),
                 desired.services(config.lvs, vs),
             )
-            for i, vs in enumerate(config.lvs.virtual_servers)
-        ]
-        by_key: dict[ServiceKey, list[int]] = {}
-        for s in self.servers:
+            servers.append(s)
+            fresh.append(s)
+        by_key: dict[ServiceKey, list[_Vs]] = {}
+        for s in servers:
             for svc in s.services:
-                by_key.setdefault(svc.key, []).append(s.index)
-        for s in self.servers:
-            s.sharing = tuple(sorted({i for svc in s.services for i in by_key[svc.key]}))
+                by_key.setdefault(svc.key, []).append(s)
+        for s in servers:
+            mine = {id(o) for svc in s.services for o in by_key[svc.key]}
+            s.sharing = tuple(o for o in servers if id(o) in mine)
+        self.servers = servers
         self.owned = frozenset(by_key)
         self._ssl = (
             http.make_ssl_context(config.lvs.ssl)
             if any(isinstance(c, HttpCheck) and c.ssl for c in self._all_checks())
             else None
         )
+        return fresh
 
     def _all_checks(self) -> Iterable[Any]:
         for s in self.servers:
@@ -208,7 +225,7 @@ class CheckService:
                     )
                 )
                 self._daemons.append(state)
-        if g.lvs_flush and self.first_start:
+        if g.lvs_flush:
             self.ipvs.flush()
             self.table, self._stale = Table(), False
 
@@ -219,11 +236,12 @@ class CheckService:
         self.table = Table(services, {k: kernel.dests.get(k, {}) for k in services})
         self._stale = False
 
-    def _desired(self, servers: Iterable[_Vs]) -> Table:
-        return desired.table((s.services, s.pool.dests()) for s in servers)
-
-    def _ops(self, servers: Sequence[_Vs]) -> list[Op]:
-        want = self._desired(servers)
+    def _ops(self, servers: Sequence[_Vs] | None = None) -> list[Op]:
+        """The writes that make the kernel hold what ``servers`` (None: all, and nothing
+        else of what pykad wrote) say."""
+        want = desired.table((s.services, s.pool.dests()) for s in servers or self.servers)
+        if servers is None:
+            return lbplan.reconcile(self.table, want)
         keys = {svc.key for s in servers for svc in s.services}
         have = Table(
             {k: v for k, v in self.table.services.items() if k in keys},
@@ -252,66 +270,116 @@ class CheckService:
         if ops:
             self._record(self.ipvs.apply(ops))
 
-    async def _write_all(self) -> None:
-        """Every virtual server at once, in a worker thread (start-up, stop)."""
+    async def _write_all(self) -> int:
+        """Every virtual server at once, in a worker thread when big (start, reload)."""
         if self._stale:
             await trio.to_thread.run_sync(self._read_kernel)
-        ops = self._ops(self.servers)
+        ops = self._ops()
         if len(ops) > BIG_BATCH:
             results = await trio.to_thread.run_sync(self.ipvs.apply, ops)
         else:
             results = self.ipvs.apply(ops)
         self._record(results)
-        log.info("IPVS: %d operations written for %d services", len(ops), len(self.owned))
+        return len(ops)
 
     # ---- events
 
-    def handle(self, index: int, event: Event) -> None:
-        """One event for virtual server ``index``: its pool, then notifications and IPVS."""
+    def handle(self, server: _Vs, event: Event) -> None:
+        """One event for ``server``: its pool, then notifications and IPVS."""
         self.stats.events += 1
-        server = self.servers[index]
-        effects = server.pool.handle(event)
+        self._notify(server.pool.handle(event))
+        self._write(server.sharing)
+
+    def _notify(self, effects: Sequence[Any]) -> None:
         if self.notifier is not None and effects:
             self.notifier.submit(effects)
-        self._write([self.servers[i] for i in server.sharing])
+
+    def _file_values(self, servers: Sequence[_Vs]) -> dict[int, dict[tuple[int, int], int]]:
+        """The value of each FILE_CHECK's track file now, by server (id) and (rs, checker)."""
+        files = _file_checks(servers)
+        if not files:
+            return {}
+        from pykad.drivers.track_file import FileWatcher
+
+        names = {name for name, *_ in files}
+        watcher = FileWatcher([f for f in self.config.track_file.files if f.name in names])
+        values = {u.obj.name: _int(u.status) for u in watcher.read_all()}
+        initial: dict[int, dict[tuple[int, int], int]] = {}
+        for name, s, j, k in files:
+            initial.setdefault(id(s), {})[(j, k)] = values.get(name, 0)
+        return initial
+
+    def _start_pools(
+        self,
+        servers: Sequence[_Vs],
+        carried: Mapping[int, Mapping[tuple[int, int], bool]] | None = None,
+    ) -> None:
+        values = self._file_values(servers)
+        for s in servers:
+            states = (carried or {}).get(id(s), {})
+            self._notify(s.pool.handle(Start(values.get(id(s), {}), states)))
+
+    def _start_tasks(self, servers: Sequence[_Vs]) -> None:
+        assert self._nursery is not None
+        for s in servers:
+            if not s.started:
+                s.started = True
+                self._nursery.start_soon(self._run_server, s)
+        self._files_scope.cancel()
+        self._files_scope = trio.CancelScope()
+        if _file_checks(self.servers):
+            self._nursery.start_soon(self._watch_files, self._files_scope)
 
     # ---- running
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Write the start-up table, then run the checkers until :meth:`stop` (or cancelled)."""
-        files = _file_checks(self.servers)
-        watcher = None
-        initial: dict[int, dict[tuple[int, int], int]] = {}
-        if files:
-            from pykad.drivers.track_file import FileWatcher
-
-            watcher = FileWatcher(
-                [f for f in self.config.track_file.files if f.name in {n for n, *_ in files}]
-            )
-            values = {u.obj.name: _int(u.status) for u in watcher.read_all()}
-            for name, i, j, k in files:
-                initial.setdefault(i, {})[(j, k)] = values.get(name, 0)
         async with trio.open_nursery() as outer:
             if self.notifier is not None:
                 await outer.start(self.notifier.run)
-            for s in self.servers:
-                effects = s.pool.handle(Start(initial.get(s.index, {})))
-                if self.notifier is not None and effects:
-                    self.notifier.submit(effects)
-            await self._write_all()
+            self._start_pools(self.servers)
+            count = await self._write_all()
+            log.info("IPVS: %d operations written for %d services", count, len(self.owned))
             async with trio.open_nursery() as nursery:
-                self._checkers = nursery.cancel_scope
-                for s in self.servers:
-                    for j, rs in enumerate(s.config.real_servers):
-                        for k, check, probe in _probes(s, j, rs, self):
-                            nursery.start_soon(self._run_checker, s, j, k, check, probe)
-                if watcher is not None:
-                    nursery.start_soon(self._watch_files, watcher, files)
+                self._nursery = nursery
+                self._start_tasks(self.servers)
                 if self.bfd_events is not None:
                     nursery.start_soon(self._read_bfd, self.bfd_events)
                 task_status.started()
                 await trio.sleep_forever()
         # after stop(): the notifier has run what the stop queued
+
+    async def reload(self, config: Config) -> int:
+        """Apply a new configuration: only what changed (keepalived's ``reload_check_child``
+        with ``clear_diff_services``).  A virtual server whose configuration is unchanged
+        keeps its pool, its checkers and their state; a removed one leaves (its real
+        servers, then its services), a new or changed one starts as at start-up.  Returns
+        the number of IPVS operations written."""
+        self.stats.reloads += 1
+        keep: dict[VirtualServer, list[_Vs]] = {}
+        for s in self.servers:
+            keep.setdefault(s.config, []).append(s)
+        fresh = self._adopt(config, keep)
+        left = [o for group in keep.values() for o in group]  # gone or changed
+        carried = {id(s): _carried(s, left) for s in fresh}
+        for s in left:
+            s.scope.cancel()
+            self._notify(s.pool.handle(Stop(None)))
+        self._start_pools(fresh, carried)
+        count = await self._write_all()
+        self._start_tasks(fresh)
+        log.info(
+            "Reloaded: %d virtual servers new or changed, %d IPVS operations", len(fresh), count
+        )
+        return count
+
+    async def _run_server(self, s: _Vs) -> None:
+        """The checkers of one virtual server, until it leaves (its scope is cancelled)."""
+        with s.scope:
+            async with trio.open_nursery() as nursery:
+                for j, rs in enumerate(s.config.real_servers):
+                    for k, check, probe in _probes(s, j, rs, self):
+                        nursery.start_soon(self._run_checker, s, j, k, check, probe)
 
     async def _run_checker(
         self, s: _Vs, rs: int, checker: int, check: Any, probe: Callable[..., Any]
@@ -331,13 +399,13 @@ class CheckService:
         )
 
         def changed(update: StateUpdate) -> None:
-            self.handle(s.index, CheckerResult(rs, checker, update.up))
+            self.handle(s, CheckerResult(rs, checker, update.up))
 
         def outcome(result: Outcome) -> None:
             self.stats.attempts += 1
             self.stats.failures += not result.ok
             if isinstance(check, MiscCheck) and check.dynamic and result.ok:
-                self.handle(s.index, CheckerWeight(rs, checker, result.weight))
+                self.handle(s, CheckerWeight(rs, checker, result.weight))
 
         await run_checker(
             probe,
@@ -350,26 +418,23 @@ class CheckService:
             on_outcome=outcome,
         )
 
-    async def _watch_files(self, watcher: Any, files: list[tuple[str, int, int, int]]) -> None:
+    async def _watch_files(self, scope: trio.CancelScope) -> None:
+        from pykad.drivers.track_file import FileWatcher
+
+        names = {name for name, *_ in _file_checks(self.servers)}
+        watcher = FileWatcher([f for f in self.config.track_file.files if f.name in names])
         send, receive = trio.open_memory_channel[Any](64)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(functools.partial(watcher.run, send, initial=False))
-            async for update in receive:
-                for name, i, j, k in files:
-                    if name == update.obj.name:
-                        self.handle(i, FileValue(j, k, _int(update.status)))
+        with scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(functools.partial(watcher.run, send, initial=False))
+                async for update in receive:
+                    for name, s, j, k in _file_checks(self.servers):
+                        if name == update.obj.name:
+                            self.handle(s, FileValue(j, k, _int(update.status)))
 
     async def _read_bfd(self, fd: int) -> None:
         from pykad.bfd.events import decode
 
-        users = [
-            (s.index, j, k, check.name)
-            for s in self.servers
-            for j, rs in enumerate(s.config.real_servers)
-            for k, check in enumerate(checker_configs(rs))
-            if isinstance(check, BfdCheck)
-        ]
-        buf = b""
         while True:
             await trio.lowlevel.wait_readable(fd)
             try:
@@ -379,21 +444,22 @@ class CheckService:
             if not data:
                 log.error("BFD: the BFD process closed its event pipe")
                 return
-            events, buf = decode(buf + data)
+            events, self._bfd_buffer = decode(self._bfd_buffer + data)
             for event in events:
-                for i, j, k, name in users:
-                    if name == event.name:
-                        self.handle(i, CheckerResult(j, k, event.up))
+                for s in self.servers:
+                    for j, rs in enumerate(s.config.real_servers):
+                        for k, check in enumerate(checker_configs(rs)):
+                            if isinstance(check, BfdCheck) and check.name == event.name:
+                                self.handle(s, CheckerResult(j, k, event.up))
 
     async def stop(self) -> None:
         """Leave as keepalived's ``clear_services`` and ``ipvs_stop`` do; :meth:`run`
         returns once the notifications this queues have run."""
-        self._checkers.cancel()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
         flush = self.config.global_defs.lvs_flush_on_stop
         for s in self.servers:
-            effects = s.pool.handle(Stop(flush))
-            if self.notifier is not None and effects:
-                self.notifier.submit(effects)
+            self._notify(s.pool.handle(Stop(flush)))
         if flush is LvsFlushOnStop.FULL:
             await trio.to_thread.run_sync(self.ipvs.flush)
         else:  # VS: each service; none: each real server, then the service
@@ -447,10 +513,31 @@ def _service_text(key: ServiceKey) -> str:
     return f"{proto} {_addr_text(key.address)}:{key.port}"
 
 
-def _file_checks(servers: Sequence[_Vs]) -> list[tuple[str, int, int, int]]:
+def _carried(new: _Vs, old: Sequence[_Vs]) -> dict[tuple[int, int], bool]:
+    """The checker states ``new`` takes over from the server of the same name in ``old``
+    (keepalived's ``migrate_checkers``): per real server of the same address and port,
+    per checker configured the same at the same place."""
+    prev = next((o for o in old if o.name == new.name), None)
+    if prev is None:
+        return {}
+    states = prev.pool.checker_states()
+    index = {(rs.address, rs.port): i for i, rs in enumerate(prev.config.real_servers)}
+    carried = {}
+    for j, rs in enumerate(new.config.real_servers):
+        i = index.get((rs.address, rs.port))
+        if i is None:
+            continue
+        old_checks = checker_configs(prev.config.real_servers[i])
+        for k, check in enumerate(checker_configs(rs)):
+            if k < len(old_checks) and old_checks[k] == check and (i, k) in states:
+                carried[(j, k)] = states[(i, k)]
+    return carried
+
+
+def _file_checks(servers: Sequence[_Vs]) -> list[tuple[str, _Vs, int, int]]:
     """(track_file name, virtual server, real server, checker) of every FILE_CHECK."""
     return [
-        (check.track_file, s.index, j, k)
+        (check.track_file, s, j, k)
         for s in servers
         for j, rs in enumerate(s.config.real_servers)
         for k, check in enumerate(checker_configs(rs))

@@ -18,6 +18,7 @@ respawning) is the daemon issue's work (README, "Features").
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import logging.handlers
@@ -32,6 +33,7 @@ from queue import SimpleQueue
 import trio
 
 import pykad
+from pykad.config.model import Config
 
 log = logging.getLogger("pykad")
 
@@ -214,7 +216,24 @@ def load_config(opts: Options) -> object | None:
     return loaded.config
 
 
-async def _serve(opts: Options, config: object, bfd_events: int | None) -> int:
+def _reload_config(opts: Options) -> Config | None:
+    """The configuration read again for a reload (None: it cannot be used)."""
+    config = load_config(opts)
+    assert config is None or isinstance(config, Config)
+    return config
+
+
+def _sighup(checker_pid: int | None) -> None:
+    """SIGHUP reaches the checker child (which reloads); VRRP's reload is not built yet."""
+    if checker_pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(checker_pid, signal.SIGHUP)
+    log.info("Reloading VRRP is not built yet; VRRP keeps its configuration")
+
+
+async def _serve(
+    opts: Options, config: object, bfd_events: int | None, checker_pid: int | None
+) -> int:
     from pykad.config.model import Config
     from pykad.daemon.vrrp_service import VrrpService
     from pykad.drivers.notify import Notifier, default_script_user, vrrp_fifos
@@ -230,7 +249,7 @@ async def _serve(opts: Options, config: object, bfd_events: int | None) -> int:
             async for signum in signals:
                 if signum != signal.SIGHUP:
                     break
-                log.info("Reloading is not built yet; SIGHUP ignored")
+                _sighup(checker_pid)
         log.info("Stopped pykad %s", pykad.__version__)
         return 0
     with NetlinkBatchWriter() as netlink:
@@ -252,7 +271,7 @@ async def _serve(opts: Options, config: object, bfd_events: int | None) -> int:
                 log.info("Startup complete")
                 async for signum in signals:
                     if signum == signal.SIGHUP:
-                        log.info("Reloading is not built yet; SIGHUP ignored")
+                        _sighup(checker_pid)
                         continue
                     log.info("Stopping")
                     service.stop()
@@ -315,10 +334,13 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
                 opts.checkers_pid_file or f"{DEFAULT_PID_DIR}/checkers.pid",
                 listener,
                 bfd.checker_events if bfd else None,
+                lambda: _reload_config(opts),
             )
         if bfd is not None:  # the children have their copies
             os.close(bfd.checker_events)
-        return trio.run(_serve, opts, config, bfd.vrrp_events if bfd else None)
+        return trio.run(
+            _serve, opts, config, bfd.vrrp_events if bfd else None, checker.pid if checker else None
+        )
     finally:
         if checker is not None:
             checker.stop()

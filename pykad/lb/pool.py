@@ -94,6 +94,9 @@ class Start:
     file_values: Mapping[tuple[int, int], int] = field(default_factory=dict)
     """The value each FILE_CHECK's track file holds at start, by (real server,
     checker); absent: 0."""
+    checkers: Mapping[tuple[int, int], bool] = field(default_factory=dict)
+    """States carried over from the previous configuration on a reload (keepalived's
+    ``migrate_checkers``), by (real server, checker): up or down; absent: as at start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +336,16 @@ class Pool:
         """The servers in IPVS, each with the weight it was given there."""
         return tuple((server.config, weight) for server, weight in self._kernel.values())
 
+    def checker_states(self) -> dict[tuple[int, int], bool]:
+        """Each scheduled or BFD checker that has given a result: (real server, checker)
+        -> up, for :class:`Start` of the same virtual server in a reloaded config."""
+        return {
+            (i, j): c.is_up
+            for i, server in enumerate(self._servers)
+            for j, c in enumerate(server.checkers)
+            if c.kind is not _Kind.FILE and c.has_run
+        }
+
     def _server(self, rs: int) -> _Server:
         if rs == SORRY:
             if self._sorry is None:
@@ -404,6 +417,11 @@ class Pool:
                     checker.is_up = False
                     server.num_failed += 1
             server.effective = server.iweight + sum(c.cur_weight for c in server.checkers)
+        for (i, j), up in event.checkers.items():  # migrate_checkers
+            server, checker = self._servers[i], self._servers[i].checkers[j]
+            if checker.kind is not _Kind.FILE:
+                checker.has_run = True
+                self._set_checker_state(server, checker, up)
         # set_quorum_states, at config time: no real server is alive yet.
         self._quorum_up = (self.vs.quorum + self.vs.hysteresis) % _U32 == 0
         self._active = True

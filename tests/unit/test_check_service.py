@@ -291,3 +291,53 @@ async def test_a_failed_write_makes_the_next_one_read_the_kernel(
         await wait_for(lambda: key() in ipvs.table.services)
         assert dest_weights(ipvs) == {}
         nursery.cancel_scope.cancel()
+
+
+OTHER = """
+virtual_server 192.0.2.11 443 {
+    lvs_sched rr
+    protocol TCP
+    real_server 127.0.0.1 9 {
+        weight 5
+    }
+}
+"""
+
+
+@trio_test
+async def test_reload_writes_only_what_changed_and_keeps_health(tmp_path: Path) -> None:
+    up, down = free_ports(2)
+    listener = await listen(up)
+    ipvs = FakeIpvs()
+    service = CheckService(config(tmp_path, vs_block([up, down]) + OTHER), ipvs, rand=lambda: 0.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(service.run)
+        await wait_for(lambda: dest_weights(ipvs) == {up: 1})  # `down` failed its check
+        before = len(ipvs.written)
+        other = ServiceKey(socket.AF_INET, 6, ip_address("192.0.2.11").packed, 443)
+        other_before = ipvs.table.dests[other]
+
+        # `up`'s weight 1 -> 7: one edit; `down` stays out (its checker's state is
+        # carried over); the other virtual server is not touched
+        changed = vs_block([up, down]).replace("weight 1", "weight 7") + OTHER
+        assert await service.reload(config(tmp_path, changed)) == 1
+        assert ipvs.written[before:] == [
+            plan.EditDest(key(), Dest(key=DestKey(ip_address("127.0.0.1").packed, up), weight=7))
+        ]
+        assert dest_weights(ipvs) == {up: 7}
+        assert ipvs.table.dests[other] == other_before
+
+        # the same file again: nothing at all
+        assert await service.reload(config(tmp_path, changed)) == 0
+        # back to weight 1, the other virtual server removed: its service goes with
+        # its real servers in one operation
+        assert await service.reload(config(tmp_path, vs_block([up, down]))) == 2
+        assert other not in ipvs.table.services
+        assert ipvs.written[-2] == plan.DelService(other)
+        assert dest_weights(ipvs) == {up: 1}
+        # the checkers still run after the reloads: `down` comes back when it listens
+        second = await listen(down)
+        await wait_for(lambda: dest_weights(ipvs) == {up: 1, down: 2})
+        await second.aclose()
+        await listener.aclose()
+        nursery.cancel_scope.cancel()
