@@ -193,8 +193,12 @@ def daemonize() -> None:
         os.close(null)
 
 
-def load_config(opts: Options) -> object | None:
-    """The checked config, or None (findings already logged) if it cannot run."""
+def load_config(opts: Options, *, reload: bool = False) -> object | None:
+    """The checked config, or None (findings already logged) if it cannot run.
+
+    With ``reload``, a config with any error (not a warning, a deprecation or a
+    script security note) is refused: the running one is better than one that
+    drops what a typo broke."""
     from pykad.config.diagnostics import Severity
     from pykad.config.load import load
     from pykad.drivers.files import LocalFiles
@@ -213,12 +217,17 @@ def load_config(opts: Options) -> object | None:
         log.log(logging.WARNING if item.severity is not Severity.OK else logging.INFO, "%s", item)
     if loaded.config is None or loaded.diagnostics.stopped:
         return None
+    if reload and (
+        loaded.diagnostics.include_error
+        or any(Severity.OK < d.severity <= Severity.GENERAL_ERROR for d in loaded.diagnostics.items)
+    ):
+        return None
     return loaded.config
 
 
 def _reload_config(opts: Options) -> Config | None:
     """The configuration read again for a reload (None: it cannot be used)."""
-    config = load_config(opts)
+    config = load_config(opts, reload=True)
     assert config is None or isinstance(config, Config)
     return config
 

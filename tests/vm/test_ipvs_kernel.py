@@ -41,3 +41,9 @@ def run_guest_module(name: str, tmp_path: Path, pytestconfig: pytest.Config) -> 
 
 def test_ipvs_socket_in_the_vm(tmp_path: Path, pytestconfig: pytest.Config) -> None:
     run_guest_module("test_ipvs_socket.py", tmp_path, pytestconfig)
+
+
+def test_checker_daemon_in_the_vm(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    """NAT and DR traffic, checkers, quorum and sorry server, reload, restart over the
+    table, a long TCP stream kept: tests/vm/guest/test_check_daemon.py."""
+    run_guest_module("test_check_daemon.py", tmp_path, pytestconfig)

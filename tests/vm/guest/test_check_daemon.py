@@ -1,0 +1,345 @@
+"""pykad's checker daemon end to end inside the VM: real IPVS, real traffic, real servers.
+
+Run by tests/vm/test_ipvs_kernel.py in one boot (the host ignores this folder).
+Topology (the guest's root namespace is the director, where pykad runs):
+
+    netns client  c0 198.51.100.2/24 --veth-- d0 198.51.100.1/24 + VIP 198.51.100.100/32
+    netns rs1     eth0 203.0.113.2/28  --veth-- d1 203.0.113.1/28    (NAT real servers:
+    netns rs2     eth0 203.0.113.18/28 --veth-- d2 203.0.113.17/28    default route via
+    netns rs3     eth0 203.0.113.34/28 --veth-- d3 203.0.113.33/28    the director)
+    bridge br0 192.0.2.1/24 + DR VIP 192.0.2.100/32:
+        netns client2 eth0 192.0.2.2/24;  netns rs4 eth0 192.0.2.4/24, VIP on lo (DR)
+
+Real servers are busybox httpd (each serves its own name) and, for the long
+stream, busybox nc on rs1:5000 that writes a line every 50 ms for as long as the
+connection lasts.  pykad runs as ``pykad -n -l -C`` (checkers and IPVS only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from ipaddress import ip_address
+from pathlib import Path
+
+import pytest
+
+from pykad.kernel.ipvs import IpvsSocket
+from pykad.lb.table import ServiceKey, Table
+
+BB = "/run/ipvs-vm/busybox"
+VIP = "198.51.100.100"
+DR_VIP = "192.0.2.100"
+RS = {"rs1": "203.0.113.2", "rs2": "203.0.113.18", "rs3": "203.0.113.34"}
+DELAY_LOOP, CONNECT_TIMEOUT, RETRY = 1, 1, 0
+BOUND = DELAY_LOOP + CONNECT_TIMEOUT * (RETRY + 1)
+"""How long a dead real server may stay in the table (keepalived's semantics)."""
+SLACK = 4.0
+"""Added to BOUND: the guest's CPU is emulated (Python runs 17-25x slower)."""
+
+TOPOLOGY = r"""
+set -eu
+BB=/run/ipvs-vm/busybox
+sysctl -qw net.ipv4.ip_forward=1
+sysctl -qw net.ipv4.vs.conntrack=0 2>/dev/null || true
+ip netns add client
+ip link add c0 type veth peer name d0
+ip link set c0 netns client
+ip addr add 198.51.100.1/24 dev d0; ip addr add 198.51.100.100/32 dev d0; ip link set d0 up
+ip -n client link set lo up; ip -n client addr add 198.51.100.2/24 dev c0
+ip -n client link set c0 up; ip -n client route add default via 198.51.100.1
+i=1
+for r in rs1 rs2 rs3; do
+    base=$(( (i - 1) * 16 ))
+    ip netns add $r
+    ip link add eth0 netns $r type veth peer name d$i
+    ip addr add 203.0.113.$((base + 1))/28 dev d$i; ip link set d$i up
+    ip -n $r link set lo up; ip -n $r addr add 203.0.113.$((base + 2))/28 dev eth0
+    ip -n $r link set eth0 up; ip -n $r route add default via 203.0.113.$((base + 1))
+    mkdir -p "$WWW/$r"; echo "hello from $r" > "$WWW/$r/index.html"
+    i=$((i + 1))
+done
+ip link add br0 type bridge; ip link set br0 up
+ip addr add 192.0.2.1/24 dev br0; ip addr add 192.0.2.100/32 dev br0
+for pair in client2:192.0.2.2 rs4:192.0.2.4; do
+    n=${pair%%:*}; a=${pair#*:}
+    ip netns add $n
+    ip link add eth0 netns $n type veth peer name b$n
+    ip link set b$n master br0 up
+    ip -n $n addr add $a/24 dev eth0; ip -n $n link set eth0 up; ip -n $n link set lo up
+done
+ip -n rs4 addr add 192.0.2.100/32 dev lo
+ip netns exec rs4 sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+mkdir -p "$WWW/rs4"; echo "hello from rs4" > "$WWW/rs4/index.html"
+"""
+
+CONFIG = """
+global_defs {{
+    router_id vm-test
+}}
+virtual_server {vip} 80 {{
+    delay_loop {delay_loop}
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    quorum 2
+    sorry_server {rs3} 8080
+    real_server {rs1} 8080 {{
+        weight {rs1_weight}
+        HTTP_GET {{
+            url {{
+                path /index.html
+                status_code 200
+            }}
+            connect_timeout {connect_timeout}
+            retry {retry}
+        }}
+    }}
+    real_server {rs2} 8080 {{
+        weight 1
+        TCP_CHECK {{
+            connect_timeout {connect_timeout}
+            retry {retry}
+        }}
+    }}
+}}
+virtual_server {vip} 5000 {{
+    delay_loop {delay_loop}
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    real_server {rs1} 5000 {{
+        weight 1
+    }}
+}}
+virtual_server {dr_vip} 80 {{
+    delay_loop {delay_loop}
+    lvs_sched wlc
+    lvs_method DR
+    protocol TCP
+    real_server 192.0.2.4 80 {{
+        TCP_CHECK {{
+            connect_timeout {connect_timeout}
+        }}
+    }}
+}}
+"""
+
+
+def sh(cmd: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, check=True, **kw)  # type: ignore[call-overload,no-any-return]
+
+
+def netns(ns: str, *argv: str) -> list[str]:
+    return ["ip", "netns", "exec", ns, *argv]
+
+
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float) -> float:
+    """Seconds until ``predicate()``; fails after ``timeout``."""
+    t0 = time.monotonic()
+    while not predicate():
+        if time.monotonic() - t0 > timeout:
+            pytest.fail(f"{what}: not within {timeout:.1f} s")
+        time.sleep(0.1)
+    return time.monotonic() - t0
+
+
+@dataclass
+class Servers:
+    """The real servers' processes, by name, started and stopped by the tests."""
+
+    www: Path
+    procs: dict[str, subprocess.Popen[bytes]]
+
+    def start(self, name: str) -> None:
+        port = "80" if name == "rs4" else "8080"
+        self.procs[name] = subprocess.Popen(
+            netns(name, BB, "httpd", "-f", "-p", port, "-h", str(self.www / name))
+        )
+        addr = RS.get(name, "192.0.2.4")
+        probe = f"ip netns exec {name} bash -c 'exec 3<>/dev/tcp/{addr}/{port}' 2>/dev/null"
+        sh(f"for i in $({BB} seq 100); do {probe} && exit 0; {BB} sleep 0.1; done; exit 1")
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    www = tmp_path_factory.mktemp("www")
+    sh(TOPOLOGY, env={**os.environ, "WWW": str(www)})
+    servers = Servers(www, {})
+    for name in ("rs1", "rs2", "rs3", "rs4"):
+        servers.start(name)
+    # the long stream's server: a line every 50 ms for as long as the connection lasts
+    stream = subprocess.Popen(
+        netns("rs1", BB, "nc", "-ll", "-p", "5000", "-e", BB, "sh", "-c",
+              f"while true; do echo tick; {BB} usleep 50000; done")
+    )  # fmt: skip
+    try:
+        yield servers
+    finally:
+        stream.kill()
+        for name in list(servers.procs):
+            servers.stop(name)
+        for ns in ("client", "client2", "rs1", "rs2", "rs3", "rs4"):
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+        subprocess.run(["ip", "link", "del", "br0"], check=False)
+
+
+@dataclass
+class Pykad:
+    proc: subprocess.Popen[str]
+    log: Path
+    pid_files: dict[str, Path]
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def checker_pid(self) -> int:
+        return int(self.pid_files["c"].read_text())
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(60)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_pykad(conf: Path, work: Path) -> Pykad:
+    pids = {flag: work / f"{flag}.pid" for flag in "prcb"}
+    log = work / "pykad.log"
+    pykad = Path(sys.executable).with_name("pykad")
+    argv = [str(pykad), "-n", "-l", "-D", "-C", "-f", str(conf)]
+    for flag, path in pids.items():
+        argv += [f"-{flag}", str(path)]
+    proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+    return Pykad(proc, log, pids)
+
+
+def write_config(path: Path, **kw: object) -> None:
+    values = dict(
+        vip=VIP,
+        dr_vip=DR_VIP,
+        delay_loop=DELAY_LOOP,
+        connect_timeout=CONNECT_TIMEOUT,
+        retry=RETRY,
+        rs1_weight=1,
+        **RS,
+    )
+    values.update(kw)
+    path.write_text(CONFIG.format(**values))
+
+
+def svc(vip: str, port: int) -> ServiceKey:
+    return ServiceKey(socket.AF_INET, 6, ip_address(vip).packed, port)
+
+
+def dests(table: Table, vip: str, port: int) -> dict[str, int]:
+    """``addr:port -> weight`` of one service's real servers in ``table``."""
+    return {
+        f"{ip_address(d.key.address)}:{d.key.port}": d.weight
+        for d in table.dests.get(svc(vip, port), {}).values()
+    }
+
+
+def fetch(ns: str, vip: str, count: int) -> list[str]:
+    """``count`` HTTP GETs of / through ``vip`` from ``ns`` (one bash, /dev/tcp)."""
+    script = (
+        f"for i in $({BB} seq {count}); do exec 3<>/dev/tcp/{vip}/80; "
+        "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' >&3; "
+        f"{BB} timeout 5 {BB} cat <&3 | {BB} tail -n 1; exec 3<&-; done"
+    )
+    out = subprocess.run(
+        netns(ns, "bash", "-c", script), capture_output=True, text=True, timeout=60
+    )
+    return out.stdout.split("\n")
+
+
+def test_the_checker_daemon_keeps_ipvs_right(lab: Servers, tmp_path: Path) -> None:
+    conf = tmp_path / "keepalived.conf"
+    write_config(conf)
+    rs1, rs2, rs3 = (f"{RS[n]}:8080" for n in ("rs1", "rs2", "rs3"))
+    ipvs = IpvsSocket()
+    ipvs.flush()
+    pykad = start_pykad(conf, tmp_path)
+    try:
+        wait_for("the table", lambda: dests(ipvs.dump(), VIP, 80) == {rs1: 1, rs2: 1}, 60)
+        assert dests(ipvs.dump(), DR_VIP, 80) == {"192.0.2.4:80": 1}
+        assert ipvs.dump().services[svc(VIP, 80)].scheduler == "rr"
+
+        # traffic through the VIP reaches both real servers (NAT) and rs4 (DR)
+        seen = fetch("client", VIP, 4)
+        assert {"hello from rs1", "hello from rs2"} <= set(seen), seen
+        assert "hello from rs4" in fetch("client2", DR_VIP, 2)
+
+        # a long TCP stream through VIP:5000 that must survive everything below
+        stream_out = tmp_path / "stream"
+        stream = subprocess.Popen(
+            netns("client", BB, "nc", VIP, "5000"),
+            stdout=stream_out.open("wb"),
+            stdin=subprocess.PIPE,
+        )
+        wait_for("the stream", lambda: stream_out.stat().st_size > 50, 20)
+
+        # rs2 stops: gone within delay_loop + connect_timeout x (retry + 1); the
+        # quorum (2) is lost, so the sorry server replaces the real servers
+        lab.stop("rs2")
+        took = wait_for(
+            "rs2 out, the sorry server in",
+            lambda: dests(ipvs.dump(), VIP, 80) == {rs3: 1},
+            BOUND + SLACK,
+        )
+        print(f"rs2 out after {took:.1f} s (bound {BOUND} s)")
+        assert set(fetch("client", VIP, 2)) >= {"hello from rs3"}
+        lab.start("rs2")
+        wait_for("rs2 back", lambda: dests(ipvs.dump(), VIP, 80) == {rs1: 1, rs2: 1}, BOUND + SLACK)
+
+        # reload with one real server's weight changed: one operation
+        size = stream_out.stat().st_size
+        write_config(conf, rs1_weight=3)
+        pykad.signal(signal.SIGHUP)
+        wait_for("the reload", lambda: dests(ipvs.dump(), VIP, 80) == {rs1: 3, rs2: 1}, 30)
+        wait_for("the reload's log", lambda: "1 IPVS operations" in pykad.text(), 10)
+        # a config that cannot be used is refused; the table stays
+        conf.write_text("virtual_server 198.51.100.100 80 {\n  real_server 1.2.3 80 {\n")
+        pykad.signal(signal.SIGHUP)
+        wait_for("the refusal", lambda: "Reload refused" in pykad.text(), 30)
+        write_config(conf, rs1_weight=3)
+
+        # pykad dies without cleaning up, and starts again over the table it left:
+        # nothing is written (the kernel already holds the desired table)
+        os.kill(pykad.checker_pid(), signal.SIGKILL)
+        pykad.proc.kill()
+        pykad.proc.wait()
+        kept = ipvs.dump()
+        pykad = start_pykad(conf, tmp_path)
+        wait_for("the restart", lambda: "IPVS: 0 operations written" in pykad.text(), 60)
+        assert ipvs.dump() == kept
+
+        assert stream.poll() is None, "the stream's client ended"
+        time.sleep(1)
+        assert stream_out.stat().st_size > size + 100, "the stream stopped flowing"
+        conns = subprocess.run(["ipvsadm", "-Lnc"], capture_output=True, text=True).stdout
+        assert re.search(rf"ESTABLISHED\s+198\.51\.100\.2:\d+\s+{VIP}:5000", conns), conns
+        stream.kill()
+
+        # SIGTERM: every service pykad wrote leaves
+        assert pykad.stop() == 0
+        assert ipvs.dump() == Table()
+    finally:
+        if pykad.proc.poll() is None:
+            pykad.proc.kill()
+        print(pykad.text()[-6000:])
+        ipvs.flush()
+        ipvs.close()
