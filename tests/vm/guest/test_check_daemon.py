@@ -343,3 +343,165 @@ def test_the_checker_daemon_keeps_ipvs_right(lab: Servers, tmp_path: Path) -> No
         print(pykad.text()[-6000:])
         ipvs.flush()
         ipvs.close()
+
+
+SAME_TABLE = """
+global_defs {
+    lvs_timeouts tcp 7200 tcpfin 60 udp 120
+}
+virtual_server_group WEB {
+    192.0.2.50-52 80
+    fwmark 9
+}
+virtual_server 192.0.2.10 80 {
+    lvs_sched wrr
+    lvs_method NAT
+    protocol TCP
+    persistence_timeout 300
+    persistence_granularity 255.255.255.0
+    real_server 203.0.113.5 8080 {
+        weight 3
+        uthreshold 100
+        lthreshold 10
+    }
+    real_server 203.0.113.6 8080 {
+        weight 2
+    }
+}
+virtual_server 192.0.2.11 53 {
+    lvs_sched sh
+    sh-port
+    sh-fallback
+    ops
+    protocol UDP
+    lvs_method DR
+    real_server 203.0.113.7 53 {
+    }
+}
+virtual_server fwmark 7 {
+    lvs_sched mh
+    mh-port
+    lvs_method TUN type gue port 6080
+    real_server 203.0.113.8 0 {
+    }
+    real_server 203.0.113.13 0 {
+        lvs_method TUN type gre csum
+    }
+}
+virtual_server 2001:db8::1 443 {
+    lvs_sched lc
+    protocol TCP
+    persistence_timeout 60
+    real_server 2001:db8:1::1 443 {
+        weight 4
+    }
+}
+virtual_server group WEB {
+    lvs_sched rr
+    protocol TCP
+    lvs_method DR
+    real_server 203.0.113.9 80 {
+    }
+}
+virtual_server 192.0.2.12 5060 {
+    lvs_sched rr
+    protocol UDP
+    persistence_engine sip
+    persistence_timeout 30
+    real_server 203.0.113.10 5060 {
+    }
+}
+virtual_server 192.0.2.13 9 {
+    lvs_sched nq
+    protocol SCTP
+    real_server 203.0.113.11 9 {
+    }
+}
+virtual_server 192.0.2.14 80 {
+    lvs_sched wlc
+    protocol TCP
+    quorum 5
+    sorry_server 203.0.113.12 80
+    real_server 203.0.113.14 80 {
+        weight 1
+    }
+}
+"""
+
+
+def ipvsadm_view() -> dict[str, list[str]]:
+    """The table as ipvsadm prints it, each listing's lines sorted (dump order is hash
+    order) and trailing spaces dropped."""
+    views = {}
+    for name, args in {
+        "list": ["-Ln"],
+        "thresholds": ["-Ln", "--thresholds"],
+        "tunnels": ["-Ln", "--tun-info"],
+        "save": ["-S", "-n"],
+        "timeouts": ["-L", "--timeout"],
+    }.items():
+        out = subprocess.run(["ipvsadm", *args], capture_output=True, text=True, check=True)
+        views[name] = sorted(line.rstrip() for line in out.stdout.splitlines())
+    return views
+
+
+def settled(ipvs: IpvsSocket, services: int) -> Callable[[], bool]:
+    """True once the table has ``services`` services and the same content twice."""
+    last: list[Table] = []
+
+    def check() -> bool:
+        table = ipvs.dump()
+        done = len(table) == services and bool(last) and last[-1] == table
+        last.append(table)
+        return done
+
+    return check
+
+
+def test_the_same_table_as_keepalived(tmp_path: Path) -> None:
+    """For the same config, ``ipvsadm`` lists the same after pykad starts as after
+    keepalived 2.2.7 starts (both in this guest, one after the other)."""
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(SAME_TABLE)
+    services = 11  # 7 virtual servers, and the group's 3 addresses and 1 fwmark
+    ipvs = IpvsSocket()
+    ipvs.flush()
+    original = ipvsadm_view()["timeouts"]
+    views = {}
+    try:
+        for who in ("keepalived", "pykad"):
+            work = tmp_path / who
+            work.mkdir()
+            if who == "keepalived":
+                argv = ["keepalived", "-n", "-l", "-D", "--check", "-f", str(conf)]
+                argv += ["-p", str(work / "k.pid"), "-c", str(work / "c.pid")]
+                daemon = Pykad(
+                    subprocess.Popen(
+                        argv, stdout=(work / "log").open("w"), stderr=subprocess.STDOUT, text=True
+                    ),
+                    work / "log",
+                    {},
+                )
+            else:
+                daemon = start_pykad(conf, work)
+            try:
+                try:
+                    wait_for(f"{who}'s table", settled(ipvs, services), 90)
+                except BaseException:
+                    print(subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True).stdout)
+                    print(daemon.text()[-5000:])
+                    raise
+                views[who] = ipvsadm_view()
+            finally:
+                assert daemon.stop() == 0
+            assert ipvs.dump() == Table(), f"{who} left services behind"
+            assert ipvsadm_view()["timeouts"] == original, f"{who} did not restore timeouts"
+    finally:
+        ipvs.flush()
+        ipvs.close()
+    for name in views["keepalived"]:
+        assert views["pykad"][name] == views["keepalived"][name], name
+    assert any("persistent 300 mask 255.255.255.0" in ln for ln in views["pykad"]["list"])
+    # keepalived lowers a quorum above the total weight ("reducing quorum to 1"):
+    # no sorry server then
+    assert not any("203.0.113.12:80" in ln for ln in views["pykad"]["list"])
