@@ -115,6 +115,16 @@ class DeferredHandler(logging.Handler):
             self.target.handle(record)
 
 
+SYSLOG_SOCKET = "/dev/log"
+
+
+class QuietSysLogHandler(logging.handlers.SysLogHandler):
+    """Drops what syslog does not take, as syslog(3) does (no traceback per line)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def setup_logging(opts: Options) -> logging.handlers.QueueListener:
     """Console and/or syslog, written by a thread: a log line never delays a packet.
 
@@ -125,10 +135,10 @@ def setup_logging(opts: Options) -> logging.handlers.QueueListener:
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(ConsoleFormatter())
         handlers.append(console)
-    if not opts.no_syslog:
+    if not opts.no_syslog and os.path.exists(SYSLOG_SOCKET):
         try:
-            syslog = logging.handlers.SysLogHandler(
-                address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
+            syslog = QuietSysLogHandler(
+                address=SYSLOG_SOCKET, facility=logging.handlers.SysLogHandler.LOG_DAEMON
             )
             syslog.ident = f"Keepalived_vrrp[{os.getpid()}]: "
             handlers.append(syslog)

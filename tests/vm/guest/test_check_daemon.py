@@ -220,7 +220,7 @@ def start_pykad(conf: Path, work: Path) -> Pykad:
     pids = {flag: work / f"{flag}.pid" for flag in "prcb"}
     log = work / "pykad.log"
     pykad = Path(sys.executable).with_name("pykad")
-    argv = [str(pykad), "-n", "-l", "-D", "-C", "-f", str(conf)]
+    argv = [str(pykad), "-n", "-l", "-D", "-G", "-C", "-f", str(conf)]
     for flag, path in pids.items():
         argv += [f"-{flag}", str(path)]
     proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
@@ -505,3 +505,73 @@ def test_the_same_table_as_keepalived(tmp_path: Path) -> None:
     # keepalived lowers a quorum above the total weight ("reducing quorum to 1"):
     # no sorry server then
     assert not any("203.0.113.12:80" in ln for ln in views["pykad"]["list"])
+
+
+BFD_DIRECTOR = """
+bfd_instance rs2 {{
+    neighbor_ip {rs2}
+    source_ip 203.0.113.17
+    min_rx 100
+    min_tx 100
+    multiplier 3
+}}
+virtual_server {vip} 81 {{
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    real_server {rs2} 8080 {{
+        BFD_CHECK {{
+            name rs2
+            alpha
+        }}
+    }}
+}}
+"""
+
+BFD_PEER = """
+bfd_instance director {
+    neighbor_ip 203.0.113.17
+    source_ip 203.0.113.18
+    min_rx 100
+    min_tx 100
+    multiplier 3
+}
+"""
+
+
+def test_bfd_check_follows_the_session(lab: Servers, tmp_path: Path) -> None:
+    """BFD_CHECK (alpha): rs2 is in the table only while its BFD session is Up; the
+    peer is keepalived 2.2.7's BFD in rs2's namespace."""
+    conf = tmp_path / "director.conf"
+    conf.write_text(BFD_DIRECTOR.format(vip=VIP, rs2=RS["rs2"]))
+    peer_conf = tmp_path / "peer.conf"
+    peer_conf.write_text(BFD_PEER)
+    rs2 = f"{RS['rs2']}:8080"
+    ipvs = IpvsSocket()
+    ipvs.flush()
+    pykad = start_pykad(conf, tmp_path)
+    # (keepalived 2.2.7 has no --bfd: getopt would take it for --bfd_pid and eat -f)
+    peer_argv = netns("rs2", "keepalived", "-n", "-l", "-D", "-f", str(peer_conf))
+    peer_argv += ["-p", str(tmp_path / "peer.pid"), "-b", str(tmp_path / "peer-bfd.pid")]
+    peer_log = tmp_path / "peer.log"
+    peer: subprocess.Popen[bytes] | None = None
+    try:
+        wait_for("the service", lambda: svc(VIP, 81) in ipvs.dump().services, 60)
+        assert dests(ipvs.dump(), VIP, 81) == {}  # alpha: down until the session is Up
+        peer = subprocess.Popen(peer_argv, stdout=peer_log.open("w"), stderr=subprocess.STDOUT)
+        wait_for("rs2 in after BFD Up", lambda: dests(ipvs.dump(), VIP, 81) == {rs2: 1}, 60)
+        peer.kill()  # no more BFD packets: down after 3 x 100 ms
+        peer.wait()
+        peer = None
+        took = wait_for("rs2 out after BFD Down", lambda: not dests(ipvs.dump(), VIP, 81), 30)
+        print(f"rs2 out {took:.2f} s after the peer died")
+        assert pykad.stop() == 0
+    finally:
+        if peer is not None:
+            peer.kill()
+            peer.wait()
+        if pykad.proc.poll() is None:
+            pykad.proc.kill()
+        print(pykad.text()[-6000:])
+        ipvs.flush()
+        ipvs.close()
