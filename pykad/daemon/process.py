@@ -29,11 +29,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from queue import SimpleQueue
+from typing import TYPE_CHECKING
 
 import trio
 
 import pykad
 from pykad.config.model import Config
+
+if TYPE_CHECKING:
+    from pykad.daemon.sync_daemon import SyncDaemons
 
 log = logging.getLogger("pykad")
 
@@ -235,6 +239,20 @@ def load_config(opts: Options, *, reload: bool = False) -> object | None:
     return loaded.config
 
 
+def _sync_daemons(config: Config) -> SyncDaemons | None:
+    """The IPVS sync daemons that follow a VRRP instance (``lvs_sync_daemon IF INST``)."""
+    from pykad.daemon.sync_daemon import SyncDaemons
+    from pykad.kernel.ipvs import IpvsSocket
+
+    syncd = config.global_defs.lvs_sync_daemon
+    if syncd is None or syncd.instance is None:
+        return None
+    inst = next((i for i in config.vrrp.instances if i.name == syncd.instance), None)
+    if inst is None:
+        return None
+    return SyncDaemons(syncd, inst.vrid, IpvsSocket)
+
+
 def _reload_config(opts: Options) -> Config | None:
     """The configuration read again for a reload (None: it cannot be used)."""
     config = load_config(opts, reload=True)
@@ -278,6 +296,7 @@ async def _serve(
             release_vips=not opts.dont_release_vrrp,
             notifier=notifier,
             bfd_events=bfd_events,
+            sync_daemons=_sync_daemons(config),
         )
         try:
             service.setup()

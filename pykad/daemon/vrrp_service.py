@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ from pykad.daemon.accept_mode import Firewall
 from pykad.daemon.fast_paths import PUMP_KEY, FastPaths
 from pykad.daemon.garp_pacing import Pacing
 from pykad.daemon.host_side import HostSide, Kernel, Ops
+from pykad.daemon.sync_daemon import SyncDaemons
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.bfd_pipe import BfdEventReader
 from pykad.drivers.notify import Notifier
@@ -198,8 +200,11 @@ class VrrpService:
         release_vips: bool = True,
         notifier: Notifier | None = None,
         bfd_events: int | None = None,
+        sync_daemons: SyncDaemons | None = None,
     ) -> None:
         self.config = config
+        self.sync_daemons = sync_daemons
+        self._syncd_send, self._syncd_receive = trio.open_memory_channel[bool](math.inf)
         self.bfd_events = BfdEventReader(bfd_events) if bfd_events is not None else None
         self._bfd_up: dict[str, bool] = {}
         self.host = HostSide(kernel, lambda name: self._interface(name).index)
@@ -473,6 +478,8 @@ class VrrpService:
                 self._apply(inst, inst.router.start(now), now)
             if self.bfd_events is not None:
                 nursery.start_soon(self.bfd_events.run, self._bfd_event)
+            if self.sync_daemons is not None:
+                nursery.start_soon(self._run_sync_daemons, self.sync_daemons)
             if self.sources is not None:
                 send, receive = trio.open_memory_channel[StatusUpdate](1024)
                 nursery.start_soon(self.sources.run, send)
@@ -481,6 +488,15 @@ class VrrpService:
             await self._stop.wait()
             self._leave()
             nursery.cancel_scope.cancel()
+
+    async def _run_sync_daemons(self, daemons: SyncDaemons) -> None:
+        """Swaps the IPVS sync daemons after the state changes that call for it, in
+        order, off the takeover path (a transition only queues the new state)."""
+        try:
+            async for master in self._syncd_receive:
+                daemons.become(master)
+        finally:
+            daemons.stop()
 
     def stop(self) -> None:
         """Leave: priority 0 from masters, VIPs removed (unless told to keep them).
@@ -913,6 +929,9 @@ class VrrpService:
             log.info("(%s) Entering FAULT STATE%s", inst.name, " (init)" * (old is State.INIT))
 
     def _state_changed(self, inst: Instance, change: StateChanged, now: int) -> None:
+        syncd = self.sync_daemons
+        if syncd is not None and syncd.instance == inst.name and change.new is not State.INIT:
+            self._syncd_send.send_nowait(change.new is State.MASTER)
         if change.old is State.MASTER:
             inst.garp.left_master()
             self.pacing.cancel([f for fs in self._garp_frames(inst).values() for f in fs])

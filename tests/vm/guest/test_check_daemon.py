@@ -216,11 +216,12 @@ class Pykad:
         return self.log.read_text(errors="replace")
 
 
-def start_pykad(conf: Path, work: Path) -> Pykad:
+def start_pykad(conf: Path, work: Path, only: str = "-C") -> Pykad:
+    """``pykad -n -l -D -G`` with ``only`` (-C: checkers, -P: VRRP) and its own pid files."""
     pids = {flag: work / f"{flag}.pid" for flag in "prcb"}
     log = work / "pykad.log"
     pykad = Path(sys.executable).with_name("pykad")
-    argv = [str(pykad), "-n", "-l", "-D", "-G", "-C", "-f", str(conf)]
+    argv = [str(pykad), "-n", "-l", "-D", "-G", only, "-f", str(conf)]
     for flag, path in pids.items():
         argv += [f"-{flag}", str(path)]
     proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
@@ -575,3 +576,47 @@ def test_bfd_check_follows_the_session(lab: Servers, tmp_path: Path) -> None:
         print(pykad.text()[-6000:])
         ipvs.flush()
         ipvs.close()
+
+
+SYNCD = """
+global_defs {
+    lvs_sync_daemon d0 VI_1
+}
+vrrp_instance VI_1 {
+    interface d0
+    state BACKUP
+    virtual_router_id 51
+    priority 100
+    version 3
+    advert_int 0.1
+    virtual_ipaddress {
+        198.51.100.200/32
+    }
+}
+"""
+
+
+def test_the_sync_daemon_follows_the_vrrp_instance(lab: Servers, tmp_path: Path) -> None:
+    """``lvs_sync_daemon d0 VI_1``: the backup daemon at start, the master one once VI_1
+    (alone on its LAN) is MASTER, none after SIGTERM."""
+    conf = tmp_path / "syncd.conf"
+    conf.write_text(SYNCD)
+
+    def daemons() -> str:
+        out = subprocess.run(["ipvsadm", "-L", "--daemon"], capture_output=True, text=True)
+        return out.stdout
+
+    pykad = start_pykad(conf, tmp_path, "-P")
+    try:
+        wait_for("VI_1 master", lambda: "Entering MASTER STATE" in pykad.text(), 60)
+        wait_for("the master daemon", lambda: "master sync daemon" in daemons(), 30)
+        listed = daemons()
+        assert "master sync daemon (mcast=d0, syncid=51" in listed, listed
+        assert "backup sync daemon" not in listed, listed
+        assert "Starting IPVS connection synchronization thread backup" in pykad.text()
+        assert pykad.stop() == 0
+        assert daemons().strip() == "", daemons()
+    finally:
+        if pykad.proc.poll() is None:
+            pykad.proc.kill()
+        print(pykad.text()[-4000:])
