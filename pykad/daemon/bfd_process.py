@@ -55,7 +55,7 @@ def start(
     config: Config, pid_file: str, listener: logging.handlers.QueueListener
 ) -> BfdChild | None:
     """Fork the BFD child; call before trio runs in this process."""
-    from pykad.daemon.process import claim_pid_file, remove_pid_file
+    from pykad.daemon.process import claim_pid_file, release_held_signals, remove_pid_file
 
     if not config.bfd.instances:
         return None
@@ -71,6 +71,7 @@ def start(
         return BfdChild(pid, vrrp_read, check_read)
     code = 1
     try:
+        release_held_signals()
         os.close(vrrp_read)
         os.close(check_read)
         listener.start()

@@ -60,7 +60,7 @@ def start(
     reload_config: Callable[[], Config | None],
 ) -> CheckChild | None:
     """Fork the checker child; call before trio runs in this process."""
-    from pykad.daemon.process import claim_pid_file, remove_pid_file
+    from pykad.daemon.process import claim_pid_file, release_held_signals, remove_pid_file
 
     if not config.lvs.virtual_servers:
         return None
@@ -72,6 +72,7 @@ def start(
         return CheckChild(pid)
     code = 1
     try:
+        release_held_signals()
         listener.start()
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() == parent and claim_pid_file(pid_file):

@@ -35,14 +35,18 @@ import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
+
+if TYPE_CHECKING:
+    from pykad.drivers.address_monitor import AddressMonitor
 
 from pykad.check import dns, http, misc, ping, smtp, tcp, udp
 from pykad.check.base import Outcome, Target
 from pykad.check.runner import make_schedule, run_checker
 from pykad.check.schedule import StateUpdate
+from pykad.config.addresses import IPAddress
 from pykad.config.model import Config
 from pykad.config.sections._lvs_model import (
     BfdCheck,
@@ -71,6 +75,7 @@ from pykad.lb.pool import (
     Pool,
     Start,
     Stop,
+    Suspend,
     checker_configs,
 )
 from pykad.lb.table import Service, ServiceKey, Table
@@ -320,14 +325,12 @@ class CheckService:
             self._notify(s.pool.handle(Start(values.get(id(s), {}), states)))
 
     def _start_tasks(self, servers: Sequence[_Vs]) -> None:
-        assert self._nursery is not None
-        for s in servers:
-            if not s.started:
-                s.started = True
-                self._nursery.start_soon(self._run_server, s)
+        """The checkers of ``servers`` (those not suspended), and the file watcher anew."""
+        self._start_checkers(servers)
         self._files_scope.cancel()
         self._files_scope = trio.CancelScope()
         if _file_checks(self.servers):
+            assert self._nursery is not None
             self._nursery.start_soon(self._watch_files, self._files_scope)
 
     # ---- running
@@ -337,6 +340,9 @@ class CheckService:
         async with trio.open_nursery() as outer:
             if self.notifier is not None:
                 await outer.start(self.notifier.run)
+            monitor = self._suspend_at_start()
+            if monitor is not None:
+                outer.start_soon(monitor.run)
             self._start_pools(self.servers)
             count = await self._write_all()
             log.info("IPVS: %d operations written for %d services", count, len(self.owned))
@@ -348,6 +354,47 @@ class CheckService:
                 task_status.started()
                 await trio.sleep_forever()
         # after stop(): the notifier has run what the stop queued
+
+    def _start_checkers(self, servers: Sequence[_Vs]) -> None:
+        assert self._nursery is not None
+        for s in servers:
+            if not s.started and s.pool.checking:
+                s.started = True
+                s.scope = trio.CancelScope()
+                self._nursery.start_soon(self._run_server, s)
+
+    def _stop_checkers(self, s: _Vs) -> None:
+        s.scope.cancel()
+        s.started = False
+
+    def _suspend_at_start(self) -> AddressMonitor | None:
+        """``ha_suspend``: follow the host's addresses when a virtual server asks for it;
+        its checkers count only while its address is on the host."""
+        if not any(s.config.ha_suspend for s in self.servers):
+            return None
+        from pykad.drivers.address_monitor import AddressMonitor
+
+        monitor = AddressMonitor(self._address_changed)
+        for s in self.servers:
+            if s.config.ha_suspend and s.config.address is not None:
+                present = monitor.has(s.config.address)
+                s.pool.handle(Suspend(not present))
+                if not present:
+                    log.info("Suspending healthchecker for service %s", s.name)
+        return monitor
+
+    def _address_changed(self, address: IPAddress, present: bool) -> None:
+        for s in self.servers:
+            if s.config.ha_suspend and s.config.address == address:
+                verb = "Activating" if present else "Suspending"
+                log.info("%s healthchecker for service %s", verb, s.name)
+                self.handle(s, Suspend(not present))
+                # keepalived skips the checks of a suspended service; they start again
+                # from scratch, so the first result after it counts
+                if present:
+                    self._start_checkers([s])
+                else:
+                    self._stop_checkers(s)
 
     async def reload(self, config: Config) -> int:
         """Apply a new configuration: only what changed (keepalived's ``reload_check_child``
@@ -363,7 +410,7 @@ class CheckService:
         left = [o for group in keep.values() for o in group]  # gone or changed
         carried = {id(s): _carried(s, left) for s in fresh}
         for s in left:
-            s.scope.cancel()
+            self._stop_checkers(s)
             self._notify(s.pool.handle(Stop(None)))
         self._start_pools(fresh, carried)
         count = await self._write_all()

@@ -26,7 +26,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
@@ -239,6 +239,33 @@ def load_config(opts: Options, *, reload: bool = False) -> object | None:
     return loaded.config
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+_held: list[int] = []
+
+
+def _hold_signals() -> None:
+    """Until trio takes them over, SIGTERM, SIGINT and SIGHUP are kept for it: a stop
+    sent while the daemon starts (its children may already have done their work) is
+    obeyed once it runs, not fatal on the spot."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda n, _: _held.append(n))
+
+
+def release_held_signals() -> None:
+    """In a forked child: the default dispositions again, nothing held."""
+    _held.clear()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
+async def _with_held(signals: AsyncIterator[int]) -> AsyncIterator[int]:
+    """The signals held before trio ran, then those trio receives."""
+    while _held:
+        yield _held.pop(0)
+    async for signum in signals:
+        yield signum
+
+
 def _sync_daemons(config: Config) -> SyncDaemons | None:
     """The IPVS sync daemons that follow a VRRP instance (``lvs_sync_daemon IF INST``)."""
     from pykad.daemon.sync_daemon import SyncDaemons
@@ -283,7 +310,7 @@ async def _serve(
     if opts.check_only:  # -C: the checker child does the work
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             log.info("Startup complete")
-            async for signum in signals:
+            async for signum in _with_held(signals):
                 if signum != signal.SIGHUP:
                     break
                 _sighup(checker_pid)
@@ -307,7 +334,7 @@ async def _serve(
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
                 log.info("Startup complete")
-                async for signum in signals:
+                async for signum in _with_held(signals):
                     if signum == signal.SIGHUP:
                         _sighup(checker_pid)
                         continue
@@ -343,6 +370,7 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
             log.error("cannot enter network namespace %s", opts.namespace)
             return 1
     config = load_config(opts)
+    _hold_signals()
     if config is None:
         log.error("Stopping: the configuration cannot be used")
         return 1

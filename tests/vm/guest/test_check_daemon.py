@@ -620,3 +620,52 @@ def test_the_sync_daemon_follows_the_vrrp_instance(lab: Servers, tmp_path: Path)
         if pykad.proc.poll() is None:
             pykad.proc.kill()
         print(pykad.text()[-4000:])
+
+
+HA_SUSPEND = """
+virtual_server 198.51.100.201 80 {{
+    delay_loop 1
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    ha_suspend
+    real_server {rs2} 9999 {{
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 0
+        }}
+    }}
+}}
+"""
+
+
+def test_ha_suspend_checks_only_while_the_address_is_here(lab: Servers, tmp_path: Path) -> None:
+    """``ha_suspend``: while 198.51.100.201 is not on the host the (failing) checker does
+    not count, so the real server stays; once the address is added it is checked and
+    leaves."""
+    conf = tmp_path / "ha.conf"
+    conf.write_text(HA_SUSPEND.format(rs2=RS["rs2"]))
+    ipvs = IpvsSocket()
+    ipvs.flush()
+    pykad = start_pykad(conf, tmp_path)
+    rs = f"{RS['rs2']}:9999"
+    try:
+        wait_for("the service", lambda: dests(ipvs.dump(), "198.51.100.201", 80) == {rs: 1}, 60)
+        time.sleep(BOUND + 1)  # checks would have failed by now
+        assert dests(ipvs.dump(), "198.51.100.201", 80) == {rs: 1}
+        assert "Suspending healthchecker for service" in pykad.text()
+        subprocess.run(["ip", "addr", "add", "198.51.100.201/32", "dev", "d0"], check=True)
+        wait_for(
+            "the check after activation",
+            lambda: not dests(ipvs.dump(), "198.51.100.201", 80),
+            BOUND + SLACK,
+        )
+        assert "Activating healthchecker for service" in pykad.text()
+        assert pykad.stop() == 0
+    finally:
+        subprocess.run(["ip", "addr", "del", "198.51.100.201/32", "dev", "d0"], check=False)
+        if pykad.proc.poll() is None:
+            pykad.proc.kill()
+        print(pykad.text()[-4000:])
+        ipvs.flush()
+        ipvs.close()
