@@ -104,6 +104,7 @@ Entry = Callable[[bool], tuple[str, list[Row], list[str]]]
 
 def entries() -> dict[str, Entry]:
     from bench_bfd import bfd_detection, bfd_failover, bfd_scale
+    from bench_checkers import checker_load
     from bench_config_test import config_test
     from bench_failover import failover
     from bench_ipvs import ipvs_program
@@ -119,6 +120,7 @@ def entries() -> dict[str, Entry]:
         "bfd_failover": bfd_failover,
         "bfd_scale": bfd_scale,
         "ipvs_program": ipvs_program,
+        "checker_load": checker_load,
     }
 
 

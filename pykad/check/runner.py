@@ -20,13 +20,12 @@ from typing import Any, NoReturn
 
 import trio
 
+from pykad.check import ping, udp
 from pykad.check.base import Outcome, Probe, Target
 from pykad.check.connect import CheckerSetupError
 from pykad.check.misc import TERMINATE_GRACE_S
 from pykad.check.schedule import (
-    ICMP,
     TCP,
-    UDP,
     Effect,
     HttpSchedule,
     Layer4Kind,
@@ -81,7 +80,13 @@ def make_schedule(
             timing, chk, target.virtual_server, urls=check.urls, fast_recovery=check.fast_recovery
         )
     if kind is None:
-        kind = UDP if isinstance(check, UdpCheck) else ICMP if isinstance(check, PingCheck) else TCP
+        kind = (
+            udp.KIND
+            if isinstance(check, UdpCheck)
+            else ping.KIND
+            if isinstance(check, PingCheck)
+            else TCP
+        )
     return Layer4Schedule(timing, chk, target.virtual_server, kind=kind)
 
 

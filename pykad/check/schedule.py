@@ -34,9 +34,7 @@ from pykad.config.sections._lvs_model import Checker, Url
 
 __all__ = [
     "BOOTSTRAP_DELAY_US",
-    "ICMP",
     "TCP",
-    "UDP",
     "Effect",
     "HttpSchedule",
     "Layer4Kind",
@@ -129,7 +127,8 @@ class Layer4Kind:
     attempt_failed: str
     """A failed attempt while up, with log_all_failures; ``{reason}``: the probe's reason."""
     retry_while_down: bool = True
-    """TCP retries (delay_before_retry) while down too; UDP and ICMP do not."""
+    """TCP retries (delay_before_retry) while down too; UDP and ICMP do not (their kinds
+    are ``pykad.check.udp.KIND`` and ``pykad.check.ping.KIND``)."""
 
 
 TCP = Layer4Kind(
@@ -137,20 +136,6 @@ TCP = Layer4Kind(
     failed="TCP_CHECK on service {chk} failed.",
     failed_after="TCP_CHECK on service {chk} failed after {retry} retries.",
     attempt_failed="TCP connection to {chk} {reason}.",
-)
-UDP = Layer4Kind(
-    success="UDP connection to {chk} success.",
-    failed="UDP_CHECK on service {chk} failed.",
-    failed_after="UDP_CHECK on service {chk} failed after {retry} retries.",
-    attempt_failed="UDP_CHECK on service {chk} {reason}.",
-    retry_while_down=False,
-)
-ICMP = Layer4Kind(
-    success="ICMP connection to {chk} success.",
-    failed="ICMP CHECK on service {chk} failed.",
-    failed_after="ICMP CHECK on service {chk} of {vs} failed after {retry} retries.",
-    attempt_failed="ICMP CHECK on service {chk} {reason}.",
-    retry_while_down=False,
 )
 
 

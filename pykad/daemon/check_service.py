@@ -434,15 +434,12 @@ class CheckService:
         real = s.config.real_servers[rs]
         target = Target(real.address, real.port, s.name)
         protocol = s.config.protocol.value.lower() if s.config.protocol else "tcp"
-        kind = udp.KIND if isinstance(check, UdpCheck) else None
-        kind = ping.KIND if isinstance(check, PingCheck) else kind
         schedule = make_schedule(
             check,
             target,
             protocol=protocol,
             log_all_failures=self.config.global_defs.checker_log_all_failures
             or getattr(check, "log_all_failures", False),
-            kind=kind,
         )
 
         def changed(update: StateUpdate) -> None:

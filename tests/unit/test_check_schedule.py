@@ -12,11 +12,11 @@ import pytest
 import trio
 import trio.testing
 
+from pykad.check import udp
 from pykad.check.base import Outcome, Target
 from pykad.check.runner import make_schedule, run_checker
 from pykad.check.schedule import (
     BOOTSTRAP_DELAY_US,
-    UDP,
     Effect,
     HttpSchedule,
     Layer4Schedule,
@@ -127,7 +127,7 @@ def test_log_all_failures_logs_each_failed_attempt_while_up() -> None:
 
 
 def test_udp_does_not_retry_while_down() -> None:
-    s = Layer4Schedule(T, "[192.0.2.1]:udp:53", kind=UDP)
+    s = Layer4Schedule(T, "[192.0.2.1]:udp:53", kind=udp.KIND)
     s.attempt_done(0, False)
     assert not s.is_up
     assert s.attempt_done(0, False) == [NextAttempt(10 * S)]
