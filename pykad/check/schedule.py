@@ -128,7 +128,7 @@ class Layer4Kind:
     """A failed attempt while up, with log_all_failures; ``{reason}``: the probe's reason."""
     retry_while_down: bool = True
     """TCP retries (delay_before_retry) while down too; UDP and ICMP do not (their kinds
-    are ``pykad.check.udp.KIND`` and ``pykad.check.ping.KIND``)."""
+    are ``pykad.check.probes.udp.KIND`` and ``pykad.check.probes.ping.KIND``)."""
 
 
 TCP = Layer4Kind(

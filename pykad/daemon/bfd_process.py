@@ -11,82 +11,45 @@ through two pipes, one for the VRRP service and one for the checker process
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import logging.handlers
 import os
 import signal
-import time
 from dataclasses import dataclass
 
 from pykad.config.model import Config
+from pykad.daemon.child import Child, fork_child
 
 log = logging.getLogger("pykad.bfd")
 
-PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class BfdChild:
-    pid: int
+class BfdChild(Child):
     vrrp_events: int
     """The reading end of the pipe that carries events for VRRP."""
     checker_events: int
     """The reading end of the pipe that carries events for the checker process."""
-
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; the child's exit status."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-            time.sleep(0.01)
 
 
 def start(
     config: Config, pid_file: str, listener: logging.handlers.QueueListener
 ) -> BfdChild | None:
     """Fork the BFD child; call before trio runs in this process."""
-    from pykad.daemon.process import claim_pid_file, release_held_signals, remove_pid_file
-
     if not config.bfd.instances:
         return None
     vrrp_read, vrrp_write = os.pipe2(os.O_CLOEXEC)
     check_read, check_write = os.pipe2(os.O_CLOEXEC)
-    parent = os.getpid()
-    listener.stop()  # no thread may hold a lock across the fork
-    pid = os.fork()
-    if pid:
-        listener.start()
-        os.close(vrrp_write)
-        os.close(check_write)
-        return BfdChild(pid, vrrp_read, check_read)
-    code = 1
-    try:
-        release_held_signals()
-        os.close(vrrp_read)
-        os.close(check_read)
-        listener.start()
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() == parent and claim_pid_file(pid_file):
-            log.info("Starting BFD child process, pid=%d", os.getpid())
-            try:
-                code = _serve(config, vrrp_write, check_write)
-            finally:
-                remove_pid_file(pid_file)
-    except BaseException:
-        log.exception("BFD child process failed")
-    finally:
-        listener.stop()
-        os._exit(code)
+    pid = fork_child(
+        "BFD",
+        pid_file,
+        listener,
+        lambda: _serve(config, vrrp_write, check_write),
+        parent_closes=(vrrp_write, check_write),
+        child_closes=(vrrp_read, check_read),
+    )
+    return BfdChild(pid, vrrp_read, check_read)
 
 
 def _serve(config: Config, vrrp_fd: int, checker_fd: int) -> int:

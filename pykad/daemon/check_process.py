@@ -13,43 +13,20 @@ events arrive on the pipe the BFD child writes for checkers.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import logging.handlers
 import os
 import signal
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import trio
 
 from pykad.config.model import Config
+from pykad.daemon.child import Child, fork_child
 
 log = logging.getLogger("pykad.check")
 
-PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class CheckChild:
-    pid: int
-
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; the child's exit status."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-            time.sleep(0.01)
 
 
 def start(
@@ -58,34 +35,12 @@ def start(
     listener: logging.handlers.QueueListener,
     bfd_events: int | None,
     reload_config: Callable[[], Config | None],
-) -> CheckChild | None:
+) -> Child | None:
     """Fork the checker child; call before trio runs in this process."""
-    from pykad.daemon.process import claim_pid_file, release_held_signals, remove_pid_file
-
     if not config.lvs.virtual_servers:
         return None
-    parent = os.getpid()
-    listener.stop()  # no thread may hold a lock across the fork
-    pid = os.fork()
-    if pid:
-        listener.start()
-        return CheckChild(pid)
-    code = 1
-    try:
-        release_held_signals()
-        listener.start()
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() == parent and claim_pid_file(pid_file):
-            log.info("Starting Healthcheck child process, pid=%d", os.getpid())
-            try:
-                code = trio.run(_serve, config, bfd_events, reload_config)
-            finally:
-                remove_pid_file(pid_file)
-    except BaseException:
-        log.exception("checker child process failed")
-    finally:
-        listener.stop()
-        os._exit(code)
+    body = lambda: trio.run(_serve, config, bfd_events, reload_config)  # noqa: E731
+    return Child(fork_child("Healthcheck", pid_file, listener, body))
 
 
 async def _serve(

@@ -7,7 +7,7 @@ the sync daemons that no VRRP instance drives (``lvs_sync_daemon IF`` alone),
 flushes when ``lvs_flush`` says so, reads the kernel's table, and writes only what
 differs from the desired one: services and real servers that are already right are
 never touched, so their connections keep flowing.  Then one trio task per checker
-(``pykad.check.runner``; TCP, HTTP/SSL, SMTP, DNS, MISC, PING, UDP), one inotify
+(``pykad.check.probes.runner``; TCP, HTTP/SSL, SMTP, DNS, MISC, PING, UDP), one inotify
 watcher for FILE_CHECKs and one reader of the BFD child's pipe for BFD_CHECKs feed
 each virtual server's :class:`pykad.lb.pool.Pool`; after every event the pools it
 touched are turned into their part of the table (``pykad.lb.desired.table``),
@@ -42,9 +42,9 @@ import trio
 if TYPE_CHECKING:
     from pykad.drivers.address_monitor import AddressMonitor
 
-from pykad.check import dns, http, misc, ping, smtp, tcp, udp
 from pykad.check.base import Outcome, Target
-from pykad.check.runner import make_schedule, run_checker
+from pykad.check.probes import dns, http, misc, ping, smtp, tcp, udp
+from pykad.check.probes.runner import make_schedule, run_checker
 from pykad.check.schedule import StateUpdate
 from pykad.config.addresses import IPAddress
 from pykad.config.model import Config

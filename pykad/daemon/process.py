@@ -409,8 +409,8 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
         )
     finally:
         if checker is not None:
-            checker.stop()
+            checker.stop(check_process.STOP_TIMEOUT_S)
         if bfd is not None:
-            bfd.stop()
+            bfd.stop(bfd_process.STOP_TIMEOUT_S)
         for path in (main_pid, vrrp_pid):
             remove_pid_file(path)

@@ -19,11 +19,9 @@ error answers short.  A caller in an event loop runs it in a worker thread.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import select
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,17 +29,13 @@ from types import TracebackType
 
 from pykad.kernel import ipvs_wire, rtnl
 from pykad.kernel import ipvs_wire_py as w
+from pykad.kernel.netlink import open_socket
 from pykad.lb.plan import Op
 from pykad.lb.table import Dest, Service, ServiceKey, Table
 
 __all__ = ["IpvsError", "IpvsResult", "IpvsSocket"]
 
 NETLINK_GENERIC = 16
-SOL_NETLINK = 270
-NETLINK_CAP_ACK = 10
-NETLINK_EXT_ACK = 11
-SO_SNDBUFFORCE = 32
-SO_RCVBUFFORCE = 33
 DEFAULT_RCVBUF = 16 << 20
 DEFAULT_CHUNK = 128 << 10
 RECV_SIZE = 1 << 17
@@ -83,20 +77,8 @@ class IpvsSocket:
     ) -> None:
         self.chunk_bytes = chunk_bytes
         self.timeout = timeout
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+        self._sock = open_socket(NETLINK_GENERIC, sndbuf=chunk_bytes * 2, rcvbuf=rcvbuf)
         try:
-            for force, plain, size in (
-                (SO_SNDBUFFORCE, socket.SO_SNDBUF, chunk_bytes * 2),
-                (SO_RCVBUFFORCE, socket.SO_RCVBUF, rcvbuf),
-            ):
-                try:
-                    self._sock.setsockopt(socket.SOL_SOCKET, force, size)
-                except PermissionError:
-                    self._sock.setsockopt(socket.SOL_SOCKET, plain, size)
-            for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
-                with contextlib.suppress(OSError):
-                    self._sock.setsockopt(SOL_NETLINK, option, 1)
-            self._sock.bind((0, 0))
             self._buf = bytearray(RECV_SIZE)
             self._seq = 1
             self.family = self._resolve()

@@ -36,10 +36,35 @@ NETLINK_ROUTE = 0
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10
 NETLINK_EXT_ACK = 11
+SO_SNDBUFFORCE = 32
 SO_RCVBUFFORCE = 33
 DEFAULT_RCVBUF = 4 << 20
 DEFAULT_CHUNK = 64 << 10
 RECV_SIZE = 1 << 18
+
+
+def open_socket(protocol: int, *, sndbuf: int, rcvbuf: int) -> socket.socket:
+    """A bound netlink socket for batches: large buffers (forced as root), short error
+    answers (NETLINK_CAP_ACK) with the kernel's message (NETLINK_EXT_ACK)."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol)
+    try:
+        for force, plain, size in (
+            (SO_SNDBUFFORCE, socket.SO_SNDBUF, sndbuf),
+            (SO_RCVBUFFORCE, socket.SO_RCVBUF, rcvbuf),
+        ):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, force, size)
+            except PermissionError:
+                sock.setsockopt(socket.SOL_SOCKET, plain, size)
+        for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
+            # older kernels: full echoes, no error strings
+            with contextlib.suppress(OSError):
+                sock.setsockopt(SOL_NETLINK, option, 1)
+        sock.bind((0, 0))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class NetlinkError(OSError):
@@ -58,21 +83,7 @@ class NetlinkBatchWriter:
     ) -> None:
         self.chunk_bytes = chunk_bytes
         self.timeout = timeout
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-        try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, max(chunk_bytes * 2, 1))
-            try:
-                self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
-            except PermissionError:
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
-                # older kernels: full echoes, no error strings
-                with contextlib.suppress(OSError):
-                    self._sock.setsockopt(SOL_NETLINK, option, 1)
-            self._sock.bind((0, 0))
-        except BaseException:
-            self._sock.close()
-            raise
+        self._sock = open_socket(NETLINK_ROUTE, sndbuf=max(chunk_bytes * 2, 1), rcvbuf=rcvbuf)
         self._buf = bytearray(RECV_SIZE)
         self._seq = 1
 

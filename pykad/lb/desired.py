@@ -30,7 +30,6 @@ Owned here (pure functions, no I/O):
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
@@ -51,9 +50,14 @@ from pykad.config.sections._lvs_model import (
     VirtualServerGroup,
 )
 from pykad.lb.table import (
+    AF_INET,
+    AF_INET6,
     FWD_DROUTE,
     FWD_MASQ,
     FWD_TUNNEL,
+    IPPROTO_SCTP,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
     SVC_F_ONEPACKET,
     SVC_F_PERSISTENT,
     SVC_F_SCHED1,
@@ -87,9 +91,9 @@ IPV4_NETMASK = 0xFFFFFFFF
 IPV6_NETMASK = 128
 
 _PROTOCOLS = {
-    Protocol.TCP: socket.IPPROTO_TCP,
-    Protocol.UDP: socket.IPPROTO_UDP,
-    Protocol.SCTP: socket.IPPROTO_SCTP,
+    Protocol.TCP: IPPROTO_TCP,
+    Protocol.UDP: IPPROTO_UDP,
+    Protocol.SCTP: IPPROTO_SCTP,
 }
 _FWD = {Method.NAT: FWD_MASQ, Method.DR: FWD_DROUTE, Method.TUN: FWD_TUNNEL}
 _TUN = {TunnelType.IPIP: TUN_IPIP, TunnelType.GUE: TUN_GUE, TunnelType.GRE: TUN_GRE}
@@ -98,7 +102,7 @@ _CSUM = {TunnelChecksum.NOCSUM: 0, TunnelChecksum.CSUM: 1, TunnelChecksum.REMCSU
 
 
 def _af(version: int) -> int:
-    return socket.AF_INET6 if version == 6 else socket.AF_INET
+    return AF_INET6 if version == 6 else AF_INET
 
 
 def real_weight(weight: int) -> int:
@@ -232,7 +236,7 @@ def _base(vs: VirtualServer, group: VirtualServerGroup | None, key: ServiceKey) 
     """``ipvs_set_srule``: the service's value (the netmask per address family)."""
     timeout = _timeout(vs, group)
     flags = _flags(vs, group)
-    netmask = IPV6_NETMASK if key.af == socket.AF_INET6 else IPV4_NETMASK
+    netmask = IPV6_NETMASK if key.af == AF_INET6 else IPV4_NETMASK
     pe_name = ""
     if timeout:
         flags |= SVC_F_PERSISTENT
@@ -285,7 +289,7 @@ def services(config: LvsConfig, vs: VirtualServer) -> tuple[Service, ...]:
         else:
             assert vs.address is not None
             af = _af(vs.address.version)
-            key = ServiceKey(af, protocol or socket.IPPROTO_UDP, vs.address.packed, vs.port)
+            key = ServiceKey(af, protocol or IPPROTO_UDP, vs.address.packed, vs.port)
         return (_base(vs, None, key),)
     group = config.group(vs.group)
     if group is None:
@@ -294,7 +298,7 @@ def services(config: LvsConfig, vs: VirtualServer) -> tuple[Service, ...]:
     for entry in group.ranges:
         for address in expand_range(entry):
             key = ServiceKey(
-                _af(address.version), protocol or socket.IPPROTO_UDP, address.packed, entry.port
+                _af(address.version), protocol or IPPROTO_UDP, address.packed, entry.port
             )
             found.append(_base(vs, group, key))
     for mark in group.fwmarks:

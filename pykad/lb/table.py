@@ -18,6 +18,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+# Address families and protocols as IPVS numbers them (Linux's AF_* and IPPROTO_*;
+# written here so that the pure modules need not import ``socket``).
+AF_INET = 2
+AF_INET6 = 10
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_SCTP = 132
+
 # IP_VS_SVC_F_*: service flags.
 SVC_F_PERSISTENT = 0x0001
 SVC_F_HASHED = 0x0002

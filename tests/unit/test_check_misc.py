@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from pykad.check import misc
 from pykad.check.base import Outcome, Target
+from pykad.check.probes import misc
 from pykad.config.scripts import Script
 from pykad.config.sections._lvs_model import MiscCheck
 from pykad.drivers.process import ScriptResult

@@ -22,8 +22,8 @@ import pytest
 import trio
 
 from lab.netns import Topology
-from pykad.check import ping
 from pykad.check.base import Outcome, Target
+from pykad.check.probes import ping
 from pykad.check.schedule import Layer4Schedule, Log, Timing
 from pykad.config.addresses import IPAddress
 from pykad.config.sections._lvs_model import Connection, PingCheck

@@ -18,8 +18,8 @@ from typing import TypeVar
 import pytest
 import trio
 
-from pykad.check import dns, smtp, udp
 from pykad.check.base import Outcome, Target
+from pykad.check.probes import dns, smtp, udp
 from pykad.config.addresses import IPAddress
 from pykad.config.sections._lvs_model import (
     Connection,

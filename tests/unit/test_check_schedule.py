@@ -12,9 +12,9 @@ import pytest
 import trio
 import trio.testing
 
-from pykad.check import udp
 from pykad.check.base import Outcome, Target
-from pykad.check.runner import make_schedule, run_checker
+from pykad.check.probes import udp
+from pykad.check.probes.runner import make_schedule, run_checker
 from pykad.check.schedule import (
     BOOTSTRAP_DELAY_US,
     Effect,

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from pykad.check import http, tcp
 from pykad.check.base import Target
-from pykad.check.connect import CheckerSetupError, open_stream
-from pykad.check.genhash import dump_buffer, parse_args
+from pykad.check.probes import http, tcp
+from pykad.check.probes.connect import CheckerSetupError, open_stream
+from pykad.check.probes.genhash import dump_buffer, parse_args
 from pykad.config.addresses import inet_stosockaddr
 from pykad.config.sections._lvs_model import (
     Connection,
@@ -536,7 +536,7 @@ def test_pykad_genhash_prints_what_keepalived_genhash_prints(
     use_ssl: bool, cert: tuple[Path, Path]
 ) -> None:
     assert GENHASH is not None
-    ours = [sys.executable, "-m", "pykad.check.genhash"]
+    ours = [sys.executable, "-m", "pykad.check.probes.genhash"]
 
     async def main() -> None:
         tls = server_ctx(cert) if use_ssl else None
@@ -566,6 +566,6 @@ def test_genhash_usage_errors_exit_1() -> None:
     assert GENHASH is not None
     for args in (["-s", "127.0.0.1"], ["-s", "127.0.0.1", "-p", "0", "-u", "/"], ["-h", "-v"]):
         theirs = _genhash([GENHASH], args)
-        ours = _genhash([sys.executable, "-m", "pykad.check.genhash"], args)
+        ours = _genhash([sys.executable, "-m", "pykad.check.probes.genhash"], args)
         assert theirs.returncode == ours.returncode == 1
         assert "Usage:" in ours.stderr and ours.stdout == ""

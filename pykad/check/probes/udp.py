@@ -36,9 +36,9 @@ import socket
 
 import trio
 
-from pykad.check import connect
 from pykad.check.base import Outcome, Target
-from pykad.check.dgram import format_rs, plain, read_icmp_error, set_buf, set_recverr
+from pykad.check.probes import connect
+from pykad.check.probes.dgram import format_rs, plain, read_icmp_error, set_buf, set_recverr
 from pykad.check.schedule import Layer4Kind
 from pykad.config.sections._lvs_model import UdpCheck
 
@@ -155,7 +155,7 @@ async def probe(check: UdpCheck, target: Target) -> Outcome:
     """One datagram to the server and the wait for its answer, within ``connect_timeout``.
 
     A failure's reason is keepalived's per-attempt line.  Only a socket that
-    cannot be created raises :class:`~pykad.check.connect.CheckerSetupError`.
+    cannot be created raises :class:`~pykad.check.probes.connect.CheckerSetupError`.
     """
     timeout = connect.timeout_seconds(check.connection)
     deadline = trio.current_time() + (timeout if timeout > 0 else math.inf)

@@ -20,10 +20,10 @@ from typing import Any, NoReturn
 
 import trio
 
-from pykad.check import ping, udp
 from pykad.check.base import Outcome, Probe, Target
-from pykad.check.connect import CheckerSetupError
-from pykad.check.misc import TERMINATE_GRACE_S
+from pykad.check.probes import ping, udp
+from pykad.check.probes.connect import CheckerSetupError
+from pykad.check.probes.misc import TERMINATE_GRACE_S
 from pykad.check.schedule import (
     TCP,
     Effect,

@@ -46,9 +46,9 @@ from ipaddress import IPv6Address
 
 import trio
 
-from pykad.check import connect
 from pykad.check.base import Outcome, Target
-from pykad.check.dgram import format_rs, format_vs, plain, set_buf
+from pykad.check.probes import connect
+from pykad.check.probes.dgram import format_rs, format_vs, plain, set_buf
 from pykad.check.schedule import Layer4Kind
 from pykad.config.addresses import IPAddress
 from pykad.config.sections._lvs_model import PingCheck
@@ -223,7 +223,7 @@ async def probe(check: PingCheck, target: Target) -> Outcome:
     A failure's reason is keepalived's per-attempt line: "ICMP connection to
     address <rs> timeout." or "ICMP connection to <rs> of <vs> failed."; the
     packet problem behind the latter is logged here, always, as keepalived does.
-    No ICMP socket at all raises :class:`~pykad.check.connect.CheckerSetupError`
+    No ICMP socket at all raises :class:`~pykad.check.probes.connect.CheckerSetupError`
     (keepalived: rescheduled, no verdict).
     """
     conn = check.connection

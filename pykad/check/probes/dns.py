@@ -35,9 +35,9 @@ import struct
 
 import trio
 
-from pykad.check import connect
 from pykad.check.base import Outcome, Target
-from pykad.check.dgram import format_rs, pair
+from pykad.check.probes import connect
+from pykad.check.probes.dgram import format_rs, pair
 from pykad.config.sections._lvs_model import DnsCheck, DnsType
 
 __all__ = [
@@ -181,7 +181,7 @@ async def probe(check: DnsCheck, target: Target, *, query_id: int | None = None)
     ``query_id``: the id to use (default: random, as keepalived's ``random()``).
     A failure's reason is keepalived's whole log line (without the schedule's
     " after N retries").  A local error raises
-    :class:`~pykad.check.connect.CheckerSetupError` (keepalived: "UDP socket bind
+    :class:`~pykad.check.probes.connect.CheckerSetupError` (keepalived: "UDP socket bind
     failed. Rescheduling.", no verdict).
     """
     timeout = connect.timeout_seconds(check.connection)

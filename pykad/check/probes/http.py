@@ -51,7 +51,7 @@ from ipaddress import IPv6Address
 import trio
 
 from pykad.check.base import Outcome, Target
-from pykad.check.connect import ConnectFailed, destination, open_stream, timeout_seconds
+from pykad.check.probes.connect import ConnectFailed, destination, open_stream, timeout_seconds
 from pykad.config.sections._lvs_model import HttpCheck, HttpProtocol, SslConfig, Url
 
 __all__ = [
@@ -328,7 +328,7 @@ async def fetch(
     """GET ``url`` within connect_timeout; raises :class:`HttpFailure` with keepalived's reason.
 
     ``on_data`` sees every chunk read (genhash's verbose dump).  Local socket
-    errors raise :class:`pykad.check.connect.CheckerSetupError`.
+    errors raise :class:`pykad.check.probes.connect.CheckerSetupError`.
     """
     progress = _Progress()
     with trio.move_on_after(timeout_seconds(check.connection)):

@@ -1,7 +1,7 @@
 """``pykad-genhash``: keepalived's genhash (keepalived/check/check_genhash.c) on pykad's HTTP code.
 
 Prints the MD5 digest of a page exactly as an HTTP_GET/SSL_GET ``digest``
-expects it (``pykad.check.http`` computes it), with genhash's options, output
+expects it (``pykad.check.probes.http`` computes it), with genhash's options, output
 and exit codes:
 
 * the digest as 32 lowercase hex digits on stdout; the status code is not
@@ -28,8 +28,8 @@ from typing import TextIO
 import trio
 
 from pykad.check.base import Target
-from pykad.check.connect import CheckerSetupError
-from pykad.check.http import HttpFailure, extract_html, fetch, make_ssl_context
+from pykad.check.probes.connect import CheckerSetupError
+from pykad.check.probes.http import HttpFailure, extract_html, fetch, make_ssl_context
 from pykad.config.addresses import inet_stosockaddr
 from pykad.config.sections._lvs_model import Connection, HttpCheck, HttpProtocol, Url
 

@@ -4,13 +4,13 @@ Success is an established connection, closed at once.  A refused or
 unreachable connection is ``reason="failed"``, no answer within
 ``connect_timeout`` is ``reason="timeout"`` (the words keepalived puts in
 "TCP connection to [x]:tcp:y timeout.").  Local errors (bind, device, fwmark)
-raise :class:`pykad.check.connect.CheckerSetupError`.
+raise :class:`pykad.check.probes.connect.CheckerSetupError`.
 """
 
 from __future__ import annotations
 
 from pykad.check.base import Outcome, Target
-from pykad.check.connect import ConnectFailed, open_stream
+from pykad.check.probes.connect import ConnectFailed, open_stream
 from pykad.config.sections._lvs_model import TcpCheck
 
 __all__ = ["probe"]

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import trio
 
 from pykad.check.base import Outcome, Target
-from pykad.check.dgram import format_rs, format_vs
+from pykad.check.probes.dgram import format_rs, format_vs
 from pykad.config.sections._lvs_model import MiscCheck
 from pykad.drivers.notify import UserIds, resolve_user
 from pykad.drivers.process import ScriptResult, signal_group, spawn_detached

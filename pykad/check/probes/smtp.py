@@ -1,6 +1,6 @@
 """SMTP_CHECK: one attempt of keepalived 2.2.7's SMTP dialogue (``check/check_smtp.c``).
 
-Owns the dialogue and its log texts.  An attempt connects (``pykad.check.connect``),
+Owns the dialogue and its log texts.  An attempt connects (``pykad.check.probes.connect``),
 reads the greeting banner, sends ``HELO <helo_name>``, reads the answer, sends
 ``QUIT`` and reads one more line; it succeeds when that last line arrives.
 
@@ -36,9 +36,9 @@ import math
 
 import trio
 
-from pykad.check import connect
 from pykad.check.base import Outcome, Target
-from pykad.check.dgram import format_rs, pair
+from pykad.check.probes import connect
+from pykad.check.probes.dgram import format_rs, pair
 from pykad.config.sections._lvs_model import Connection, SmtpCheck
 
 __all__ = [
@@ -164,7 +164,7 @@ async def probe(
 
     ``connection``: which of :func:`connections` to use (default: the first).
     A failure's reason is keepalived's log line.  Local errors (bind, fwmark,
-    device) raise :class:`~pykad.check.connect.CheckerSetupError`, after
+    device) raise :class:`~pykad.check.probes.connect.CheckerSetupError`, after
     keepalived's "SMTP_CHECK socket bind failed. Rescheduling.".
     """
     conn = connection if connection is not None else connections(check)[0]
