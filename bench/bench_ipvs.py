@@ -223,7 +223,7 @@ def ipvs_program(quick: bool) -> tuple[str, list[Row], list[str]]:
                 f"{pk / ka:.2f}" if ka else "", "")
         )  # fmt: skip
         rows.append(
-            Row(f"... ipvsadm -R of the same table (s): ipvsadm / pykad", f"{pk:.2f}",
+            Row("... ipvsadm -R of the same table (s): ipvsadm / pykad", f"{pk:.2f}",
                 f"ipvsadm {ia:.2f}", f"{ia / pk:.1f}x faster", f">= {GOAL_SPEEDUP:g}x")
         )  # fmt: skip
         bad = [
