@@ -174,13 +174,13 @@ class CheckService:
             )
             servers.append(s)
             fresh.append(s)
-        by_key: dict[ServiceKey, list[_Vs]] = {}
-        for s in servers:
+        by_key: dict[ServiceKey, list[int]] = {}
+        for i, s in enumerate(servers):
             for svc in s.services:
-                by_key.setdefault(svc.key, []).append(s)
+                by_key.setdefault(svc.key, []).append(i)
         for s in servers:
-            mine = {id(o) for svc in s.services for o in by_key[svc.key]}
-            s.sharing = tuple(o for o in servers if id(o) in mine)
+            mine = sorted({i for svc in s.services for i in by_key[svc.key]})
+            s.sharing = tuple(servers[i] for i in mine)
         self.servers = servers
         self.owned = frozenset(by_key)
         self._ssl = (
