@@ -16,6 +16,11 @@
    ``bfd-router-b.conf``; B has ``pykad_bfd_takeover``.  Kills A and measures
    B's takeover: pykad's B acts on the BFD Down; keepalived's B ignores the
    keyword and waits for its master-down timer (3 x 1 s plus skew).
+6. Load balancing (``bench/demo_lb.py``, in the IPVS VM lab): pykad -C runs
+   ``conf/demo/lb.conf`` (a virtual IP, three web servers, HTTP_GET checks);
+   requests to the VIP spread over them; one web server stops and pykad's
+   checker takes it out of the kernel's IPVS table within its bound; it starts
+   again and comes back.
 
 Needs root (network namespaces). Everything it creates is removed at the end.
 """
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
 from lab.keepalived import PYKAD, Keepalived, KeepalivedLab  # noqa: E402
 from lab.netns import Capture, Topology, wait_for  # noqa: E402
@@ -174,7 +179,11 @@ def main() -> int:
     )
     for name, ms in bfd:
         print(f"   {name:<12}{ms:>21.1f} ms")
-    return 0
+    print("\n== load balancing: pykad's IPVS and health checks (in the IPVS VM lab)")
+    print(f"   config: {CONFIGS}/lb.conf")
+    import demo_lb
+
+    return demo_lb.run()
 
 
 if __name__ == "__main__":

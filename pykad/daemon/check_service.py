@@ -273,6 +273,8 @@ class CheckService:
             self._read_kernel()
         ops = self._ops(servers)
         if ops:
+            for op in ops:
+                _log_change(op)
             self._record(self.ipvs.apply(ops))
 
     async def _write_all(self) -> int:
@@ -544,6 +546,24 @@ def _describe(op: Op) -> str:
     elif isinstance(op, lbplan.DelDest):
         text += f" -> {_addr_text(op.key.address)}:{op.key.port}"
     return text
+
+
+def _log_change(op: Op) -> None:
+    """keepalived's lines for a real server's change (ipwrapper.c ``perform_svr_state``,
+    ``update_svr_wgt``), in its ``[addr]:proto:port`` names."""
+    if not isinstance(op, lbplan.AddDest | lbplan.EditDest | lbplan.DelDest):
+        return
+    key = op.key if isinstance(op, lbplan.DelDest) else op.dest.key
+    proto = {6: "tcp", 17: "udp", 132: "sctp"}.get(op.service.protocol, "tcp")
+    rs = f"{_addr_text(key.address)}:{proto}:{key.port}"
+    svc = op.service
+    vs = f"{_addr_text(svc.address)}:{proto}:{svc.port}" if svc.address else f"FWM {svc.fwmark}"
+    if isinstance(op, lbplan.AddDest):
+        log.info("Adding service %s to VS %s", rs, vs)
+    elif isinstance(op, lbplan.DelDest):
+        log.info("Removing service %s from VS %s", rs, vs)
+    else:
+        log.info("Changing weight of service %s in VS %s to %d", rs, vs, op.dest.weight)
 
 
 def _addr_text(address: bytes) -> str:
