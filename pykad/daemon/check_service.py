@@ -162,15 +162,17 @@ class CheckService:
         names = desired.vs_names(config.lvs)
         servers, fresh = [], []
         for i, vs in enumerate(config.lvs.virtual_servers):
+            services = desired.services(config.lvs, vs)
             same = keep.get(vs)
-            if same and same[0].name == names[i]:
+            # unchanged: the same block, name and services (its group may have changed)
+            if same and same[0].name == names[i] and same[0].services == services:
                 servers.append(same.pop(0))
                 continue
             s = _Vs(
                 vs,
                 names[i],
                 Pool(vs, names[i], rs_init_notifies=config.global_defs.rs_init_notifies),
-                desired.services(config.lvs, vs),
+                services,
             )
             servers.append(s)
             fresh.append(s)
