@@ -250,9 +250,9 @@ class CheckService:
         if servers is None:
             return lbplan.reconcile(self.table, want)
         keys = {svc.key for s in servers for svc in s.services}
+        held, dests = self.table.services, self.table.dests
         have = Table(
-            {k: v for k, v in self.table.services.items() if k in keys},
-            {k: v for k, v in self.table.dests.items() if k in keys},
+            {k: held[k] for k in keys if k in held}, {k: dests[k] for k in keys if k in dests}
         )
         return lbplan.reconcile(have, want)
 

@@ -89,16 +89,27 @@ def reconcile(current: Table, desired: Table) -> list[Op]:
 def apply(table: Table, ops: list[Op]) -> Table:
     """``table`` after ``ops`` (what the kernel holds once they succeeded)."""
     services = dict(table.services)
-    dests = {k: dict(v) for k, v in table.dests.items()}
+    dests: dict[ServiceKey, dict[DestKey, Dest]] = dict(table.dests)  # type: ignore[arg-type]
+    copied: set[ServiceKey] = set()
+
+    def own(key: ServiceKey) -> dict[DestKey, Dest]:
+        """The destinations of ``key``, copied before the first change (the input
+        table is never changed; untouched services share their mappings)."""
+        if key not in copied:
+            dests[key] = dict(dests.get(key, {}))
+            copied.add(key)
+        return dests[key]
+
     for op in ops:
         if isinstance(op, AddService | EditService):
             services[op.service.key] = op.service
-            dests.setdefault(op.service.key, {})
+            own(op.service.key)
         elif isinstance(op, DelService):
             services.pop(op.key, None)
             dests.pop(op.key, None)
+            copied.discard(op.key)
         elif isinstance(op, AddDest | EditDest):
-            dests[op.service][op.dest.key] = op.dest
+            own(op.service)[op.dest.key] = op.dest
         else:
-            dests[op.service].pop(op.key, None)
+            own(op.service).pop(op.key, None)
     return Table(services, dests)

@@ -183,6 +183,12 @@ async def open_stream(conn: Connection, target: Target) -> trio.SocketStream:
     Raises :class:`ConnectFailed` (refused, unreachable, or no answer within
     connect_timeout: ``timeout=True``) or :class:`CheckerSetupError`.
     """
+    return trio.SocketStream(await open_tcp(conn, target))
+
+
+async def open_tcp(conn: Connection, target: Target) -> trio.socket.SocketType:
+    """:func:`open_stream`'s connected socket, without the stream around it (TCP_CHECK
+    only connects and closes)."""
     address, port = destination(conn, target)
     sock = prepare_socket(conn, target, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
@@ -193,7 +199,7 @@ async def open_stream(conn: Connection, target: Target) -> trio.SocketStream:
     except BaseException:
         sock.close()
         raise
-    return trio.SocketStream(sock)
+    return sock
 
 
 async def open_datagram(

@@ -10,7 +10,7 @@ raise :class:`pykad.check.probes.connect.CheckerSetupError`.
 from __future__ import annotations
 
 from pykad.check.base import Outcome, Target
-from pykad.check.probes.connect import ConnectFailed, open_stream
+from pykad.check.probes.connect import ConnectFailed, open_tcp
 from pykad.config.sections._lvs_model import TcpCheck
 
 __all__ = ["probe"]
@@ -19,9 +19,9 @@ __all__ = ["probe"]
 async def probe(check: TcpCheck, target: Target) -> Outcome:
     """Connect to the checker's destination within connect_timeout."""
     try:
-        stream = await open_stream(check.connection, target)
+        sock = await open_tcp(check.connection, target)
     except ConnectFailed as exc:
         return Outcome(ok=False, reason="timeout" if exc.timeout else "failed")
     # keepalived closes at once (SO_LINGER 5 s is set, as there).
-    await stream.aclose()
+    sock.close()
     return Outcome(ok=True)
