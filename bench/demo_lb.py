@@ -20,33 +20,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the labs (in the VM too)
+
+from lab.ipvs_topology import nat_topology  # noqa: E402
+
 CONF = ROOT / "conf" / "demo" / "lb.conf"
 VIP = "198.51.100.100"
 SERVERS = {"web1": "203.0.113.2", "web2": "203.0.113.18", "web3": "203.0.113.34"}
 BOUND_S = 1 + 1 * (0 + 1)  # delay_loop + connect_timeout x (retry + 1), from lb.conf
 BB = "/run/ipvs-vm/busybox"
 
-TOPOLOGY = r"""
-set -eu
-sysctl -qw net.ipv4.ip_forward=1
-ip netns add client
-ip link add c0 type veth peer name d0
-ip link set c0 netns client
-ip addr add 198.51.100.1/24 dev d0; ip addr add 198.51.100.100/32 dev d0; ip link set d0 up
-ip -n client link set lo up; ip -n client addr add 198.51.100.2/24 dev c0
-ip -n client link set c0 up; ip -n client route add default via 198.51.100.1
-i=1
-for w in web1 web2 web3; do
-    base=$(( (i - 1) * 16 ))
-    ip netns add $w
-    ip link add eth0 netns $w type veth peer name d$i
-    ip addr add 203.0.113.$((base + 1))/28 dev d$i; ip link set d$i up
-    ip -n $w link set lo up; ip -n $w addr add 203.0.113.$((base + 2))/28 dev eth0
-    ip -n $w link set eth0 up; ip -n $w route add default via 203.0.113.$((base + 1))
-    mkdir -p "$WWW/$w"; echo "hello from $w" > "$WWW/$w/index.html"
-    i=$((i + 1))
-done
-"""
+TOPOLOGY = nat_topology(list(SERVERS))
 
 
 def _sh(script: str, **env: str) -> None:
@@ -145,7 +129,6 @@ def guest() -> int:
 
 def run() -> int:
     """On the host: boot the VM lab and run :func:`guest` there."""
-    sys.path.insert(0, str(ROOT / "tests"))
     from lab.vm import run_in_vm, venv_python, vm_available
 
     available, why = vm_available()

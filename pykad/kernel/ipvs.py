@@ -25,11 +25,10 @@ import select
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from pykad.kernel import ipvs_wire, rtnl
 from pykad.kernel import ipvs_wire_py as w
-from pykad.kernel.netlink import open_socket
+from pykad.kernel.netlink import NetlinkSocket
 from pykad.lb.plan import Op
 from pykad.lb.table import Dest, Service, ServiceKey, Table
 
@@ -65,7 +64,7 @@ class IpvsError(OSError):
     """IPVS is not there, or a request outside a batch (a dump, info) failed."""
 
 
-class IpvsSocket:
+class IpvsSocket(NetlinkSocket):
     """A generic-netlink socket speaking to IPVS in this network namespace."""
 
     def __init__(
@@ -77,38 +76,13 @@ class IpvsSocket:
     ) -> None:
         self.chunk_bytes = chunk_bytes
         self.timeout = timeout
-        self._sock = open_socket(NETLINK_GENERIC, sndbuf=chunk_bytes * 2, rcvbuf=rcvbuf)
+        super().__init__(NETLINK_GENERIC, sndbuf=chunk_bytes * 2, rcvbuf=rcvbuf)
+        self._buf = bytearray(RECV_SIZE)
         try:
-            self._buf = bytearray(RECV_SIZE)
-            self._seq = 1
             self.family = self._resolve()
         except BaseException:
             self._sock.close()
             raise
-
-    # ---- plumbing
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def __enter__(self) -> IpvsSocket:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _reserve(self, count: int) -> int:
-        first = self._seq
-        self._seq = (self._seq + count) & 0xFFFFFFFF or 1
-        return first
 
     def _recv(self, deadline: float) -> bytes:
         if not select.select([self._sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
@@ -139,7 +113,7 @@ class IpvsSocket:
                     return b"".join(replies)
 
     def _resolve(self) -> int:
-        seq = self._reserve(1)
+        seq = self.reserve(1)
         try:
             reply = self._ask(w.get_family_request(seq), seq, "family lookup")
         except IpvsError as exc:
@@ -152,7 +126,7 @@ class IpvsSocket:
         return family
 
     def _simple(self, cmd: int, what: str, body: bytes = b"") -> bytes:
-        seq = self._reserve(1)
+        seq = self.reserve(1)
         return self._ask(w.request(self.family, cmd, seq, body), seq, what)
 
     # ---- writing
@@ -170,7 +144,7 @@ class IpvsSocket:
         """
         if not ops:
             return []
-        first = self._reserve(len(ops))
+        first = self.reserve(len(ops))
         messages = ipvs_wire.encode_ops(self.family, ops, first)
         errors: dict[int, rtnl.Ack] = {}
         start = 0
@@ -218,15 +192,15 @@ class IpvsSocket:
         self._simple(w.CMD_FLUSH, "flush")
 
     def set_timeouts(self, timeouts: w.Timeouts) -> None:
-        seq = self._reserve(1)
+        seq = self.reserve(1)
         self._ask(w.set_timeouts_request(self.family, timeouts, seq), seq, "set timeouts")
 
     def start_daemon(self, daemon: w.SyncDaemon) -> None:
-        seq = self._reserve(1)
+        seq = self.reserve(1)
         self._ask(w.new_daemon_request(self.family, daemon, seq), seq, "start sync daemon")
 
     def stop_daemon(self, state: int) -> None:
-        seq = self._reserve(1)
+        seq = self.reserve(1)
         self._ask(w.del_daemon_request(self.family, state, seq), seq, "stop sync daemon")
 
     # ---- reading
@@ -244,12 +218,12 @@ class IpvsSocket:
         return found
 
     def daemons(self) -> list[w.SyncDaemon]:
-        seq = self._reserve(1)
+        seq = self.reserve(1)
         reply = self._ask(w.request(self.family, w.CMD_GET_DAEMON, seq, dump=True), seq, "daemons")
         return w.parse_daemons(reply)
 
     def services(self) -> list[Service]:
-        seq = self._reserve(1)
+        seq = self.reserve(1)
         reply = self._ask(
             w.request(self.family, w.CMD_GET_SERVICE, seq, dump=True), seq, "service dump"
         )
@@ -261,7 +235,7 @@ class IpvsSocket:
         One dump at a time: IPVS fills the first part of a dump when it is asked
         and ends it only when that part is read, so a second dump request in the
         same ``sendmsg`` would fail with EBUSY."""
-        seq = self._reserve(1)
+        seq = self.reserve(1)
         reply = self._ask(w.dump_dests_request(self.family, key, seq), seq, "destination dump")
         return ipvs_wire.parse_dests(reply, key.af)
 

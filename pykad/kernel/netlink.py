@@ -26,6 +26,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Self
 
 from pykad.kernel import rtnl
 from pykad.kernel.api import AddressEntry, AddressOp, IPInterface, OpResult, RouteOp, RuleOp
@@ -67,27 +68,12 @@ def open_socket(protocol: int, *, sndbuf: int, rcvbuf: int) -> socket.socket:
     return sock
 
 
-class NetlinkError(OSError):
-    """A dump or the socket itself failed (per-request errors are results, not this)."""
+class NetlinkSocket:
+    """A netlink socket for batches (:func:`open_socket`) with its sequence numbers."""
 
-
-class NetlinkBatchWriter:
-    """A NETLINK_ROUTE socket that applies batches of address, route and rule changes."""
-
-    def __init__(
-        self,
-        *,
-        rcvbuf: int = DEFAULT_RCVBUF,
-        chunk_bytes: int = DEFAULT_CHUNK,
-        timeout: float = 10.0,
-    ) -> None:
-        self.chunk_bytes = chunk_bytes
-        self.timeout = timeout
-        self._sock = open_socket(NETLINK_ROUTE, sndbuf=max(chunk_bytes * 2, 1), rcvbuf=rcvbuf)
-        self._buf = bytearray(RECV_SIZE)
+    def __init__(self, protocol: int, *, sndbuf: int, rcvbuf: int) -> None:
+        self._sock = open_socket(protocol, sndbuf=sndbuf, rcvbuf=rcvbuf)
         self._seq = 1
-
-    # ---- plumbing
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -95,7 +81,7 @@ class NetlinkBatchWriter:
     def close(self) -> None:
         self._sock.close()
 
-    def __enter__(self) -> NetlinkBatchWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -111,6 +97,26 @@ class NetlinkBatchWriter:
         first = self._seq
         self._seq = (self._seq + count) & 0xFFFFFFFF or 1
         return first
+
+
+class NetlinkError(OSError):
+    """A dump or the socket itself failed (per-request errors are results, not this)."""
+
+
+class NetlinkBatchWriter(NetlinkSocket):
+    """A NETLINK_ROUTE socket that applies batches of address, route and rule changes."""
+
+    def __init__(
+        self,
+        *,
+        rcvbuf: int = DEFAULT_RCVBUF,
+        chunk_bytes: int = DEFAULT_CHUNK,
+        timeout: float = 10.0,
+    ) -> None:
+        self.chunk_bytes = chunk_bytes
+        self.timeout = timeout
+        super().__init__(NETLINK_ROUTE, sndbuf=max(chunk_bytes * 2, 1), rcvbuf=rcvbuf)
+        self._buf = bytearray(RECV_SIZE)
 
     # ---- the batch
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.ipvs_topology import nat_topology
 from pykad.kernel.ipvs import IpvsSocket
 from pykad.lb.table import ServiceKey, Table
 
@@ -44,28 +45,9 @@ BOUND = DELAY_LOOP + CONNECT_TIMEOUT * (RETRY + 1)
 SLACK = 4.0
 """Added to BOUND: the guest's CPU is emulated (Python runs 17-25x slower)."""
 
-TOPOLOGY = r"""
-set -eu
-BB=/run/ipvs-vm/busybox
-sysctl -qw net.ipv4.ip_forward=1
-sysctl -qw net.ipv4.vs.conntrack=0 2>/dev/null || true
-ip netns add client
-ip link add c0 type veth peer name d0
-ip link set c0 netns client
-ip addr add 198.51.100.1/24 dev d0; ip addr add 198.51.100.100/32 dev d0; ip link set d0 up
-ip -n client link set lo up; ip -n client addr add 198.51.100.2/24 dev c0
-ip -n client link set c0 up; ip -n client route add default via 198.51.100.1
-i=1
-for r in rs1 rs2 rs3; do
-    base=$(( (i - 1) * 16 ))
-    ip netns add $r
-    ip link add eth0 netns $r type veth peer name d$i
-    ip addr add 203.0.113.$((base + 1))/28 dev d$i; ip link set d$i up
-    ip -n $r link set lo up; ip -n $r addr add 203.0.113.$((base + 2))/28 dev eth0
-    ip -n $r link set eth0 up; ip -n $r route add default via 203.0.113.$((base + 1))
-    mkdir -p "$WWW/$r"; echo "hello from $r" > "$WWW/$r/index.html"
-    i=$((i + 1))
-done
+TOPOLOGY = (
+    nat_topology(["rs1", "rs2", "rs3"])
+    + r"""
 ip link add br0 type bridge; ip link set br0 up
 ip addr add 192.0.2.1/24 dev br0; ip addr add 192.0.2.100/32 dev br0
 for pair in client2:192.0.2.2 rs4:192.0.2.4; do
@@ -79,6 +61,7 @@ ip -n rs4 addr add 192.0.2.100/32 dev lo
 ip netns exec rs4 sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
 mkdir -p "$WWW/rs4"; echo "hello from rs4" > "$WWW/rs4/index.html"
 """
+)
 
 CONFIG = """
 global_defs {{
