@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import trio
 
 from pykad.bfd.events import BfdEvent
+from pykad.config.iproute import IpAddress
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
 from pykad.daemon.accept_mode import Firewall
@@ -54,6 +55,7 @@ from pykad.vrrp.gratuitous import (
     unsolicited_na_frame,
 )
 from pykad.vrrp.notify import Notification, NotifyPlanner, NotifyState
+from pykad.vrrp.reload_plan import Change, HostDiff, InstancePlan, plan_reload
 from pykad.vrrp.router import (
     PRIORITY_OWNER,
     ChangeVips,
@@ -68,7 +70,7 @@ from pykad.vrrp.router import (
     VrrpRouter,
     WantMaster,
 )
-from pykad.vrrp.sync_group import ForceState, GroupChanged, SyncGroup, group_of
+from pykad.vrrp.sync_group import ForceState, GroupChanged, GroupState, SyncGroup, group_of
 from pykad.vrrp.tracking import (
     Kind,
     ObjectId,
@@ -215,6 +217,9 @@ class VrrpService:
         self.notifier = notifier
         self.planner = NotifyPlanner(config.vrrp.instances, config.vrrp.sync_groups)
         self.instances: list[Instance] = []
+        self._by_index: dict[int, Instance] = {}
+        """Instances by timer key (a reload keeps a kept instance's key, never reuses one)."""
+        self._next_index = 0
         self.sockets: dict[tuple[int, int], VrrpSocket] = {}
         self._tx_sockets: dict[tuple[int, int], VrrpSocket] = {}
         self._ah_sockets: dict[int, AhSocket] = {}
@@ -236,6 +241,8 @@ class VrrpService:
         self.groups = group_of(SyncGroup(g.name, g.members) for g in config.vrrp.sync_groups)
         self._by_name: dict[str, Instance] = {}
         self.sources: TrackingSources | None = None
+        self._sources_scope: trio.CancelScope | None = None
+        self._tracking_send: trio.MemorySendChannel[StatusUpdate] | None = None
         self._stop = trio.Event()
         self._left = False
         self.unknown_vrid = 0
@@ -364,23 +371,34 @@ class VrrpService:
 
     def setup(self) -> None:
         """Look up interfaces, open sockets, build the routers (no packet sent yet)."""
-        for i, conf in enumerate(self.config.vrrp.instances):
-            inst = self._instance(i, conf)
-            self.instances.append(inst)
-            self._by_name[inst.name] = inst
+        for conf in self.config.vrrp.instances:
+            self._add_instance(conf)
         for inst in self.instances:  # ready before the first takeover, not made during it
-            for ifindex in set(inst.vip_interfaces):
-                self._sender(ifindex)
-            self._garp_frames(inst)
-            for add in (True, False):
-                self._host_ops(inst, add)
-            for dst in inst.destinations:
-                inst.encoded(inst.router.effective_priority, dst)
+            self._prepare(inst)
         self.sources = TrackingSources(
             self.config, self.tracks, self._link_up, on_link_event=self._link_event
         )
         for update in self.sources.initial():
             self.tracker.update(update.obj, update.status)
+
+    def _add_instance(self, conf: VrrpInstance, index: int | None = None) -> Instance:
+        if index is None:
+            index, self._next_index = self._next_index, self._next_index + 1
+        inst = self._instance(index, conf)
+        self.instances.append(inst)
+        self._by_name[inst.name] = inst
+        self._by_index[index] = inst
+        return inst
+
+    def _prepare(self, inst: Instance) -> None:
+        """Senders, frames, kernel operations and adverts made before they are needed."""
+        for ifindex in set(inst.vip_interfaces):
+            self._sender(ifindex)
+        self._garp_frames(inst)
+        for add in (True, False):
+            self._host_ops(inst, add)
+        for dst in inst.destinations:
+            inst.encoded(inst.router.effective_priority, dst)
 
     def _link_up(self, name: str) -> bool:
         try:
@@ -480,14 +498,27 @@ class VrrpService:
                 nursery.start_soon(self.bfd_events.run, self._bfd_event)
             if self.sync_daemons is not None:
                 nursery.start_soon(self._run_sync_daemons, self.sync_daemons)
+            send, receive = trio.open_memory_channel[StatusUpdate](1024)
+            self._tracking_send = send
+            nursery.start_soon(self._tracking, receive)
             if self.sources is not None:
-                send, receive = trio.open_memory_channel[StatusUpdate](1024)
-                nursery.start_soon(self.sources.run, send)
-                nursery.start_soon(self._tracking, receive)
+                self._start_sources(self.sources)
             task_status.started()
             await self._stop.wait()
             self._leave()
             nursery.cancel_scope.cancel()
+
+    def _start_sources(self, sources: TrackingSources) -> None:
+        """Run ``sources`` in their own cancel scope (a reload may replace them)."""
+        assert self._nursery is not None and self._tracking_send is not None
+        scope = self._sources_scope = trio.CancelScope()
+        send = self._tracking_send.clone()
+
+        async def run() -> None:
+            with scope:
+                await sources.run(send)
+
+        self._nursery.start_soon(run)
 
     async def _run_sync_daemons(self, daemons: SyncDaemons) -> None:
         """Swaps the IPVS sync daemons after the state changes that call for it, in
@@ -694,7 +725,9 @@ class VrrpService:
                 sender.send(frames)
             self.timers.schedule(key, self.pacing.next_deadline(key))
             return
-        inst = self.instances[key]
+        inst = self._by_index.get(key)
+        if inst is None:
+            return  # a timer of an instance a reload removed
         self.fast.refresh(inst)  # adverts the filter absorbed moved the deadline on
         due = inst.router.next_deadline()
         effects: list[Effect] = []
@@ -897,7 +930,12 @@ class VrrpService:
         return inst.garp_frames[1]
 
     def _send_gratuitous(self, inst: Instance, rounds: int, now: int) -> None:
-        for ifindex, batch in self._garp_frames(inst).items():
+        self._send_frames(inst, self._garp_frames(inst), rounds, now)
+
+    def _send_frames(
+        self, inst: Instance, by_interface: dict[int, list[bytes]], rounds: int, now: int
+    ) -> None:
+        for ifindex, batch in by_interface.items():
             sender = self._sender(ifindex)
             if sender is None:
                 log.warning("(%s) cannot send gratuitous ARPs/NAs on %d", inst.name, ifindex)
@@ -947,6 +985,286 @@ class VrrpService:
     def _notify(self, plan: Callable[..., tuple[Notification, ...]], *args: object) -> None:
         if self.notifier is not None:
             self.notifier.submit(plan(*args))
+
+    # --- reload -------------------------------------------------------------------
+
+    def reload(self, config: Config) -> None:
+        """Apply a configuration read again (SIGHUP): only what changed, nothing else.
+
+        ``vrrp.reload_plan`` says what changed. Removed instances leave as on a
+        stop; added ones start as at start-up; a matched instance keeps its state
+        (keepalived ``restore_vrrp_state``): changed in place, its timers run on
+        and only its VIP / route / rule difference touches the host (a VIP in
+        both configurations is never removed, not even for a moment); rebuilt,
+        it also advertises at once (master) or restarts its Master_Down_Timer
+        (backup), as keepalived does after a reload. GARPs / NAs go only for the
+        addresses a master gained (keepalived repeats them for all its addresses
+        once any was added: pykad leaves the unchanged ones alone). Unchanged
+        instances are not touched and not notified. ``config`` has been checked
+        (a config with errors never comes here).
+        """
+        if self._nursery is None or self._stop.is_set():
+            log.warning("VRRP is not running: reload ignored")
+            return
+        now = now_us()
+        plan = plan_reload(self.config, config)
+        log.info("Reloading VRRP configuration")
+        for what in plan.restart_needed:
+            log.warning("%s changed: it takes effect at the next start", what)
+        self.config = config
+        for conf in plan.removed:
+            inst = self._by_name.get(conf.name)
+            if inst is not None:
+                self._remove(inst, now)
+        self._reload_static(plan.static)
+        old_groups = {g.name: g for g in self.groups.values()}
+        if plan.sync_groups_changed:
+            self.groups = group_of(SyncGroup(g.name, g.members) for g in config.vrrp.sync_groups)
+        self.planner = self.planner.reloaded(config.vrrp.instances, config.vrrp.sync_groups)
+        old_tracker = self.tracker
+        self.tracks = config_tracks(config.vrrp)
+        self.tracker = Tracker(
+            self.tracks, {obj: old_tracker.status(obj) for obj in old_tracker.objects()}
+        )
+        if plan.garp_changed:
+            self.pacing = Pacing(
+                config.global_defs.garp, config.vrrp.garp_groups, self._interface_name
+            )
+        sockets = set(self.sockets.values())
+        ah_sockets = set(self._ah_sockets.values())
+        touched: list[Instance] = []
+        for p in plan.matched:
+            inst = self._by_name.get(p.old.name)
+            if inst is None:
+                continue
+            if p.change is Change.UNCHANGED:
+                inst.conf = p.new
+                continue
+            log.info("(%s) %s by the reload: %s", p.new.name, p.change.value, ", ".join(p.reasons))
+            touched.append(self._replace(inst, p, now))
+        added: list[Instance] = []
+        for conf in plan.added:
+            try:
+                inst = self._add_instance(conf)
+            except (LookupError, ValueError, OSError) as e:
+                log.error("(%s) cannot be added by the reload: %s", conf.name, e)
+                continue
+            self._prepare(inst)
+            self._remove_stale_vips(inst)
+            added.append(inst)
+        for sock in self.sockets.values():
+            if sock not in sockets:
+                self._nursery.start_soon(self._reader, sock)
+        for index, ah in self._ah_sockets.items():
+            if ah not in ah_sockets:
+                self._nursery.start_soon(self._ah_reader, index, ah)
+        if plan.sync_groups_changed:
+            self._restore_groups(old_groups, now)
+        if plan.tracking_changed:
+            self._restart_sources(old_tracker)
+        self._reload_outcomes(touched, added, now)
+        new_groups = {g.name for g in self.groups.values()} - set(old_groups)
+        for group in dict.fromkeys(self.groups.values()):
+            if group.name in new_groups:
+                fault = any(
+                    self._by_name[m].router.fault for m in group.members if m in self._by_name
+                )
+                state = NotifyState.FAULT if fault else NotifyState.BACKUP
+                self._notify(self.planner.group_state, group.name, state)
+        for inst in added:
+            log.info("(%s) added by the reload", inst.name)
+            self._apply(inst, inst.router.start(now), now)
+        log.info(
+            "Reload finished: %d unchanged, %d changed in place, %d rebuilt, %d added, %d removed",
+            len(plan.by_change(Change.UNCHANGED)),
+            len(plan.by_change(Change.IN_PLACE)),
+            len(plan.by_change(Change.REBUILT)),
+            len(added),
+            len(plan.removed),
+        )
+
+    def _register(self, inst: Instance) -> None:
+        self.instances.append(inst)
+        self._by_name[inst.name] = inst
+        self._by_index[inst.index] = inst
+        self._by_vrid[(inst.rx.ifindex, inst.rx.family)][inst.conf.vrid] = inst
+        if inst.ah is not None:
+            self._ah_by_vrid[inst.interface.index][inst.conf.vrid] = inst
+
+    def _forget(self, inst: Instance) -> None:
+        """The instance no longer receives, fires or is found by name (a reload)."""
+        self.fast.reclaim(inst)
+        self.instances.remove(inst)
+        self._by_index.pop(inst.index, None)
+        if self._by_name.get(inst.name) is inst:
+            del self._by_name[inst.name]
+        vrids = self._by_vrid.get((inst.rx.ifindex, inst.rx.family), {})
+        if vrids.get(inst.conf.vrid) is inst:
+            del vrids[inst.conf.vrid]
+        if inst.ah is not None:
+            self._ah_by_vrid.get(inst.interface.index, {}).pop(inst.conf.vrid, None)
+        self.timers.schedule(inst.index, None)
+
+    def _remove(self, inst: Instance, now: int) -> None:
+        """An instance the new configuration does not have leaves as on a stop
+        (keepalived ``vrrp_restore_interface``): priority 0 from a master, VIPs gone."""
+        log.info("(%s) removed by the reload", inst.name)
+        self.fast.reclaim(inst)
+        priority = inst.router.effective_priority
+        self._apply(inst, inst.router.shutdown(now), now)
+        self._notify(self.planner.deleted, inst.name, priority)
+        self._forget(inst)
+
+    def _replace(self, old: Instance, p: InstancePlan, now: int) -> Instance:
+        """A new instance for ``p.new`` that takes over ``old``'s state and host side."""
+        self._forget(old)
+        try:
+            new = self._add_instance(p.new, index=old.index)
+        except (LookupError, ValueError, OSError) as e:
+            log.error("(%s) cannot be changed by the reload, kept as it was: %s", old.name, e)
+            self._register(old)
+            return old
+        new.router.carry_over(old.router, now, restart_timers=p.change is Change.REBUILT)
+        if new.ah is not None and old.ah is not None:
+            new.ah_counter, new.ah_last_seq, new.ip_id = old.ah_counter, old.ah_last_seq, old.ip_id
+        garp = old.garp  # a master's refresh runs on; no new burst for what it had
+        garp.timing = new.garp.timing
+        new.garp = garp
+        self._prepare(new)
+        if old.router.state is State.MASTER:
+            self._reload_vips(old, new, p, now)
+        return new
+
+    def _reload_vips(self, old: Instance, new: Instance, p: InstancePlan, now: int) -> None:
+        """A master's VIP set across a reload: only the difference (keepalived
+        ``clear_diff_vrrp_vip`` and ``restore_vrrp_state``), GARPs for what it gained."""
+
+        def blocked(inst: Instance) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+            conf = inst.conf
+            if conf.accept or inst.router.base_priority == PRIORITY_OWNER:
+                return set()
+            return {
+                a.address.ip for a in conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+            }
+
+        was, now_blocked = blocked(old), blocked(new)
+        host = p.host
+        if not host.empty:
+            log.info(
+                "(%s) reload: removing %d and adding %d addresses, %d/%d routes, %d/%d rules",
+                new.name,
+                len(host.remove_addresses),
+                len(host.add_addresses),
+                len(host.remove_routes),
+                len(host.add_routes),
+                len(host.remove_rules),
+                len(host.add_rules),
+            )
+        removed = [(a, self._vip_ifindex(old, a)) for a in host.remove_addresses]
+        self.host.apply(
+            new.name, self.host.ops(False, removed, host.remove_routes, host.remove_rules)
+        )
+        if was - now_blocked:
+            self.firewall.block(was - now_blocked, add=False)
+        if now_blocked - was:
+            self.firewall.block(now_blocked - was, add=True)
+        added = [(a, self._vip_ifindex(new, a)) for a in host.add_addresses]
+        self.host.apply(new.name, self.host.ops(True, added, host.add_routes, host.add_rules))
+        if added and new.router.state is State.MASTER:
+            frames: dict[int, list[bytes]] = {}
+            mac = new.interface.mac
+            for a, ifindex in added:
+                ip = a.address.ip
+                frame = garp_frame(mac, ip) if ip.version == 4 else unsolicited_na_frame(mac, ip)
+                frames.setdefault(ifindex, []).append(frame)
+            self._send_frames(new, frames, max(1, new.conf.garp_master_repeat), now)
+
+    def _vip_ifindex(self, inst: Instance, address: IpAddress) -> int:
+        return self._interface(address.dev).index if address.dev else inst.interface.index
+
+    def _reload_static(self, diff: HostDiff) -> None:
+        """``static_*`` across a reload: what went is removed, what came is added."""
+        if diff.empty:
+            return
+        log.info("Reload: static addresses, routes and rules changed")
+        for add, addresses, routes, rules in (
+            (False, diff.remove_addresses, diff.remove_routes, diff.remove_rules),
+            (True, diff.add_addresses, diff.add_routes, diff.add_rules),
+        ):
+            resolved = []
+            for a in addresses:
+                try:
+                    resolved.append((a, self._interface(a.dev or "").index))
+                except LookupError as e:
+                    log.warning("static address %s: %s", a.address, e)
+            self.host.change("static", add, resolved, routes, rules)
+
+    def _restore_groups(self, old_groups: dict[str, SyncGroup], now: int) -> None:
+        """Sync groups built again keep their state (keepalived: "Restoring saved sync
+        State"); one that lost members leaves MASTER ("Detected instance removed from
+        sync-group, forcing BACKUP")."""
+        for group in dict.fromkeys(self.groups.values()):
+            states = {m: self._by_name[m].router.state for m in group.members if m in self._by_name}
+            group.restore(states)
+            old = old_groups.get(group.name)
+            if old is None:
+                continue
+            group.state = old.state
+            if len(group.members) < len(old.members) and old.state is GroupState.MASTER:
+                log.info(
+                    "VRRP_Group(%s) Detected instance removed from sync-group, forcing BACKUP",
+                    group.name,
+                )
+                group.state = GroupState.BACKUP
+                for m, state in states.items():
+                    if state is State.MASTER:
+                        member = self._by_name[m]
+                        self.fast.reclaim(member)
+                        self._apply(member, member.router.sync(State.BACKUP, now), now)
+
+    def _restart_sources(self, old_tracker: Tracker) -> None:
+        """The tracked objects changed: their drivers start again; statuses carry over
+        (a script keeps its result until it runs, as keepalived's "considered successful
+        on reload"), new objects start as at start-up."""
+        if self._sources_scope is not None:
+            self._sources_scope.cancel()
+            self._sources_scope = None
+        sources = self.sources = TrackingSources(
+            self.config, self.tracks, self._link_up, on_link_event=self._link_event
+        )
+        known = set(old_tracker.objects())
+        for update in sources.initial():
+            if update.obj.kind is Kind.SCRIPT and update.obj in known:
+                continue
+            self.tracker.update(update.obj, update.status)
+        self._start_sources(sources)
+
+    def _reload_outcomes(self, touched: list[Instance], added: list[Instance], now: int) -> None:
+        """Tracking's word for every instance after a reload: rebuilt and changed ones
+        always hear it (their new priority), others only if it differs."""
+        outcomes = {o.instance: o for o in self.tracker.outcomes()}
+        for group in dict.fromkeys(self.groups.values()):
+            members = {m: self.tracker.outcome(m) for m in group.members if m in self._by_name}
+            outcomes.update(group.tracking(members))
+        fresh = {id(i) for i in touched + added}
+        for inst in list(self.instances):
+            o = outcomes.get(inst.name)
+            r = inst.router
+            if o is None:
+                continue
+            fault = o.fault or o.waiting
+            if (
+                id(inst) not in fresh
+                and fault == r.fault
+                and (
+                    o.effective_priority == r.effective_priority
+                    or r.base_priority == PRIORITY_OWNER
+                )
+            ):
+                continue
+            self.fast.reclaim(inst)
+            effects = r.set_tracking(fault=fault, priority=o.effective_priority, now=now)
+            self._apply(inst, effects, now)  # added ones: before their start, as at start-up
 
     # --- sync groups ----------------------------------------------------------------
 

@@ -157,6 +157,16 @@ class NotifyPlanner:
         self._group_state: dict[str, NotifyState] = {}
         self._sent: set[str] = set()
 
+    def reloaded(
+        self, instances: Iterable[VrrpInstance], groups: Iterable[SyncGroup] = ()
+    ) -> NotifyPlanner:
+        """A planner for a reloaded configuration that remembers what this one did
+        (instances that notified, groups' states: keepalived keeps both over a reload)."""
+        planner = NotifyPlanner(instances, groups)
+        planner._sent = {n for n in self._sent if n in planner._instances}
+        planner._group_state = {n: s for n, s in self._group_state.items() if n in planner._groups}
+        return planner
+
     def _instance(self, name: str) -> VrrpInstance:
         try:
             return self._instances[name]

@@ -332,6 +332,33 @@ class VrrpRouter:
         owner = self.base_priority == PRIORITY_OWNER
         return effects + self._fire(Event.RECOVER_OWNER if owner else Event.RECOVER, now)
 
+    def carry_over(self, old: VrrpRouter, now: int, *, restart_timers: bool) -> None:
+        """A reload: this router takes the place of ``old`` for the same instance.
+
+        It keeps what keepalived's ``restore_vrrp_state`` keeps (state, fault,
+        effective priority, the master it follows, its counters); the new
+        priority comes with the next ``set_tracking``.  With ``restart_timers``
+        (the instance was rebuilt) a master advertises at once and a backup
+        starts a fresh Master_Down_Timer, as keepalived's ``vrrp_init_state``
+        does after a reload; otherwise both timers run on untouched.
+        """
+        self.state, self.fault = old.state, old.fault
+        self.effective_priority = (
+            PRIORITY_OWNER if self.base_priority == PRIORITY_OWNER else old.effective_priority
+        )
+        self.master_address, self.master_priority = old.master_address, old.master_priority
+        self.preempt_deadline = old.preempt_deadline if self.config.preempt_delay_us else None
+        self._counts, self._dropped = old._counts, old._dropped
+        if self.config.version == 3 and old.config.version == 3 and self.state is State.BACKUP:
+            self.master_adver_interval_us = old.master_adver_interval_us  # learned
+        if not restart_timers:
+            self.adver_deadline = old.adver_deadline
+            self.master_down_deadline = old.master_down_deadline
+        elif self.state is State.MASTER:
+            self.adver_deadline, self.master_down_deadline = now, None
+        elif self.state is State.BACKUP:
+            self._act(Action.START_MASTER_DOWN_TIMER, now, None, b"")
+
     def sync(self, state: State, now: int) -> list[Effect]:
         """The sync group moves this member to MASTER or BACKUP (FAULT comes by tracking)."""
         if state is State.MASTER:

@@ -72,6 +72,14 @@ class SyncGroup:
         self._states: dict[str, State] = dict.fromkeys(self.members, State.INIT)
         self._want_master: set[str] = set()
 
+    def restore(self, states: Mapping[str, State]) -> None:
+        """A reload: the members' routers are already in ``states`` (missing: INIT)."""
+        for m in self.members:
+            state = states.get(m, State.INIT)
+            self._states[m] = state
+            if state is State.MASTER:
+                self._want_master.add(m)
+
     def member_state(self, instance: str) -> State:
         return self._states[instance]
 
