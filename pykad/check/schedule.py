@@ -197,6 +197,13 @@ class Layer4Schedule(_Base):
         """The first attempt, after the bootstrap delay and a random part of warmup."""
         return [NextAttempt(first_attempt_at(self.timing, now_us, random_fraction))]
 
+    @property
+    def quiet_success(self) -> bool:
+        """A success now would change nothing and log nothing: its only effect would be
+        the next attempt ``delay_loop`` later (a bulk runner may absorb it)."""
+        st = self.state
+        return st.is_up and st.has_run and st.retry_it == 0
+
     def attempt_done(self, now_us: int, ok: bool, reason: str = "failed") -> list[Effect]:
         """One attempt finished at ``now_us``: its effects, ending with the next attempt."""
         t, st, k = self.timing, self.state, self.kind
@@ -256,6 +263,20 @@ class HttpSchedule(_Base):
     def start(self, now_us: int, random_fraction: float) -> list[Effect]:
         """The first attempt (the first URL), after bootstrap delay and warmup."""
         return [NextAttempt(first_attempt_at(self.timing, now_us, random_fraction), self.url_it)]
+
+    @property
+    def quiet_success(self) -> bool:
+        """As :attr:`Layer4Schedule.quiet_success`; only with a single URL (with more, a
+        success moves on to the next URL)."""
+        st = self.state
+        return (
+            len(self.urls) == 1
+            and st.is_up
+            and st.has_run
+            and st.retry_it == 0
+            and self.url_it == 0
+            and self.failed_url is None
+        )
 
     def attempt_done(self, now_us: int, ok: bool, reason: str = "") -> list[Effect]:
         """The attempt on URL ``url_it`` finished: ``reason`` is keepalived's debug_msg."""

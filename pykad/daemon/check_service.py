@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 
 from pykad.check.base import Outcome, Target
 from pykad.check.probes import dns, http, misc, ping, smtp, tcp, udp
+from pykad.check.probes.bulk import BulkRunner, eligible
 from pykad.check.probes.runner import make_schedule, run_checker
-from pykad.check.schedule import StateUpdate
+from pykad.check.schedule import Schedule, StateUpdate
 from pykad.config.addresses import IPAddress
 from pykad.config.model import Config
 from pykad.config.sections._lvs_model import (
@@ -135,12 +136,17 @@ class CheckService:
         bfd_events: int | None = None,
         default_user: UserIds | None = None,
         rand: Callable[[], float] = random.random,
+        bulk: bool = True,
     ) -> None:
         self.ipvs = ipvs
         self.notifier = notifier
         self.bfd_events = bfd_events
         self.default_user = default_user
         self.rand = rand
+        self.bulk = bulk
+        """TCP_CHECKs and plain HTTP_GETs in one attempt loop (``probes.bulk``); False: each
+        its own trio task, as every other checker."""
+        self._bulk: BulkRunner | None = None
         self.stats = CheckerStats()
         self.table = Table()
         """What pykad has written (and the kernel holds) for the services it owns."""
@@ -352,12 +358,20 @@ class CheckService:
             log.info("IPVS: %d operations written for %d services", count, len(self.owned))
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                if self.bulk:
+                    self._bulk = BulkRunner(
+                        random=self.rand, log=log.info, on_absorbed=self._absorbed
+                    )
+                    nursery.start_soon(self._bulk.run)
                 self._start_tasks(self.servers)
                 if self.bfd_events is not None:
                     nursery.start_soon(self._read_bfd, self.bfd_events)
                 task_status.started()
                 await trio.sleep_forever()
         # after stop(): the notifier has run what the stop queued
+
+    def _absorbed(self, count: int) -> None:
+        self.stats.attempts += count
 
     def _start_checkers(self, servers: Sequence[_Vs]) -> None:
         assert self._nursery is not None
@@ -425,16 +439,30 @@ class CheckService:
         return count
 
     async def _run_server(self, s: _Vs) -> None:
-        """The checkers of one virtual server, until it leaves (its scope is cancelled)."""
-        with s.scope:
-            async with trio.open_nursery() as nursery:
-                for j, rs in enumerate(s.config.real_servers):
-                    for k, check, probe in _probes(s, j, rs, self):
-                        nursery.start_soon(self._run_checker, s, j, k, check, probe)
+        """The checkers of one virtual server, until it leaves (its scope is cancelled):
+        TCP_CHECKs and plain HTTP_GETs in the bulk runner, the others as trio tasks."""
+        keys: list[int] = []
+        try:
+            with s.scope:
+                async with trio.open_nursery() as nursery:
+                    for j, rs in enumerate(s.config.real_servers):
+                        for k, check, probe in _probes(s, j, rs, self):
+                            if self._bulk is not None and eligible(
+                                check, Target(rs.address, rs.port)
+                            ):
+                                keys.append(self._add_bulk(s, j, k, check))
+                            else:
+                                nursery.start_soon(self._run_checker, s, j, k, check, probe)
+                    await trio.sleep_forever()
+        finally:
+            for key in keys:
+                assert self._bulk is not None
+                self._bulk.remove(key)
 
-    async def _run_checker(
-        self, s: _Vs, rs: int, checker: int, check: Any, probe: Callable[..., Any]
-    ) -> None:
+    def _checker_parts(
+        self, s: _Vs, rs: int, checker: int, check: Any
+    ) -> tuple[Target, Schedule, Callable[[StateUpdate], None], Callable[[Outcome], None]]:
+        """A checker's target, schedule, and what its state changes and outcomes do."""
         real = s.config.real_servers[rs]
         target = Target(real.address, real.port, s.name)
         protocol = s.config.protocol.value.lower() if s.config.protocol else "tcp"
@@ -455,6 +483,25 @@ class CheckService:
             if isinstance(check, MiscCheck) and check.dynamic and result.ok:
                 self.handle(s, CheckerWeight(rs, checker, result.weight))
 
+        return target, schedule, changed, outcome
+
+    def _add_bulk(self, s: _Vs, rs: int, checker: int, check: Any) -> int:
+        assert self._bulk is not None
+        target, schedule, changed, outcome = self._checker_parts(s, rs, checker, check)
+        return self._bulk.add(
+            check,
+            target,
+            schedule,
+            changed,
+            outcome,
+            rs_virtualhost=s.config.real_servers[rs].virtualhost,
+            vs_virtualhost=s.config.virtualhost,
+        )
+
+    async def _run_checker(
+        self, s: _Vs, rs: int, checker: int, check: Any, probe: Callable[..., Any]
+    ) -> None:
+        target, schedule, changed, outcome = self._checker_parts(s, rs, checker, check)
         await run_checker(
             probe,
             check,

@@ -6,11 +6,14 @@ udp_epilog, check_http.c epilog/timeout_epilog, check_data.c initial state).
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pykad.check.base import Outcome, Target
 from pykad.check.probes import udp
@@ -270,3 +273,41 @@ def test_tcp_failures_to_down_count(retry: int) -> None:
         s.attempt_done(0, False)
         n += 1
     assert n == retry + 1
+
+
+@given(
+    outcomes=st.lists(st.booleans(), max_size=30),
+    retry=st.integers(0, 3),
+    alpha=st.booleans(),
+    http=st.booleans(),
+    urls=st.integers(1, 3),
+    fast_recovery=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_quiet_success_means_a_success_only_schedules_the_next_attempt(
+    outcomes: list[bool], retry: int, alpha: bool, http: bool, urls: int, fast_recovery: bool
+) -> None:
+    """What a bulk runner absorbs (``quiet_success``) is exactly a success that changes
+    nothing: no log, no state update, no state change, the next attempt delay_loop later."""
+    timing = Timing(retry=retry, delay_loop_us=10 * S, delay_before_retry_us=2 * S, alpha=alpha)
+    sched: Layer4Schedule | HttpSchedule
+    if http:
+        paths = tuple(Url(path=f"/{i}") for i in range(urls))
+        sched = HttpSchedule(timing, CHK, urls=paths, fast_recovery=fast_recovery)
+    else:
+        sched = Layer4Schedule(timing, CHK)
+    sched.start(0, 0.5)
+    now = S
+    quiet_seen = False
+    for ok in [*outcomes, True, True, True]:
+        now += S
+        if sched.quiet_success:
+            quiet_seen = True
+            before = copy.deepcopy(sched)
+            effects = sched.attempt_done(now, True)
+            assert effects == [NextAttempt(now + 10 * S, before._index())]
+            assert sched == before
+            continue
+        sched.attempt_done(now, ok)
+    if not http or urls == 1:
+        assert quiet_seen  # three successes in a row always reach it

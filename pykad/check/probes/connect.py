@@ -39,6 +39,7 @@ __all__ = [
     "open_datagram",
     "open_stream",
     "prepare_socket",
+    "scope_id",
     "sockaddr",
     "timeout_seconds",
 ]
@@ -89,7 +90,8 @@ def destination(conn: Connection, target: Target) -> tuple[IPAddress, int]:
     return address, port
 
 
-def _scope_id(address: IPAddress, bind_if: str | None) -> int:
+def scope_id(address: IPAddress, bind_if: str | None) -> int:
+    """The scope id of a link-local IPv6 destination with ``bind_if`` (else 0)."""
     if isinstance(address, IPv6Address) and address.is_link_local and bind_if:
         try:
             return socket.if_nametoindex(bind_if)
@@ -103,7 +105,7 @@ def sockaddr(
 ) -> tuple[str, int] | tuple[str, int, int, int]:
     """The Python socket address for ``address``/``port`` (a scope id for link-local IPv6)."""
     if isinstance(address, IPv6Address):
-        return (str(address), port, 0, _scope_id(address, bind_if))
+        return (str(address), port, 0, scope_id(address, bind_if))
     return (str(address), port)
 
 

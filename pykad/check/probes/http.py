@@ -56,9 +56,11 @@ from pykad.config.sections._lvs_model import HttpCheck, HttpProtocol, SslConfig,
 
 __all__ = [
     "MAX_BUFFER_LENGTH",
+    "ContentLengthNotes",
     "HttpFailure",
     "Response",
     "build_request",
+    "content_length_notes",
     "extract_content_length",
     "extract_html",
     "extract_status_code",
@@ -460,7 +462,39 @@ async def _read_response(
     )
 
 
-_len_mismatch: dict[tuple[str, str], int] = {}
+class ContentLengthNotes:
+    """keepalived's once-per-change log of a Content-Length that differs from the body
+    bytes received (http_handle_response), per real server and URL."""
+
+    def __init__(self) -> None:
+        self._diffs: dict[tuple[str, str], int] = {}
+
+    def note(self, target: Target, url: Url, content_length: int | None, rx_bytes: int) -> None:
+        """One successful fetch: log the mismatch unless this one was logged last."""
+        key = (f"[{target.address}]:{target.port}", url.path)
+        if content_length is None or content_length == rx_bytes:
+            self._diffs.pop(key, None)
+            return
+        diff = content_length - rx_bytes
+        if self._diffs.get(key) != diff:
+            logger.info(
+                "http_check for RS %s VS %s url %s%s: content_length (%d) does not match"
+                " received bytes (%d)",
+                key[0],
+                target.virtual_server,
+                url.virtualhost or "",
+                url.path,
+                content_length,
+                rx_bytes,
+            )
+            self._diffs[key] = diff
+
+    def settled(self, target: Target, url: Url) -> bool:
+        """No mismatch remembered: a matching fetch would change nothing."""
+        return (f"[{target.address}]:{target.port}", url.path) not in self._diffs
+
+
+content_length_notes = ContentLengthNotes()
 
 
 async def probe_url(
@@ -487,23 +521,7 @@ async def probe_url(
         return Outcome(ok=False, reason=exc.reason)
     if not status_accepted(url, response.status_code):
         return Outcome(ok=False, reason="HTTP status code error to")
-    key = (f"[{target.address}]:{target.port}", url.path)
-    if response.content_length is not None and response.content_length != response.rx_bytes:
-        diff = response.content_length - response.rx_bytes
-        if _len_mismatch.get(key) != diff:
-            logger.info(
-                "http_check for RS %s VS %s url %s%s: content_length (%d) does not match"
-                " received bytes (%d)",
-                key[0],
-                target.virtual_server,
-                url.virtualhost or "",
-                url.path,
-                response.content_length,
-                response.rx_bytes,
-            )
-            _len_mismatch[key] = diff
-    else:
-        _len_mismatch.pop(key, None)
+    content_length_notes.note(target, url, response.content_length, response.rx_bytes)
     if url.digest is not None and url.digest != response.digest:
         return Outcome(ok=False, reason="MD5 digest error to")
     if url.regex is not None:
