@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         print(version_text())
         return 0
+    if args.signum is not None:
+        return print_signum(args.signum)
     if args.config_test:
         return config_test(args.use_file, args.config_id, args.all_config, args.dump_conf, log_file)
     from pykad.daemon.process import Options, run
@@ -103,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_detail=args.log_detail,
             no_syslog=args.no_syslog,
             dont_release_vrrp=args.dont_release_vrrp,
+            dont_respawn=args.dont_respawn,
+            log_facility=args.log_facility,
             pid_file=args.pid,
             vrrp_pid_file=args.vrrp_pid,
             bfd_pid_file=args.bfd_pid,
@@ -133,8 +137,54 @@ def _daemon_flags(parser: argparse.ArgumentParser) -> None:
     flag("-P", "--vrrp", action="store_true", help="only run the VRRP subsystem")
     flag("-C", "--check", action="store_true", help="only run the IPVS and checker subsystem")
     flag("-B", "--no_bfd", action="store_true", help="do not run the BFD child")
-    flag("-R", "--dont-respawn", action="store_true", help="do not respawn children")
-    flag("-S", "--log-facility", metavar="N", help="syslog facility LOG_LOCAL[0-7]")
+    flag(
+        "-R",
+        "--dont-respawn",
+        action="store_true",
+        help="do not respawn children: a child that dies stops the daemon",
+    )
+    flag(
+        "-S",
+        "--log-facility",
+        metavar="([0-7]|local[0-7]|user|daemon)",
+        type=log_facility,
+        default=LOG_DAEMON,
+        help="syslog facility LOG_LOCAL[0-7], user or daemon (default)",
+    )
+    flag(
+        "--signum",
+        metavar="SIGFUNC",
+        help="print the signal number for STOP, RELOAD, DATA, STATS, STATS_CLEAR, JSON",
+    )
+
+
+LOG_USER = 1
+LOG_DAEMON = 3
+LOG_LOCAL0 = 16
+"""syslog facility codes (unshifted, as ``logging.handlers.SysLogHandler`` takes them)."""
+
+
+def log_facility(text: str) -> int:
+    """keepalived's ``-S`` argument: 0-7 or local0-7 (LOG_LOCALn), user, daemon."""
+    word = text.lower()
+    if word in ("user", "daemon"):
+        return LOG_USER if word == "user" else LOG_DAEMON
+    digit = word.removeprefix("local")
+    if len(digit) == 1 and digit in "01234567":
+        return LOG_LOCAL0 + int(digit)
+    raise argparse.ArgumentTypeError(f"invalid log facility {text!r}")
+
+
+def print_signum(sigfunc: str) -> int:
+    """``--signum=SIGFUNC``: the signal's number on stdout, as keepalived prints it."""
+    from pykad.daemon.sigfunc import SIGFUNCS
+
+    number = SIGFUNCS.get(sigfunc)
+    if number is None:
+        print(f"Unknown sigfunc {sigfunc}", file=sys.stderr)
+        return 1
+    print(int(number))
+    return 0
 
 
 def config_test(

@@ -1,12 +1,21 @@
-"""The BFD child process: forked before trio starts, fed the config, read through a pipe.
+"""The BFD child process: forked by the supervising parent, its events sent through pipes.
 
 keepalived runs BFD in its own child so that nothing else can delay a BFD
-packet; so does pykad.  ``start`` forks the child when the configuration has
-``bfd_instance`` blocks (and ``-B`` was not given); the child writes its pid
-file (``-b``, default /run/bfd.pid), runs ``BfdService`` until SIGTERM or
-SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  Session events come back
-through two pipes, one for the VRRP service and one for the checker process
-(each gets the sessions whose ``bfd_instance`` names it, both by default).
+packet; so does pykad.  The parent forks it (``daemon.supervisor``) when the
+configuration has ``bfd_instance`` blocks and ``-B`` was not given; the child
+writes its pid file (``-b``, default /run/bfd.pid), runs ``BfdService`` until
+SIGTERM or SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  SIGHUP is
+taken and ignored (BFD reload is not built); the dump signals are ignored.
+
+Session events go through two pipes, one read by the VRRP child and one by the
+checker child (each gets the sessions whose ``bfd_instance`` names it, both by
+default).  :class:`BfdPipes` are made once by the parent, which keeps all four
+ends open for its whole life: a respawned BFD child writes into the same pipes,
+a respawned VRRP or checker child reads from the same ones, and no reader ever
+sees end-of-file because a writer died.  Each event is one ``write`` of a
+fixed-size record (below PIPE_BUF, so atomic): a BFD child killed mid-stream
+leaves no half record; events written while a reader was down are read when
+it comes back, in order.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import signal
 from dataclasses import dataclass
 
 from pykad.config.model import Config
-from pykad.daemon.child import Child, fork_child
+from pykad.daemon.child import fork_child
 
 log = logging.getLogger("pykad.bfd")
 
@@ -26,34 +35,49 @@ STOP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class BfdChild(Child):
-    vrrp_events: int
-    """The reading end of the pipe that carries events for VRRP."""
-    checker_events: int
-    """The reading end of the pipe that carries events for the checker process."""
+class BfdPipes:
+    """The two event pipes between the BFD child and its readers (made by the parent)."""
+
+    vrrp_read: int
+    vrrp_write: int
+    checker_read: int
+    checker_write: int
+
+    @classmethod
+    def open(cls) -> BfdPipes:
+        vrrp_read, vrrp_write = os.pipe2(os.O_CLOEXEC)
+        check_read, check_write = os.pipe2(os.O_CLOEXEC)
+        return cls(vrrp_read, vrrp_write, check_read, check_write)
+
+    def all(self) -> tuple[int, ...]:
+        return (self.vrrp_read, self.vrrp_write, self.checker_read, self.checker_write)
+
+    def but(self, *keep: int) -> tuple[int, ...]:
+        """Every end except ``keep`` (what a child closes)."""
+        return tuple(fd for fd in self.all() if fd not in keep)
+
+    def close(self) -> None:
+        for fd in self.all():
+            os.close(fd)
 
 
 def start(
-    config: Config, pid_file: str, listener: logging.handlers.QueueListener
-) -> BfdChild | None:
-    """Fork the BFD child; call before trio runs in this process."""
-    if not config.bfd.instances:
-        return None
-    vrrp_read, vrrp_write = os.pipe2(os.O_CLOEXEC)
-    check_read, check_write = os.pipe2(os.O_CLOEXEC)
-    pid = fork_child(
+    config: Config, pid_file: str, listener: logging.handlers.QueueListener, pipes: BfdPipes
+) -> int:
+    """Fork the BFD child (from the parent); its pid."""
+    return fork_child(
         "BFD",
+        "Keepalived_bfd",
         pid_file,
         listener,
-        lambda: _serve(config, vrrp_write, check_write),
-        parent_closes=(vrrp_write, check_write),
-        child_closes=(vrrp_read, check_read),
+        lambda: _serve(config, pipes.vrrp_write, pipes.checker_write),
+        child_closes=pipes.but(pipes.vrrp_write, pipes.checker_write),
     )
-    return BfdChild(pid, vrrp_read, check_read)
 
 
 def _serve(config: Config, vrrp_fd: int, checker_fd: int) -> int:
     from pykad.daemon.bfd_service import BfdService, EventPipe
+    from pykad.daemon.process import take_held_signals
 
     for fd in (vrrp_fd, checker_fd):
         os.set_blocking(fd, False)
@@ -69,6 +93,7 @@ def _serve(config: Config, vrrp_fd: int, checker_fd: int) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda n, _: stop.append(n))
     signal.signal(signal.SIGHUP, lambda n, _: None)  # BFD reload is not built yet
+    stop += [n for n in take_held_signals() if n in (signal.SIGTERM, signal.SIGINT)]
     try:
         service.run(lambda: bool(stop), wake_read)
     finally:

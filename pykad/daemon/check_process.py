@@ -1,14 +1,18 @@
-"""The checker child process: IPVS and health checkers, forked before trio starts.
+"""The checker child process: IPVS and health checkers, forked by the supervising parent.
 
 keepalived runs its health checkers and IPVS in a child of their own
-(``check_daemon.c``); so does pykad.  ``start`` forks it when the configuration
-has ``virtual_server`` blocks (and ``-P`` was not given); the child writes its
-pid file (``-c``, default /run/checkers.pid), opens the IPVS socket of its
-network namespace, runs :class:`pykad.daemon.check_service.CheckService` until
-SIGTERM or SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  SIGHUP reads
-the configuration again: one that cannot be used is refused with a log line and
-the running one kept; otherwise only what changed is applied.  BFD_CHECK
-events arrive on the pipe the BFD child writes for checkers.
+(``check_daemon.c``); so does pykad.  The parent (``daemon.supervisor``) forks
+it when the configuration has ``virtual_server`` blocks (and ``-P`` was not
+given), and again if it dies (unless ``-R``); the child writes its pid file
+(``-c``, default /run/checkers.pid), opens the IPVS socket of its network
+namespace, runs :class:`pykad.daemon.check_service.CheckService` until SIGTERM
+or SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  SIGHUP (passed on by
+the parent) reads the configuration again: one that cannot be used is refused
+with a log line and the running one kept; otherwise only what changed is
+applied.  BFD_CHECK events arrive on the pipe the BFD child writes for
+checkers (``bfd_process.BfdPipes``).  SIGUSR1, which keepalived's checker
+answers with its part of the data dump, is taken and ignored: that dump is not
+built.
 """
 
 from __future__ import annotations
@@ -17,16 +21,17 @@ import logging
 import logging.handlers
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import trio
 
 from pykad.config.model import Config
-from pykad.daemon.child import Child, fork_child
+from pykad.daemon.child import fork_child
 
 log = logging.getLogger("pykad.check")
 
 STOP_TIMEOUT_S = 10.0
+CHECKER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def start(
@@ -35,18 +40,26 @@ def start(
     listener: logging.handlers.QueueListener,
     bfd_events: int | None,
     reload_config: Callable[[], Config | None],
-) -> Child | None:
-    """Fork the checker child; call before trio runs in this process."""
-    if not config.lvs.virtual_servers:
-        return None
+    *,
+    child_closes: Iterable[int] = (),
+) -> int:
+    """Fork the checker child (from the parent); its pid."""
     body = lambda: trio.run(_serve, config, bfd_events, reload_config)  # noqa: E731
-    return Child(fork_child("Healthcheck", pid_file, listener, body))
+    return fork_child(
+        "Healthcheck",
+        "Keepalived_healthcheckers",
+        pid_file,
+        listener,
+        body,
+        child_closes=child_closes,
+    )
 
 
 async def _serve(
     config: Config, bfd_events: int | None, reload_config: Callable[[], Config | None]
 ) -> int:
     from pykad.daemon.check_service import CheckService
+    from pykad.daemon.process import with_held_signals
     from pykad.drivers.notify import Notifier, default_script_user
     from pykad.kernel.ipvs import IpvsSocket
 
@@ -73,10 +86,10 @@ async def _serve(
         except OSError as e:
             log.error("IPVS: cannot set up: %s", e)
             return 1
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        with trio.open_signal_receiver(*CHECKER_SIGNALS) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
-                async for signum in signals:
+                async for signum in with_held_signals(signals, CHECKER_SIGNALS):
                     if signum != signal.SIGHUP:
                         break
                     log.info("Reloading")

@@ -1,24 +1,27 @@
-"""The daemon process: keepalived's start-up and stop, around the VRRP service.
+"""The daemon: ``pykad -f FILE`` as keepalived 2.2.7 runs, and its VRRP child.
 
-Owns what ``pykad -f FILE`` does after parsing its flags: read the config
-(a config with errors that keepalived would refuse to run stops here), log to
-the console (``-l``) or syslog, write the pid files (``-p``, ``-r``), refuse to
-start over a live daemon with the same pid file, enter ``net_namespace``,
-detach unless ``-n``, run the VRRP service under trio, and on SIGTERM/SIGINT
-leave as keepalived does (priority 0 adverts from masters, VIPs removed unless
-``-V``), then remove the pid files.
+Owns what ``pykad -f FILE`` does after parsing its flags: read the config (a
+config with errors that keepalived would refuse to run stops here), log to the
+console (``-l``) or syslog (``-S`` facility; each process with keepalived's
+ident), enter ``net_namespace``, detach unless ``-n``, write the main pid file
+(``-p``, refusing to start over a live daemon), then hand over to the
+supervising parent (``daemon.supervisor``), which forks one child per
+subsystem and supervises them.  The parent blocks the daemon's signals from
+the start (:func:`block_signals`) and takes them one at a time; children hold
+them until their own loop takes them (:func:`hold_signals`).
 
-The process runs the VRRP service itself (not with ``-C``) and forks one child
-for BFD when the configuration has ``bfd_instance`` blocks (``daemon.bfd_process``)
-and one for IPVS and the health checkers when it has ``virtual_server`` blocks
-(``daemon.check_process``; not with ``-P``); BFD events reach both through pipes.
-keepalived's supervising parent with one child per subsystem (VRRP too, and
-respawning) is the daemon issue's work (README, "Features").
+The VRRP child lives here (:func:`start_vrrp`): it writes ``-r`` (default
+/run/vrrp.pid), runs the VRRP service under trio, and on SIGTERM/SIGINT leaves
+as keepalived does (priority 0 adverts from masters, VIPs removed unless
+``-V``).  SIGHUP calls :func:`_reload_vrrp`.  The dump signals write
+keepalived's files into ``$TMPDIR`` (default /tmp), with keepalived's names:
+SIGUSR1 ``keepalived.data``, SIGUSR2 ``keepalived.stats``, SIGRTMAX-1
+``keepalived.stats`` then the counters cleared, SIGRTMIN+2 ``keepalived.json``
+(texts from ``daemon.dump``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import logging.handlers
@@ -26,7 +29,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
@@ -35,9 +38,13 @@ import trio
 
 import pykad
 from pykad.config.model import Config
+from pykad.daemon import dump
+from pykad.daemon.dump import InstanceSnapshot, InstanceStats
+from pykad.daemon.sigfunc import SIGJSON, SIGSTATS_CLEAR
 
 if TYPE_CHECKING:
     from pykad.daemon.sync_daemon import SyncDaemons
+    from pykad.daemon.vrrp_service import VrrpService
 
 log = logging.getLogger("pykad")
 
@@ -55,8 +62,11 @@ class Options:
     log_console: bool = False
     log_detail: bool = False
     no_syslog: bool = False
-    log_facility: int = 0
+    log_facility: int = 3
+    """syslog facility code (``-S``; LOG_DAEMON by default)."""
     dont_release_vrrp: bool = False
+    dont_respawn: bool = False
+    """``-R``: a child that dies stops the daemon instead of being respawned."""
     pid_file: str | None = None
     vrrp_pid_file: str | None = None
     bfd_pid_file: str | None = None
@@ -77,6 +87,14 @@ def pid_paths(opts: Options) -> tuple[str, str]:
         opts.pid_file or f"{DEFAULT_PID_DIR}/keepalived.pid",
         opts.vrrp_pid_file or f"{DEFAULT_PID_DIR}/vrrp.pid",
     )
+
+
+def checkers_pid_path(opts: Options) -> str:
+    return opts.checkers_pid_file or f"{DEFAULT_PID_DIR}/checkers.pid"
+
+
+def bfd_pid_path(opts: Options) -> str:
+    return opts.bfd_pid_file or f"{DEFAULT_PID_DIR}/bfd.pid"
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -129,7 +147,7 @@ class QuietSysLogHandler(logging.handlers.SysLogHandler):
         pass
 
 
-def setup_logging(opts: Options) -> logging.handlers.QueueListener:
+def setup_logging(opts: Options, program: str = "Keepalived") -> logging.handlers.QueueListener:
     """Console and/or syslog, written by a thread: a log line never delays a packet.
 
     Returns the running listener; ``stop()`` it at exit to flush what is queued.
@@ -141,10 +159,8 @@ def setup_logging(opts: Options) -> logging.handlers.QueueListener:
         handlers.append(console)
     if not opts.no_syslog and os.path.exists(SYSLOG_SOCKET):
         try:
-            syslog = QuietSysLogHandler(
-                address=SYSLOG_SOCKET, facility=logging.handlers.SysLogHandler.LOG_DAEMON
-            )
-            syslog.ident = f"Keepalived_vrrp[{os.getpid()}]: "
+            syslog = QuietSysLogHandler(address=SYSLOG_SOCKET, facility=opts.log_facility)
+            syslog.ident = f"{program}[{os.getpid()}]: "
             handlers.append(syslog)
         except OSError:
             pass
@@ -239,31 +255,59 @@ def load_config(opts: Options, *, reload: bool = False) -> object | None:
     return loaded.config
 
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# --------------------------------------------------------------------------- signals
+
+DAEMON_SIGNALS: tuple[int, ...] = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    SIGSTATS_CLEAR,
+    SIGJSON,
+)
+"""What the daemon answers: stop, reload, and the dumps (``daemon.sigfunc``)."""
+PARENT_SIGNALS: tuple[int, ...] = (*DAEMON_SIGNALS, signal.SIGCHLD)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _held: list[int] = []
 
 
-def _hold_signals() -> None:
-    """Until trio takes them over, SIGTERM, SIGINT and SIGHUP are kept for it: a stop
-    sent while the daemon starts (its children may already have done their work) is
-    obeyed once it runs, not fatal on the spot."""
-    for signum in STOP_SIGNALS:
+def block_signals() -> None:
+    """The parent's mask: its signals wait for :func:`signal.sigtimedwait` (and every
+    thread started afterwards inherits the mask, so none of them takes a signal)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, PARENT_SIGNALS)
+
+
+def unblock_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, PARENT_SIGNALS)
+
+
+def hold_signals() -> None:
+    """In a child: the daemon's signals are kept (:func:`take_held_signals`) until its
+    loop takes them over; a stop sent while it starts is obeyed, not fatal."""
+    for signum in DAEMON_SIGNALS:
         signal.signal(signum, lambda n, _: _held.append(n))
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
-def release_held_signals() -> None:
-    """In a forked child: the default dispositions again, nothing held."""
+def take_held_signals() -> list[int]:
+    held = list(_held)
     _held.clear()
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_DFL)
+    return held
 
 
-async def _with_held(signals: AsyncIterator[int]) -> AsyncIterator[int]:
-    """The signals held before trio ran, then those trio receives."""
-    while _held:
-        yield _held.pop(0)
+async def with_held_signals(
+    signals: AsyncIterator[int], wanted: Collection[int]
+) -> AsyncIterator[int]:
+    """The ``wanted`` signals held before trio ran, then those trio receives."""
+    for signum in take_held_signals():
+        if signum in wanted:
+            yield signum
     async for signum in signals:
         yield signum
+
+
+# --------------------------------------------------------------------------- VRRP child
 
 
 def _sync_daemons(config: Config) -> SyncDaemons | None:
@@ -280,42 +324,128 @@ def _sync_daemons(config: Config) -> SyncDaemons | None:
     return SyncDaemons(syncd, inst.vrid, IpvsSocket)
 
 
-def _reload_config(opts: Options) -> Config | None:
+def reload_config(opts: Options) -> Config | None:
     """The configuration read again for a reload (None: it cannot be used)."""
     config = load_config(opts, reload=True)
     assert config is None or isinstance(config, Config)
     return config
 
 
-def _sighup(checker_pid: int | None) -> None:
-    """SIGHUP reaches the checker child (which reloads); VRRP's reload is not built yet."""
-    if checker_pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(checker_pid, signal.SIGHUP)
-    log.info("Reloading VRRP is not built yet; VRRP keeps its configuration")
+async def _reload_vrrp(service: VrrpService, opts: Options) -> None:
+    """SIGHUP in the VRRP child: the one place where VRRP's reload is wired in.
+
+    ``VrrpService.reload(config: Config) -> None`` is being built elsewhere; until
+    it exists VRRP keeps its configuration (and says so).  The config is read in
+    a thread: a big one takes long, and the adverts must go on meanwhile."""
+    reload = getattr(service, "reload", None)
+    if reload is None:
+        log.info("Reloading VRRP is not built yet; VRRP keeps its configuration")
+        return
+    log.info("Reloading")
+    config = await trio.to_thread.run_sync(reload_config, opts)
+    if config is None:
+        log.error("Reload refused: the new configuration cannot be used; kept")
+        return
+    reload(config)
 
 
-async def _serve(
-    opts: Options, config: object, bfd_events: int | None, checker_pid: int | None
+class TransitionClock(logging.Filter):
+    """When each VRRP instance last changed state, from the service's own log lines
+    (``(NAME) Entering MASTER STATE``...; the record's time is when it was logged)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        if isinstance(msg, str) and msg.startswith("(%s) Entering ") and record.args:
+            args = record.args
+            if isinstance(args, tuple) and args and isinstance(args[0], str):
+                self.times[args[0]] = record.created
+        return True
+
+
+def dump_path(name: str) -> str:
+    """keepalived's dump files are in ``$TMPDIR``, default /tmp."""
+    return os.path.join(os.environ.get("TMPDIR") or "/tmp", name)
+
+
+def write_dump(name: str, text: str) -> None:
+    """Write one dump file as keepalived does: 0600, never through a symlink."""
+    path = dump_path(name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError as e:
+        log.info("Can't open %s (%d: %s)", path, e.errno, e.strerror)
+        return
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+@dataclass
+class VrrpDumps:
+    """The VRRP child's answers to the dump signals."""
+
+    service: VrrpService
+    clock: TransitionClock
+    started: float
+    baselines: dict[str, InstanceStats] = field(default_factory=dict)
+
+    def snapshots(self) -> list[InstanceSnapshot]:
+        snaps = dump.snapshot(self.service, transitions=self.clock.times, started=self.started)
+        return dump.cleared(snaps, self.baselines)
+
+    def answer(self, signum: int) -> None:
+        pid = os.getpid()
+        if signum == signal.SIGUSR1:
+            log.info("Printing VRRP data for process(%d) on signal", pid)
+            router_id = self.service.config.global_defs.router_id
+            write_dump(dump.DATA_FILE, dump.format_data(self.snapshots(), router_id=router_id))
+        elif signum == signal.SIGUSR2:
+            log.info("Printing VRRP stats for process(%d) on signal", pid)
+            write_dump(dump.STATS_FILE, dump.format_stats(self.snapshots()))
+        elif signum == SIGSTATS_CLEAR:
+            log.info("Printing and clearing VRRP stats for process(%d) on signal", pid)
+            snaps = self.snapshots()
+            write_dump(dump.STATS_FILE, dump.format_stats(snaps))
+            raw = dump.snapshot(self.service, transitions={}, started=self.started)
+            self.baselines = {s.name: s.stats for s in raw}
+        elif signum == SIGJSON:
+            log.info("Printing VRRP as json for process(%d) on signal", pid)
+            write_dump(dump.JSON_FILE, dump.format_json(self.snapshots()))
+
+
+def start_vrrp(
+    opts: Options,
+    config: Config,
+    listener: logging.handlers.QueueListener,
+    bfd_events: int | None,
+    *,
+    child_closes: Sequence[int] = (),
 ) -> int:
-    from pykad.config.model import Config
+    """Fork the VRRP child (from the parent); its pid."""
+    from pykad.daemon.child import fork_child
+
+    def body() -> int:
+        return trio.run(_serve_vrrp, opts, config, bfd_events)
+
+    return fork_child(
+        "VRRP", "Keepalived_vrrp", pid_paths(opts)[1], listener, body, child_closes=child_closes
+    )
+
+
+async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> int:
+    from pykad.daemon.child import EXIT_FATAL
     from pykad.daemon.vrrp_service import VrrpService
     from pykad.drivers.notify import Notifier, default_script_user, vrrp_fifos
     from pykad.kernel.netlink import NetlinkBatchWriter
 
-    assert isinstance(config, Config)
+    clock = TransitionClock()
+    logging.getLogger("pykad.vrrp").addFilter(clock)
     notifier = Notifier(
         vrrp_fifos(config.global_defs), default_user=default_script_user(config.global_defs)
     )
-    if opts.check_only:  # -C: the checker child does the work
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-            log.info("Startup complete")
-            async for signum in _with_held(signals):
-                if signum != signal.SIGHUP:
-                    break
-                _sighup(checker_pid)
-        log.info("Stopped pykad %s", pykad.__version__)
-        return 0
     with NetlinkBatchWriter() as netlink:
         service = VrrpService(
             config,
@@ -329,24 +459,30 @@ async def _serve(
             service.setup()
         except (LookupError, ValueError, OSError) as e:
             log.error("cannot start VRRP: %s", e)
-            return 1
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            return EXIT_FATAL
+        dumps = VrrpDumps(service, clock, time.time())
+        with trio.open_signal_receiver(*DAEMON_SIGNALS) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
                 log.info("Startup complete")
-                async for signum in _with_held(signals):
+                async for signum in with_held_signals(signals, DAEMON_SIGNALS):
+                    if signum in STOP_SIGNALS:
+                        service.stop()
+                        break
                     if signum == signal.SIGHUP:
-                        _sighup(checker_pid)
-                        continue
-                    log.info("Stopping")
-                    service.stop()
-                    break
-        log.info("Stopped pykad %s", pykad.__version__)
+                        await _reload_vrrp(service, opts)
+                    else:
+                        dumps.answer(signum)
+        log.info("Stopped")
     return 0
+
+
+# --------------------------------------------------------------------------- the daemon
 
 
 def run(opts: Options) -> int:
     """``pykad -f FILE ...``: run until told to stop; keepalived's exit codes."""
+    block_signals()  # before any thread starts: all of them inherit the mask
     listener = setup_logging(opts)
     try:
         return _run(opts, listener)
@@ -359,6 +495,8 @@ def run(opts: Options) -> int:
 
 
 def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
+    from pykad.daemon.supervisor import Supervisor
+
     os.umask(KEEPALIVED_UMASK)
     # The log thread must not keep the packet path waiting for the GIL for the
     # default 5 ms: hand it back within 0.5 ms.
@@ -370,47 +508,22 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
             log.error("cannot enter network namespace %s", opts.namespace)
             return 1
     config = load_config(opts)
-    _hold_signals()
     if config is None:
         log.error("Stopping: the configuration cannot be used")
         return 1
+    assert isinstance(config, Config)
     if not opts.dont_fork:
         listener.stop()  # its thread does not survive the fork
         daemonize()
         listener.start()
-    main_pid, vrrp_pid = pid_paths(opts)
-    for path in (main_pid, vrrp_pid):
-        if not claim_pid_file(path):
-            log.error("daemon is already running (pid file %s)", path)
-            return 1
-    log.info("Starting pykad (keepalived 2.2.7 compatible), pid %d", os.getpid())
-    from pykad.config.model import Config
-    from pykad.daemon import bfd_process
-
-    assert isinstance(config, Config)
-    from pykad.daemon import check_process
-
-    bfd = checker = None
-    if not opts.no_bfd:
-        bfd = bfd_process.start(config, opts.bfd_pid_file or f"{DEFAULT_PID_DIR}/bfd.pid", listener)
+    main_pid = pid_paths(opts)[0]
+    if not claim_pid_file(main_pid):
+        log.error("daemon is already running (pid file %s)", main_pid)
+        return 1
     try:
-        if not opts.vrrp_only:
-            checker = check_process.start(
-                config,
-                opts.checkers_pid_file or f"{DEFAULT_PID_DIR}/checkers.pid",
-                listener,
-                bfd.checker_events if bfd else None,
-                lambda: _reload_config(opts),
-            )
-        if bfd is not None:  # the children have their copies
-            os.close(bfd.checker_events)
-        return trio.run(
-            _serve, opts, config, bfd.vrrp_events if bfd else None, checker.pid if checker else None
-        )
+        log.info("Starting pykad (keepalived 2.2.7 compatible), pid %d", os.getpid())
+        code = Supervisor(opts, config, listener).run()
+        log.info("Stopped pykad %s", pykad.__version__)
+        return code
     finally:
-        if checker is not None:
-            checker.stop(check_process.STOP_TIMEOUT_S)
-        if bfd is not None:
-            bfd.stop(bfd_process.STOP_TIMEOUT_S)
-        for path in (main_pid, vrrp_pid):
-            remove_pid_file(path)
+        remove_pid_file(main_pid)

@@ -1,0 +1,277 @@
+"""The supervising parent: keepalived's main process, which only forks and watches children.
+
+keepalived's parent (``core/main.c``) does no protocol work: it starts one child
+per subsystem, passes signals on, respawns a child that dies and stops them all
+on SIGTERM/SIGINT.  :class:`Supervisor` does the same, in a plain loop (no
+trio: children are forked from here and run trio themselves):
+
+- children: VRRP (``process.start_vrrp``; not with ``-C``), the checkers and
+  IPVS (``check_process``; when the config has ``virtual_server`` blocks and not
+  with ``-P``), BFD (``bfd_process``; when it has ``bfd_instance`` blocks and not
+  with ``-B``).  All stay in the parent's process group (``killpg`` of the
+  daemon kills them all) and die with it (PR_SET_PDEATHSIG, SIGTERM).
+- the BFD event pipes are made here once and kept open for the parent's life
+  (``bfd_process.BfdPipes``): a respawned child of either side uses the same ones.
+- its signals are blocked and taken one at a time with ``sigtimedwait``:
+  SIGTERM/SIGINT go at once to every child (VRRP first: its priority-0 adverts
+  are the handover), which are then waited for (SIGKILL after their stop
+  timeout, with keepalived's "failed to die" line).  SIGHUP goes to every child
+  (and the configuration is read again before the next respawn); SIGUSR1 to
+  every child; SIGUSR2, the JSON and the stats-clear signals to the VRRP child
+  only (keepalived's ``propagate_signal``).
+- a child that dies is reported as keepalived does ("pid N exited due to
+  signal 9 (Killed)..."), then respawned ("VRRP child process(N) died:
+  Respawning", keepalived's pace: ``child.RespawnDelay``); with ``-R``
+  ("VRRP child process(N) died: Exiting") or a permanent error (the child's
+  FATAL or CONFIG exit) the whole daemon stops.  A dead child's pid file is
+  removed if it still names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pykad.config.model import Config
+from pykad.daemon import bfd_process, check_process
+from pykad.daemon.child import RespawnDelay, child_died_lines, exit_report
+from pykad.daemon.process import (
+    PARENT_SIGNALS,
+    Options,
+    bfd_pid_path,
+    checkers_pid_path,
+    pid_paths,
+    reload_config,
+    start_vrrp,
+)
+from pykad.daemon.sigfunc import VRRP_ONLY_SIGNALS
+
+log = logging.getLogger("pykad")
+
+VRRP_STOP_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Kid:
+    """One subsystem's child as the parent sees it."""
+
+    name: str
+    """``vrrp``, ``check`` or ``bfd``."""
+    title: str
+    """keepalived's word for it in log lines: VRRP, Healthcheck, BFD."""
+    pid_file: str
+    stop_timeout: float
+    fork: Callable[[Config], int]
+    pid: int = 0
+    respawn_at: float | None = None
+    delay: RespawnDelay = field(default_factory=RespawnDelay)
+
+
+class Supervisor:
+    """keepalived's parent process for one configuration."""
+
+    def __init__(
+        self, opts: Options, config: Config, listener: logging.handlers.QueueListener
+    ) -> None:
+        self.opts = opts
+        self.config = config
+        self.listener = listener
+        self.config_stale = False
+        self.pipes: bfd_process.BfdPipes | None = None
+        self.kids: list[Kid] = []
+        with_bfd = bool(config.bfd.instances) and not opts.no_bfd
+        if with_bfd:
+            self.pipes = bfd_process.BfdPipes.open()
+        pipes = self.pipes
+        if not opts.check_only:
+            self.kids.append(
+                Kid(
+                    "vrrp",
+                    "VRRP",
+                    pid_paths(opts)[1],
+                    VRRP_STOP_TIMEOUT_S,
+                    lambda c: start_vrrp(
+                        opts,
+                        c,
+                        listener,
+                        pipes.vrrp_read if pipes else None,
+                        child_closes=pipes.but(pipes.vrrp_read) if pipes else (),
+                    ),
+                )
+            )
+        if not opts.vrrp_only and config.lvs.virtual_servers:
+            self.kids.append(
+                Kid(
+                    "check",
+                    "Healthcheck",
+                    checkers_pid_path(opts),
+                    check_process.STOP_TIMEOUT_S,
+                    lambda c: check_process.start(
+                        c,
+                        checkers_pid_path(opts),
+                        listener,
+                        pipes.checker_read if pipes else None,
+                        lambda: reload_config(opts),
+                        child_closes=pipes.but(pipes.checker_read) if pipes else (),
+                    ),
+                )
+            )
+        if pipes is not None:
+            self.kids.append(
+                Kid(
+                    "bfd",
+                    "BFD",
+                    bfd_pid_path(opts),
+                    bfd_process.STOP_TIMEOUT_S,
+                    lambda c: bfd_process.start(c, bfd_pid_path(opts), listener, pipes),
+                )
+            )
+
+    # ---- children
+
+    def _start(self, kid: Kid) -> None:
+        if self.config_stale:
+            self.config_stale = False
+            new = reload_config(self.opts)
+            if new is None:
+                log.error("The configuration cannot be used; the running one is kept")
+            else:
+                self.config = new
+        kid.respawn_at = None
+        kid.delay.start(time.monotonic())
+        kid.pid = kid.fork(self.config)
+
+    def _kill(self, kid: Kid, signum: int) -> None:
+        if kid.pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(kid.pid, signum)
+
+    def _reaped(self) -> list[tuple[Kid, int, int]]:
+        """Every child that ended since the last call, with its pid and wait status."""
+        ended = []
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            for kid in self.kids:
+                if kid.pid == pid:
+                    kid.pid = 0
+                    ended.append((kid, pid, status))
+        return ended
+
+    @staticmethod
+    def _forget_pid_file(kid: Kid, pid: int) -> None:
+        """A killed child cannot remove its pid file; the parent does, if it is its."""
+        try:
+            with open(kid.pid_file) as f:
+                named = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return
+        if named == pid:
+            with contextlib.suppress(OSError):
+                os.unlink(kid.pid_file)
+
+    # ---- the loop
+
+    def run(self) -> int:
+        """Start the children and supervise them until told to stop; the exit code."""
+        try:
+            for kid in self.kids:
+                self._start(kid)
+            return self._loop()
+        finally:
+            if self.pipes is not None:
+                self.pipes.close()
+
+    def _next_timeout(self) -> float | None:
+        due = [k.respawn_at for k in self.kids if k.respawn_at is not None]
+        return None if not due else max(0.0, min(due) - time.monotonic())
+
+    def _loop(self) -> int:
+        while True:
+            timeout = self._next_timeout()
+            info: signal.struct_siginfo | None
+            if timeout is None:
+                info = signal.sigwaitinfo(PARENT_SIGNALS)
+            else:
+                info = signal.sigtimedwait(PARENT_SIGNALS, timeout)
+            if info is None:
+                now = time.monotonic()
+                for kid in self.kids:
+                    if kid.respawn_at is not None and kid.respawn_at <= now:
+                        self._start(kid)
+                continue
+            signum = info.si_signo
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                log.info("Stopping")
+                return self.stop_all(0)
+            if signum == signal.SIGCHLD:
+                code = self._children_ended()
+                if code is not None:
+                    return code
+                continue
+            if signum == signal.SIGHUP:
+                self.config_stale = True
+            for kid in self.kids:
+                if kid.name == "vrrp" or signum not in VRRP_ONLY_SIGNALS:
+                    self._kill(kid, signum)
+
+    def _children_ended(self) -> int | None:
+        """Report and respawn the children that died; an exit code if the daemon stops."""
+        for kid, dead, status in self._reaped():
+            report = exit_report(f"pid {dead}", status)
+            self._forget_pid_file(kid, dead)
+            if report.line is not None:
+                log.info("%s", report.line)
+            if report.permanent:
+                return self.stop_all(1)
+            if self.opts.dont_respawn:
+                log.critical("%s child process(%d) died: Exiting", kid.title, dead)
+                return self.stop_all(0)
+            for line in child_died_lines(kid.title, dead):
+                log.info("%s", line)
+            delay = kid.delay.after_death(time.monotonic())
+            if delay is None:
+                self._start(kid)
+                continue
+            log.info(
+                "Restart of %s process delayed %d seconds to limit respawn rate", kid.title, delay
+            )
+            if delay == 0:
+                self._start(kid)
+            else:
+                kid.respawn_at = time.monotonic() + delay
+        return None
+
+    def stop_all(self, code: int) -> int:
+        """SIGTERM to every child at once (VRRP first), wait for them, SIGKILL stragglers."""
+        for kid in self.kids:
+            kid.respawn_at = None
+            self._kill(kid, signal.SIGTERM)
+        deadlines = {kid.name: time.monotonic() + kid.stop_timeout for kid in self.kids}
+        while any(kid.pid > 0 for kid in self.kids):
+            for kid, dead, status in self._reaped():
+                self._forget_pid_file(kid, dead)
+                report = exit_report(kid.title, status)
+                if report.line is not None:
+                    log.info("%s", report.line)
+            now = time.monotonic()
+            for kid in self.kids:
+                if kid.pid > 0 and now >= deadlines[kid.name]:
+                    log.info("%s process failed to die - forcing termination", kid.title)
+                    self._kill(kid, signal.SIGKILL)
+                    deadlines[kid.name] = now + 5.0
+            live = [deadlines[k.name] for k in self.kids if k.pid > 0]
+            if live:
+                with contextlib.suppress(OSError):
+                    signal.sigtimedwait([signal.SIGCHLD], max(0.01, min(live) - now))
+        return code
