@@ -299,11 +299,13 @@ def _json_value(v: object) -> str:
         return str(v)
     if isinstance(v, list):
         return "[" + ",".join(_json_value(x) for x in v) + "]"
-    return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, str):  # keepalived's json_writer escapes "/" too
+        return json.dumps(v, ensure_ascii=False).replace("/", "\\/")
+    return json.dumps(v)
 
 
 def _object(items: Iterable[tuple[str, object]]) -> str:
-    return "{" + ",".join(f"{json.dumps(k)}:{_json_value(v)}" for k, v in items) + "}"
+    return "{" + ",".join(f"{_json_value(k)}:{_json_value(v)}" for k, v in items) + "}"
 
 
 def json_data_items(s: InstanceSnapshot) -> list[tuple[str, object]]:
