@@ -1,0 +1,197 @@
+"""keepalived's process model in pykad: a supervising parent, one child per subsystem.
+
+One pykad router alone on a LAN (it becomes MASTER and holds the VIP), run as
+operators run keepalived (``-n -l -D -G`` and its own pid files, through the
+interop lab's :class:`~lab.keepalived.Keepalived`).  The tests kill its VRRP
+child with SIGKILL (the parent respawns it, with keepalived's log lines, and the
+VIP comes back; with ``-R`` the daemon stops instead), stop the parent with
+SIGTERM (every child goes, every pid file is removed, the VIP is released), and
+ask for keepalived's dumps through the parent (SIGUSR1, SIGUSR2, the JSON and
+the stats-clear signals), written into this test's own ``$TMPDIR`` as keepalived
+writes them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+
+from lab.keepalived import PYKAD, Keepalived, KeepalivedLab, vrrp_instance_config
+from lab.netns import Topology, pid_alive, wait_for
+from pykad.daemon.sigfunc import SIGFUNCS
+
+pytestmark = pytest.mark.netns
+
+VIP = ipaddress.ip_interface("192.0.2.10/24")
+ADDRESS = {"A": "192.0.2.1", "B": "192.0.2.2"}
+INSTANCE = vrrp_instance_config(priority=150, advert_int=0.1, version=3, vips=(str(VIP),))
+BFD = (
+    "bfd_instance to_b {\n    neighbor_ip 192.0.2.2\n    source_ip 192.0.2.1\n"
+    "    min_rx 100\n    min_tx 100\n    multiplier 3\n}\n"
+)
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The daemon's ``$TMPDIR`` (its dumps go there, as keepalived's do)."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    monkeypatch.setenv("TMPDIR", str(dumps))
+    return dumps
+
+
+def has_vip(lab: Topology) -> bool:
+    return VIP in lab.addresses("A", "eth0")
+
+
+def start_master(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, config: str = INSTANCE, *args: str
+) -> Keepalived:
+    netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
+    a = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,), extra_args=args)
+    a.wait_for_state("VI_1", "MASTER", timeout=10)
+    wait_for(lambda: has_vip(netns_lab), timeout=5, message="the VIP on A")
+    return a
+
+
+def group_of(pid: int) -> int:
+    return os.getpgid(pid)
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_killed_vrrp_child_is_respawned_and_takes_the_vip_back(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    a = start_master(netns_lab, keepalived_lab)
+    child = a.child_pids()["vrrp"]
+    assert child != a.pid and parent_of(child) == a.pid
+    assert group_of(child) == group_of(a.pid)  # killpg of the daemon reaches it
+    mark = a.log_mark()
+    os.kill(child, signal.SIGKILL)
+    a.wait_for_log(rf"VRRP child process\({child}\) died: Respawning", since=mark)
+    a.wait_for_log(rf"pid {child} exited due to signal 9 \(Killed\)", since=mark)
+    new = a.wait_for_log(r"Starting VRRP child process, pid=(\d+)", since=mark)
+    respawned = int(new[1])
+    wait_for(lambda: a.child_pids().get("vrrp") == respawned, timeout=5, message="new pid file")
+    # keepalived's new child starts over: VIPs removed, BACKUP (init), then MASTER again.
+    a.wait_for_state("VI_1", "MASTER", timeout=10, since=mark)
+    wait_for(lambda: has_vip(netns_lab), timeout=5, message="the VIP back on A")
+    assert a.running and pid_alive(a.pid) and not pid_alive(child)
+
+    # A second death within a minute: keepalived's pace, 1 s this time.
+    mark = a.log_mark()
+    os.kill(respawned, signal.SIGKILL)
+    a.wait_for_log(r"Restart of VRRP process delayed 1 seconds to limit respawn rate", since=mark)
+    a.wait_for_state("VI_1", "MASTER", timeout=10, since=mark)
+    assert a.stop() == 0
+
+
+def test_dont_respawn_stops_the_daemon_when_a_child_dies(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    a = start_master(netns_lab, keepalived_lab, INSTANCE, "-R")
+    child = a.child_pids()["vrrp"]
+    mark = a.log_mark()
+    os.kill(child, signal.SIGKILL)
+    a.wait_for_log(rf"VRRP child process\({child}\) died: Exiting", since=mark)
+    assert a.proc is not None
+    assert a.proc.wait(timeout=10) == 0
+    assert "Respawning" not in a.log_text()[mark:]
+    assert not any(path.exists() for path in a.pid_files.values())
+
+
+def test_sigterm_to_the_parent_stops_every_child_and_removes_the_pid_files(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    a = start_master(netns_lab, keepalived_lab, BFD + INSTANCE)
+    children = a.child_pids()
+    assert set(children) == {"vrrp", "bfd"}
+    assert all(parent_of(pid) == a.pid for pid in children.values())
+    mark = a.log_mark()
+    os.kill(a.pid, signal.SIGTERM)
+    assert a.proc is not None
+    assert a.proc.wait(timeout=10) == 0
+    log = a.log_text()[mark:]
+    assert "(VI_1) sent 0 priority" in log and "(VI_1) removing VIPs." in log
+    assert "Respawning" not in log and "forcing termination" not in log
+    assert not any(pid_alive(pid) for pid in children.values())
+    assert not a.processes()
+    assert not any(path.exists() for path in a.pid_files.values())
+    assert not has_vip(netns_lab)
+
+
+def test_sighup_reaches_the_vrrp_child(netns_lab: Topology, keepalived_lab: KeepalivedLab) -> None:
+    a = start_master(netns_lab, keepalived_lab)
+    child = a.child_pids()["vrrp"]
+    mark = a.log_mark()
+    a.signal(signal.SIGHUP)
+    a.wait_for_log(r"Reloading", since=mark)
+    assert a.child_pids()["vrrp"] == child  # a reload, not a restart
+    assert has_vip(netns_lab)
+
+
+def read_when_written(path: Path, mark: float) -> str:
+    wait_for(
+        lambda: path.exists() and path.stat().st_mtime >= mark and path.stat().st_size > 0,
+        timeout=5,
+        message=f"{path}",
+    )
+    return path.read_text()
+
+
+def test_dump_signals_write_keepalived_s_files(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, tmpdir_env: Path
+) -> None:
+    a = start_master(netns_lab, keepalived_lab)
+    child = a.child_pids()["vrrp"]
+    wait_for(lambda: a.state("VI_1") == "MASTER", timeout=5)
+
+    os.kill(a.pid, SIGFUNCS["DATA"])
+    data = read_when_written(tmpdir_env / "keepalived.data", 0)
+    assert " VRRP Instance = VI_1\n" in data and "   State = MASTER\n" in data
+    assert "   Priority = 150\n" in data and "   Virtual Router ID = 51\n" in data
+    assert f"     {VIP} dev eth0 scope global set\n" in data
+    assert (tmpdir_env / "keepalived.data").stat().st_mode & 0o777 == 0o600
+    a.wait_for_log(rf"Printing VRRP data for process\({child}\) on signal")
+
+    os.kill(a.pid, SIGFUNCS["JSON"])
+    (entry,) = json.loads(read_when_written(tmpdir_env / "keepalived.json", 0))
+    d, stats = entry["data"], entry["stats"]
+    assert (d["iname"], d["state"], d["wantstate"], d["vrid"]) == ("VI_1", 2, 2, 51)
+    assert (d["base_priority"], d["effective_priority"], d["version"]) == (150, 150, 3)
+    assert d["vips"] == [f"{VIP} dev eth0 scope global set"] and d["vipset"] is True
+    assert d["adver_int"] == 0.1 and d["ifp_ifname"] == "eth0"
+    assert stats["become_master"] == 1 and stats["advert_sent"] > 0
+    assert stats["release_master"] == 0 and stats["pri_zero_sent"] == 0
+
+    mark = a.log_mark()
+    os.kill(a.pid, SIGFUNCS["STATS"])
+    a.wait_for_log(rf"Printing VRRP stats for process\({child}\) on signal", since=mark)
+    text = (tmpdir_env / "keepalived.stats").read_text()
+    assert text.startswith("VRRP Instance: VI_1\n  Advertisements:\n    Received: ")
+    assert "  Became master: 1\n" in text
+    sent = int(re.search(r"    Sent: (\d+)\n  Became", text)[1])  # type: ignore[index]
+    assert sent > 0
+
+    # STATS_CLEAR: the stats as they are, then counted from zero.
+    mark = a.log_mark()
+    os.kill(a.pid, SIGFUNCS["STATS_CLEAR"])
+    a.wait_for_log(r"Printing and clearing VRRP stats for process\(\d+\) on signal", since=mark)
+    mark = a.log_mark()
+    os.kill(a.pid, SIGFUNCS["STATS"])
+    a.wait_for_log(r"Printing VRRP stats for process\(\d+\) on signal", since=mark)
+    stats_file = tmpdir_env / "keepalived.stats"
+    wait_for(lambda: "  Became master: 0\n" in stats_file.read_text(), timeout=5)
+    # the parent and the child are still there: a dump signal is no stop
+    assert a.running and a.child_pids()["vrrp"] == child
+    assert a.stop() == 0
