@@ -195,3 +195,53 @@ def test_dump_signals_write_keepalived_s_files(
     # the parent and the child are still there: a dump signal is no stop
     assert a.running and a.child_pids()["vrrp"] == child
     assert a.stop() == 0
+
+
+DROP_BFD_FROM_B = """
+table inet lab {
+    chain in { type filter hook input priority -300; ip saddr 192.0.2.2 udp dport 3784 drop; }
+}
+"""
+
+
+def bfd_to(peer: str, node: str) -> str:
+    return (
+        f"bfd_instance to_{peer.lower()} {{\n"
+        f"    neighbor_ip {ADDRESS[peer]}\n    source_ip {ADDRESS[node]}\n"
+        "    min_rx 10\n    min_tx 10\n    multiplier 3\n}\n"
+    )
+
+
+def test_a_respawned_bfd_child_still_reaches_vrrp(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    """The parent keeps the BFD event pipes: the new BFD child's events reach the VRRP
+    child that was already running (track_bfd: the session down puts it in FAULT)."""
+    netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
+    a_conf = bfd_to("B", "A") + vrrp_instance_config(
+        priority=150, advert_int=0.1, version=3, extra="track_bfd {\n    to_b\n}"
+    )
+    b_conf = bfd_to("A", "B") + vrrp_instance_config(priority=100, advert_int=0.1, version=3)
+    a = keepalived_lab.start((netns_lab, "A"), a_conf, name="A", program=(PYKAD,))
+    b = keepalived_lab.start((netns_lab, "B"), b_conf, name="B", program=(PYKAD,))
+    a.wait_for_log(r"Tracked BFD instance to_b is UP", timeout=10)
+    wait_for(lambda: has_vip(netns_lab), timeout=10, message="A master")
+    vrrp = a.child_pids()["vrrp"]
+    bfd = a.child_pids()["bfd"]
+
+    mark, b_mark = a.log_mark(), b.log_mark()
+    os.kill(bfd, signal.SIGKILL)
+    a.wait_for_log(rf"BFD child process\({bfd}\) died: Respawning", since=mark)
+    new = int(a.wait_for_log(r"Starting BFD child process, pid=(\d+)", since=mark)[1])
+    wait_for(lambda: a.child_pids().get("bfd") == new, timeout=5, message="new BFD pid file")
+    b.wait_for_log(r"\(to_a\) Entering Down state", timeout=5, since=b_mark)
+    b.wait_for_log(r"\(to_a\) Entering Up state", timeout=10, since=b_mark)
+    assert a.child_pids()["vrrp"] == vrrp  # VRRP was not restarted
+
+    mark = a.log_mark()
+    netns_lab.nft("A", DROP_BFD_FROM_B)
+    a.wait_for_log(r"Tracked BFD instance to_b is DOWN", timeout=5, since=mark)
+    a.wait_for_state("VI_1", "FAULT", timeout=5, since=mark)
+    netns_lab.nft("A", "delete table inet lab")
+    a.wait_for_log(r"Tracked BFD instance to_b is UP", timeout=5, since=mark)
+    a.wait_for_state("VI_1", "MASTER", timeout=10, since=mark)
