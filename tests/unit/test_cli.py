@@ -81,7 +81,12 @@ def test_daemon_flags_reach_the_options(monkeypatch: pytest.MonkeyPatch) -> None
     from pykad.daemon import process
 
     seen: list[process.Options] = []
-    monkeypatch.setattr(process, "run", lambda opts: seen.append(opts) or 0)
+
+    def run(opts: process.Options) -> int:
+        seen.append(opts)
+        return 0
+
+    monkeypatch.setattr(process, "run", run)
     assert cli.main(["-f", "x.conf", "-R", "-S", "local3", "-n", "-i", "n1"]) == 0
     assert cli.main(["-f", "x.conf", "--log-facility=user"]) == 0
     assert cli.main(["-f", "x.conf"]) == 0
