@@ -55,6 +55,7 @@ from pykad.daemon.sigfunc import VRRP_ONLY_SIGNALS
 log = logging.getLogger("pykad")
 
 VRRP_STOP_TIMEOUT_S = 10.0
+FORK_RETRY_S = 1.0
 
 
 @dataclass
@@ -145,7 +146,11 @@ class Supervisor:
                 self.config = new
         kid.respawn_at = None
         kid.delay.start(time.monotonic())
-        kid.pid = kid.fork(self.config)
+        try:
+            kid.pid = kid.fork(self.config)
+        except OSError as e:  # keepalived logs it and tries again at its respawn
+            log.info("%s child process: fork error(%s)", kid.title, e.strerror)
+            kid.respawn_at = time.monotonic() + FORK_RETRY_S
 
     def _kill(self, kid: Kid, signum: int) -> None:
         if kid.pid > 0:
