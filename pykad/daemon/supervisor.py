@@ -217,8 +217,7 @@ class Supervisor:
                 continue
             signum = info.si_signo
             if signum in (signal.SIGTERM, signal.SIGINT):
-                log.info("Stopping")
-                return self.stop_all(0)
+                return self.stop_all(0, "Stopping")
             if signum == signal.SIGCHLD:
                 code = self._children_ended()
                 if code is not None:
@@ -238,10 +237,10 @@ class Supervisor:
             if report.line is not None:
                 log.info("%s", report.line)
             if report.permanent:
-                return self.stop_all(1)
+                return self.stop_all(1, "Stopping")
             if self.opts.dont_respawn:
                 log.critical("%s child process(%d) died: Exiting", kid.title, dead)
-                return self.stop_all(0)
+                return self.stop_all(0, "Stopping")
             for line in child_died_lines(kid.title, dead):
                 log.info("%s", line)
             delay = kid.delay.after_death(time.monotonic())
@@ -257,11 +256,15 @@ class Supervisor:
                 kid.respawn_at = time.monotonic() + delay
         return None
 
-    def stop_all(self, code: int) -> int:
-        """SIGTERM to every child at once (VRRP first), wait for them, SIGKILL stragglers."""
+    def stop_all(self, code: int, line: str | None = None) -> int:
+        """SIGTERM to every child at once (VRRP first: its priority-0 adverts hand the
+        VIPs over, nothing may delay them, not even ``line``), wait for them, SIGKILL
+        stragglers."""
         for kid in self.kids:
             kid.respawn_at = None
             self._kill(kid, signal.SIGTERM)
+        if line is not None:
+            log.info("%s", line)
         deadlines = {kid.name: time.monotonic() + kid.stop_timeout for kid in self.kids}
         while any(kid.pid > 0 for kid in self.kids):
             for kid, dead, status in self._reaped():
