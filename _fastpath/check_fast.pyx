@@ -28,9 +28,6 @@ cdef extern from "<unistd.h>" nogil:
     int close(int)
 
 cdef extern from "<sys/socket.h>" nogil:
-    struct linger:
-        int l_onoff
-        int l_linger
     int socket(int, int, int)
     int connect(int, const sockaddr*, socklen_t)
     int bind(int, const sockaddr*, socklen_t)
@@ -43,7 +40,6 @@ cdef extern from "<sys/socket.h>" nogil:
     int SOCK_CLOEXEC
     int SOL_SOCKET
     int SO_ERROR
-    int SO_LINGER
     int SO_MARK
     int SO_BINDTODEVICE
     int MSG_NOSIGNAL
@@ -69,6 +65,7 @@ cdef extern from "<sys/epoll.h>" nogil:
 
 OK, FAILED, SETUP = 0, 1, 2
 START_SLACK_US = 1000
+MAX_STARTS = 64
 STATUS_CODES = 600
 Outcome = tuple[int, int, str, int, int]
 
@@ -77,6 +74,7 @@ cdef enum:
     C_FAILED = 1
     C_SETUP = 2
     C_SLACK = 1000
+    C_MAX_STARTS = 64
     C_STATUS_CODES = 600
     HEAD_MAX = 4095
     READ_SIZE = 65536
@@ -85,7 +83,6 @@ cdef enum:
     CONNECTING = 1
     WRITING = 2
     READING = 3
-    LINGER_S = 5
 
 cdef char READ_SINK[65536]
 
@@ -461,7 +458,7 @@ cdef class CheckLoop:
     def run(self, int64_t now_us):
         cdef list out = []
         cdef Entry e
-        cdef bint started = False
+        cdef int started = 0
         if self._epfd < 0:
             raise ValueError("closed")
         self._poll(now_us, out)
@@ -470,12 +467,15 @@ cdef class CheckLoop:
             _pop(&self._deadlines)
             if self._live(&e):
                 self._timed_out(&self._slots[e.slot], now_us, out)
-        while self._starts.n and self._starts.items[0].at <= now_us + C_SLACK:
+        while (
+            started < C_MAX_STARTS and self._starts.n
+            and self._starts.items[0].at <= now_us + C_SLACK
+        ):
             e = self._starts.items[0]
             _pop(&self._starts)
             if self._live(&e):
                 self._start(e.slot, now_us, out)
-                started = True
+                started += 1
         if started:
             self._poll(now_us, out)
         return out
@@ -508,15 +508,12 @@ cdef class CheckLoop:
 
     cdef int _start(self, uint32_t i, int64_t now_us, list out) except -1:
         cdef Slot* s = &self._slots[i]
-        cdef linger lg
         cdef epoll_event ev
         cdef int fd = socket(s.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
         if fd < 0:
             return self._finish(s, now_us, out, C_SETUP,
                                 f"Checker can't create socket: {_strerror(errno)}")
         s.fd = fd
-        lg.l_onoff, lg.l_linger = 1, LINGER_S
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg))
         if s.fwmark and setsockopt(fd, SOL_SOCKET, SO_MARK, &s.fwmark, sizeof(uint32_t)) < 0:
             return self._finish(s, now_us, out, C_SETUP,
                                 f"Error setting fwmark {s.fwmark} to socket: {_strerror(errno)}")

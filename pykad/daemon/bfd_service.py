@@ -30,6 +30,7 @@ from pykad.bfd.packet import CONTROL_PORT, MULTIHOP_PORT, AuthType, Diag, State
 from pykad.bfd.session import Session, SessionConfig, StateChange
 from pykad.bfd.table import NO_TTL_CHECK, Peer, SessionTable, Transmit
 from pykad.config.sections.bfd import AUTH_TYPES, BfdConfig, BfdInstance
+from pykad.daemon.memory import freeze_long_lived
 from pykad.drivers.bfd_fast import BfdLoop, to16
 from pykad.drivers.bfd_socket import BfdReceiver, BfdSender
 from pykad.drivers.timer import now_us
@@ -140,6 +141,7 @@ class BfdService:
 
     def run(self, stopping: Callable[[], bool], wake_fd: int = -1) -> None:
         """Serve until ``stopping()`` says so (checked whenever ``wake_fd`` is readable)."""
+        freeze_long_lived()  # no full collector pass over the sessions while they run
         receivers = [(r.fileno(), multihop) for multihop, r in self.receivers.items()]
         self.loop = loop = BfdLoop(receivers, seed=self.rng.getrandbits(64), wake_fd=wake_fd)
         table = self.table

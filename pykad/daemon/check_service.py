@@ -6,8 +6,11 @@ timeouts (``lvs_timeouts``, the kernel's own saved to be put back at stop), star
 the sync daemons that no VRRP instance drives (``lvs_sync_daemon IF`` alone),
 flushes when ``lvs_flush`` says so, reads the kernel's table, and writes only what
 differs from the desired one: services and real servers that are already right are
-never touched, so their connections keep flowing.  Then one trio task per checker
-(``pykad.check.probes.runner``; TCP, HTTP/SSL, SMTP, DNS, MISC, PING, UDP), one inotify
+never touched, so their connections keep flowing.  Then the checkers: TCP_CHECKs and
+plain HTTP_GETs (one URL, status code only) in one attempt loop
+(``pykad.check.probes.bulk``, compiled), every other one its own trio task
+(``pykad.check.probes.runner``; SSL, SMTP, DNS, MISC, PING, UDP, HTTP with digest,
+regex or several URLs); one inotify
 watcher for FILE_CHECKs and one reader of the BFD child's pipe for BFD_CHECKs feed
 each virtual server's :class:`pykad.lb.pool.Pool`; after every event the pools it
 touched are turned into their part of the table (``pykad.lb.desired.table``),
@@ -62,6 +65,7 @@ from pykad.config.sections._lvs_model import (
     VirtualServer,
 )
 from pykad.config.sections.global_defs import LvsFlushOnStop
+from pykad.daemon.memory import freeze_long_lived
 from pykad.drivers.notify import Notifier, UserIds
 from pykad.kernel import ipvs_wire_py as w
 from pykad.kernel.ipvs import IpvsResult
@@ -111,6 +115,8 @@ class _Vs:
     """Every virtual server (itself included) with a service in common, in config order."""
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     """Its checker tasks'."""
+    bulk_keys: list[int] = field(default_factory=list)
+    """Its checkers in the bulk runner."""
     started: bool = False
 
 
@@ -364,6 +370,7 @@ class CheckService:
                     )
                     nursery.start_soon(self._bulk.run)
                 self._start_tasks(self.servers)
+                freeze_long_lived()
                 if self.bfd_events is not None:
                     nursery.start_soon(self._read_bfd, self.bfd_events)
                 task_status.started()
@@ -374,15 +381,30 @@ class CheckService:
         self.stats.attempts += count
 
     def _start_checkers(self, servers: Sequence[_Vs]) -> None:
+        """TCP_CHECKs and plain HTTP_GETs go to the bulk runner at once; the others get
+        one trio task per virtual server, which runs them as tasks of their own."""
         assert self._nursery is not None
         for s in servers:
-            if not s.started and s.pool.checking:
-                s.started = True
-                s.scope = trio.CancelScope()
-                self._nursery.start_soon(self._run_server, s)
+            if s.started or not s.pool.checking:
+                continue
+            s.started = True
+            s.scope = trio.CancelScope()
+            tasks = []
+            for j, rs in enumerate(s.config.real_servers):
+                for k, check, probe in _probes(s, j, rs, self):
+                    if self._bulk is not None and eligible(check, Target(rs.address, rs.port)):
+                        s.bulk_keys.append(self._add_bulk(s, j, k, check))
+                    else:
+                        tasks.append((j, k, check, probe))
+            if tasks:
+                self._nursery.start_soon(self._run_server, s, tasks)
 
     def _stop_checkers(self, s: _Vs) -> None:
         s.scope.cancel()
+        if self._bulk is not None:
+            for key in s.bulk_keys:
+                self._bulk.remove(key)
+        s.bulk_keys.clear()
         s.started = False
 
     def _suspend_at_start(self) -> AddressMonitor | None:
@@ -433,31 +455,21 @@ class CheckService:
         self._start_pools(fresh, carried)
         count = await self._write_all()
         self._start_tasks(fresh)
+        freeze_long_lived()
         log.info(
             "Reloaded: %d virtual servers new or changed, %d IPVS operations", len(fresh), count
         )
         return count
 
-    async def _run_server(self, s: _Vs) -> None:
-        """The checkers of one virtual server, until it leaves (its scope is cancelled):
-        TCP_CHECKs and plain HTTP_GETs in the bulk runner, the others as trio tasks."""
-        keys: list[int] = []
-        try:
-            with s.scope:
-                async with trio.open_nursery() as nursery:
-                    for j, rs in enumerate(s.config.real_servers):
-                        for k, check, probe in _probes(s, j, rs, self):
-                            if self._bulk is not None and eligible(
-                                check, Target(rs.address, rs.port)
-                            ):
-                                keys.append(self._add_bulk(s, j, k, check))
-                            else:
-                                nursery.start_soon(self._run_checker, s, j, k, check, probe)
-                    await trio.sleep_forever()
-        finally:
-            for key in keys:
-                assert self._bulk is not None
-                self._bulk.remove(key)
+    async def _run_server(
+        self, s: _Vs, tasks: list[tuple[int, int, Any, Callable[..., Any]]]
+    ) -> None:
+        """The trio-task checkers of one virtual server, until it leaves (its scope is
+        cancelled)."""
+        with s.scope:
+            async with trio.open_nursery() as nursery:
+                for j, k, check, probe in tasks:
+                    nursery.start_soon(self._run_checker, s, j, k, check, probe)
 
     def _checker_parts(
         self, s: _Vs, rs: int, checker: int, check: Any

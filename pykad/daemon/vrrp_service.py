@@ -32,6 +32,7 @@ from pykad.daemon.accept_mode import Firewall
 from pykad.daemon.fast_paths import PUMP_KEY, FastPaths
 from pykad.daemon.garp_pacing import Pacing
 from pykad.daemon.host_side import HostSide, Kernel, Ops
+from pykad.daemon.memory import freeze_long_lived
 from pykad.daemon.sync_daemon import SyncDaemons
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.bfd_pipe import BfdEventReader
@@ -489,6 +490,7 @@ class VrrpService:
             self._change_static(add=True)
             for inst in self.instances:
                 self._remove_stale_vips(inst)
+            freeze_long_lived()  # before the timers run: one full pass, then none of this
             now = now_us()
             self._apply_outcomes(self.tracker.outcomes(), now)
             self._notify_groups_at_start()
@@ -1074,6 +1076,7 @@ class VrrpService:
         for inst in added:
             log.info("(%s) added by the reload", inst.name)
             self._apply(inst, inst.router.start(now), now)
+        freeze_long_lived(collect=False)  # a full pass now would hold up the adverts
         log.info(
             "Reload finished: %d unchanged, %d changed in place, %d rebuilt, %d added, %d removed",
             len(plan.by_change(Change.UNCHANGED)),

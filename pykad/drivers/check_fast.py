@@ -23,5 +23,15 @@ OK: int = _impl.OK
 FAILED: int = _impl.FAILED
 SETUP: int = _impl.SETUP
 START_SLACK_US: int = _impl.START_SLACK_US
+MAX_STARTS: int = _impl.MAX_STARTS
 
-__all__ = ["FAILED", "IMPLEMENTATION", "OK", "SETUP", "START_SLACK_US", "CheckLoop", "parse_head"]
+__all__ = [
+    "FAILED",
+    "IMPLEMENTATION",
+    "MAX_STARTS",
+    "OK",
+    "SETUP",
+    "START_SLACK_US",
+    "CheckLoop",
+    "parse_head",
+]

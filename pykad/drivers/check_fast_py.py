@@ -29,8 +29,9 @@ itself ``delay_loop`` after the success, and Python hears only of failures.
   start, a ``connect_timeout`` to enforce), -1 if none; Python waits until then
   or until ``fileno()`` (the epoll fd) is readable, then calls ``run(now_us)``.
 - ``run(now_us)``: process the sockets that are ready, the timeouts due at
-  ``now_us`` and the attempts due by ``now_us + START_SLACK_US``, then the
-  sockets ready after those connects; return the outcomes Python must see, as
+  ``now_us`` and the attempts due by ``now_us + START_SLACK_US`` (at most
+  :data:`MAX_STARTS`, earliest first), then the sockets ready after those
+  connects; return the outcomes Python must see, as
   ``(key, code, text, content_length, rx_bytes)``.  After an outcome is
   returned the checker waits for ``schedule``.
 - ``absorbed``: the number of successes absorbed so far.
@@ -51,7 +52,8 @@ Outcomes (keepalived's words, as ``pykad.check.probes.tcp`` and ``.http`` give t
   ``connect`` errno): ``text`` is keepalived's message; no verdict.
 
 One ``connect_timeout`` bounds the whole attempt, from its start.  Sockets are
-non-blocking, close-on-exec, with SO_LINGER 5 s as keepalived's.  The response's
+non-blocking and close-on-exec, without keepalived's SO_LINGER (see
+``pykad.check.probes.connect``: with it, ``close`` waits for the server's ACK).  The response's
 header must end within its first 4,095 bytes (keepalived's buffer); the body is
 counted, not kept.
 """
@@ -63,7 +65,6 @@ import heapq
 import os
 import select
 import socket
-import struct
 from dataclasses import dataclass, field
 
 from pykad.check.probes.http import (
@@ -73,19 +74,31 @@ from pykad.check.probes.http import (
     extract_status_code,
 )
 
-__all__ = ["FAILED", "OK", "SETUP", "START_SLACK_US", "CheckLoop", "Outcome", "parse_head"]
+__all__ = [
+    "FAILED",
+    "MAX_STARTS",
+    "OK",
+    "SETUP",
+    "START_SLACK_US",
+    "CheckLoop",
+    "Outcome",
+    "parse_head",
+]
 
 OK, FAILED, SETUP = 0, 1, 2
 START_SLACK_US = 1000
 """An attempt may start this much before its time, so that attempts due together
 start in one round (at most one round a millisecond)."""
+MAX_STARTS = 64
+"""At most this many attempts start in one ``run``: the rest are still due, so
+``next_at`` says so and the caller runs again at once, after its other work (a
+round of thousands of connects would hold its event loop for tens of ms)."""
 STATUS_CODES = 600
 
 Outcome = tuple[int, int, str, int, int]
 
 SO_MARK = getattr(socket, "SO_MARK", 36)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
-_LINGER = struct.pack("ii", 1, 5)
 _FAIL_ERRNOS = frozenset(
     {
         errno.ENETUNREACH,
@@ -243,12 +256,14 @@ class CheckLoop:
             _, key, gen = heapq.heappop(self._deadlines)
             if self._live((0, key, gen)):
                 self._timed_out(self._slots[key], now_us, out)
-        started = False
-        while self._starts and self._starts[0][0] <= now_us + START_SLACK_US:
+        started = 0
+        while (
+            started < MAX_STARTS and self._starts and self._starts[0][0] <= now_us + START_SLACK_US
+        ):
             _, key, gen = heapq.heappop(self._starts)
             if self._live((0, key, gen)):
                 self._start(self._slots[key], now_us, out)
-                started = True
+                started += 1
         if started:
             self._poll(now_us, out)
         return out
@@ -307,7 +322,6 @@ class CheckLoop:
     @staticmethod
     def _prepare(slot: _Slot, sock: socket.socket) -> str:
         """keepalived's socket options and bind; a SETUP message on failure."""
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER)
         if slot.fwmark:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, SO_MARK, slot.fwmark)

@@ -322,3 +322,19 @@ def test_trio_tcp_probe_reference_for_setup_errors() -> None:
             await tcp.probe(TcpCheck(connection=conn), target("127.0.0.1", 9))
 
     trio.run(main)
+
+
+def test_a_run_starts_at_most_max_starts_attempts(twin: ModuleType) -> None:
+    loop = twin.CheckLoop()
+    port = closed_port()
+    n = twin.MAX_STARTS + 10
+    for key in range(n):
+        loop.add(key, socket.AF_INET, LOOPBACK, port, 0, TIMEOUT_US, 1_000_000)
+        loop.schedule(key, 5_000_000, False)
+    started = loop.run(5_000_000)
+    assert sorted(r[0] for r in started) == list(range(twin.MAX_STARTS))  # earliest keys first
+    assert loop.next_at() == 5_000_000  # the rest are still due
+    rest = loop.run(5_000_000)
+    assert sorted(r[0] for r in rest) == list(range(twin.MAX_STARTS, n))
+    assert {r[1:3] for r in started + rest} == {(twin.FAILED, "failed")}
+    loop.close()

@@ -4,8 +4,12 @@ Owns what keepalived's ``socket_bind_connect``/``udp_bind_connect``
 (keepalived/core/layer4.c) do before a checker talks to its server: the
 destination (``connect_ip``/``connect_port``, defaulting to the real server),
 ``SO_MARK`` (``fwmark``), ``SO_BINDTODEVICE`` (``bind_if``), the source
-(``bindto``/``bind_port``), ``SO_LINGER`` 5 s on stream sockets, and a connect
-bounded by ``connect_timeout``.
+(``bindto``/``bind_port``), and a connect bounded by ``connect_timeout``.
+
+Deliberately not keepalived's: its stream sockets have ``SO_LINGER`` 5 s, which
+makes ``close()`` wait for the server's ACK of our FIN (a delayed ACK takes up
+to 200 ms) and would hold up every other checker of the process; pykad closes
+without it.  The packets are the same: a FIN either way.
 
 Failures come in keepalived's two kinds:
 
@@ -23,7 +27,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import struct
 from ipaddress import IPv6Address
 
 import trio
@@ -46,7 +49,6 @@ __all__ = [
 
 SO_MARK = getattr(socket, "SO_MARK", 36)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
-LINGER_SECONDS = 5
 
 _FAIL_ERRNOS = frozenset(
     {
@@ -128,10 +130,6 @@ def prepare_socket(
         raise CheckerSetupError(f"Checker can't create socket: {exc.strerror}") from exc
     sock = trio.socket.from_stdlib_socket(raw)
     try:
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, LINGER_SECONDS)
-            )
         if conn.fwmark:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, SO_MARK, conn.fwmark)

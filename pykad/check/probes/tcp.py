@@ -22,6 +22,6 @@ async def probe(check: TcpCheck, target: Target) -> Outcome:
         sock = await open_tcp(check.connection, target)
     except ConnectFailed as exc:
         return Outcome(ok=False, reason="timeout" if exc.timeout else "failed")
-    # keepalived closes at once (SO_LINGER 5 s is set, as there).
+    # keepalived closes at once, as here (without its SO_LINGER: see connect.py).
     sock.close()
     return Outcome(ok=True)
