@@ -23,6 +23,7 @@ SIGUSR1 ``keepalived.data``, SIGUSR2 ``keepalived.stats``, SIGRTMAX-1
 from __future__ import annotations
 
 import errno
+import inspect
 import logging
 import logging.handlers
 import os
@@ -346,7 +347,9 @@ async def _reload_vrrp(service: VrrpService, opts: Options) -> None:
     if config is None:
         log.error("Reload refused: the new configuration cannot be used; kept")
         return
-    reload(config)
+    done = reload(config)
+    if inspect.isawaitable(done):  # an async reload is waited for too
+        await done
 
 
 class TransitionClock(logging.Filter):
