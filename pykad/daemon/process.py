@@ -13,7 +13,7 @@ them until their own loop takes them (:func:`hold_signals`).
 The VRRP child lives here (:func:`start_vrrp`): it writes ``-r`` (default
 /run/vrrp.pid), runs the VRRP service under trio, and on SIGTERM/SIGINT leaves
 as keepalived does (priority 0 adverts from masters, VIPs removed unless
-``-V``).  SIGHUP calls :func:`_reload_vrrp`.  The dump signals write
+``-V``).  SIGHUP reloads it (:func:`_reload_vrrp`, ``VrrpService.reload``).  The dump signals write
 keepalived's files into ``$TMPDIR`` (default /tmp), with keepalived's names:
 SIGUSR1 ``keepalived.data``, SIGUSR2 ``keepalived.stats``, SIGRTMAX-1
 ``keepalived.stats`` then the counters cleared, SIGRTMIN+2 ``keepalived.json``
@@ -23,7 +23,6 @@ SIGUSR1 ``keepalived.data``, SIGUSR2 ``keepalived.stats``, SIGRTMAX-1
 from __future__ import annotations
 
 import errno
-import inspect
 import logging
 import logging.handlers
 import os
@@ -333,23 +332,16 @@ def reload_config(opts: Options) -> Config | None:
 
 
 async def _reload_vrrp(service: VrrpService, opts: Options) -> None:
-    """SIGHUP in the VRRP child: the one place where VRRP's reload is wired in.
-
-    ``VrrpService.reload(config: Config) -> None`` is being built elsewhere; until
-    it exists VRRP keeps its configuration (and says so).  The config is read in
-    a thread: a big one takes long, and the adverts must go on meanwhile."""
-    reload = getattr(service, "reload", None)
-    if reload is None:
-        log.info("Reloading VRRP is not built yet; VRRP keeps its configuration")
-        return
+    """SIGHUP in the VRRP child: the configuration read again and handed to
+    ``VrrpService.reload`` (which applies only what changed).  The config is read in
+    a thread: a big one takes long, and the adverts must go on meanwhile.  One that
+    cannot be used is refused and the running one kept."""
     log.info("Reloading")
     config = await trio.to_thread.run_sync(reload_config, opts)
     if config is None:
         log.error("Reload refused: the new configuration cannot be used; kept")
         return
-    done = reload(config)
-    if inspect.isawaitable(done):  # an async reload is waited for too
-        await done
+    service.reload(config)
 
 
 class TransitionClock(logging.Filter):

@@ -130,14 +130,24 @@ def test_sigterm_to_the_parent_stops_every_child_and_removes_the_pid_files(
     assert not has_vip(netns_lab)
 
 
-def test_sighup_reaches_the_vrrp_child(netns_lab: Topology, keepalived_lab: KeepalivedLab) -> None:
+def test_sighup_to_the_parent_reloads_the_vrrp_child(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
     a = start_master(netns_lab, keepalived_lab)
     child = a.child_pids()["vrrp"]
+    added = ipaddress.ip_interface("192.0.2.11/24")
     mark = a.log_mark()
-    a.signal(signal.SIGHUP)
+    a.reload(
+        vrrp_instance_config(priority=150, advert_int=0.1, version=3, vips=(str(VIP), str(added)))
+    )
     a.wait_for_log(r"Reloading", since=mark)
+    wait_for(
+        lambda: added in netns_lab.addresses("A", "eth0"),
+        timeout=10,
+        message=f"{added} on A after the reload\n{a.log_tail()}",
+    )
     assert a.child_pids()["vrrp"] == child  # a reload, not a restart
-    assert has_vip(netns_lab)
+    assert has_vip(netns_lab) and "Respawning" not in a.log_text()[mark:]
 
 
 def read_when_written(path: Path, mark: float) -> str:
