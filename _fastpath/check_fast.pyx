@@ -64,7 +64,7 @@ cdef extern from "<sys/epoll.h>" nogil:
 
 
 OK, FAILED, SETUP = 0, 1, 2
-START_SLACK_US = 1000
+START_SLACK_US = 5000
 MAX_STARTS = 64
 STATUS_CODES = 600
 Outcome = tuple[int, int, str, int, int]
@@ -73,7 +73,7 @@ cdef enum:
     C_OK = 0
     C_FAILED = 1
     C_SETUP = 2
-    C_SLACK = 1000
+    C_SLACK = 5000
     C_MAX_STARTS = 64
     C_STATUS_CODES = 600
     HEAD_MAX = 4095
@@ -300,6 +300,7 @@ cdef class CheckLoop:
     cdef Heap _deadlines
     cdef epoll_event _events[MAX_EVENTS]
     cdef public long long absorbed
+    cdef readonly int64_t slack_us
 
     def __cinit__(self):
         self._epfd = epoll_create1(EPOLL_CLOEXEC)
@@ -308,6 +309,7 @@ cdef class CheckLoop:
         self._free = []
         self._index = {}
         self.absorbed = 0
+        self.slack_us = C_SLACK
 
     def __dealloc__(self):
         self._release()
@@ -376,6 +378,8 @@ cdef class CheckLoop:
             raise OverflowError("port")
         if src and len(src) != len(packed):
             raise ValueError("bind address length")
+        if delay_loop_us // 100 < self.slack_us:
+            self.slack_us = max(0, delay_loop_us // 100)
         if len(name) > 16:
             name = name[:16]
         if self._free:
@@ -469,7 +473,7 @@ cdef class CheckLoop:
                 self._timed_out(&self._slots[e.slot], now_us, out)
         while (
             started < C_MAX_STARTS and self._starts.n
-            and self._starts.items[0].at <= now_us + C_SLACK
+            and self._starts.items[0].at <= now_us + self.slack_us
         ):
             e = self._starts.items[0]
             _pop(&self._starts)

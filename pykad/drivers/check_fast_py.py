@@ -22,14 +22,14 @@ itself ``delay_loop`` after the success, and Python hears only of failures.
   response to EOF and accepts it when its status code ``c`` has
   ``status_ok[c]`` non-zero (``status_ok`` holds 600 bytes).
 - ``schedule(key, at_us, steady)``: its next attempt starts at ``at_us`` (up to
-  :data:`START_SLACK_US` early, so that attempts due together start in one
-  round); ``steady`` as above.  An attempt in progress is abandoned.
+  ``slack_us`` early, so that attempts due together start in one round);
+  ``steady`` as above.  An attempt in progress is abandoned.
 - ``remove(key)``: forget the checker (its socket, if any, is closed).
 - ``next_at()``: the earliest time the loop has something to do (an attempt to
   start, a ``connect_timeout`` to enforce), -1 if none; Python waits until then
   or until ``fileno()`` (the epoll fd) is readable, then calls ``run(now_us)``.
 - ``run(now_us)``: process the sockets that are ready, the timeouts due at
-  ``now_us`` and the attempts due by ``now_us + START_SLACK_US`` (at most
+  ``now_us`` and the attempts due by ``now_us + slack_us`` (at most
   :data:`MAX_STARTS`, earliest first), then the sockets ready after those
   connects; return the outcomes Python must see, as
   ``(key, code, text, content_length, rx_bytes)``.  After an outcome is
@@ -86,9 +86,10 @@ __all__ = [
 ]
 
 OK, FAILED, SETUP = 0, 1, 2
-START_SLACK_US = 1000
-"""An attempt may start this much before its time, so that attempts due together
-start in one round (at most one round a millisecond)."""
+START_SLACK_US = 5000
+"""``slack_us``, the most an attempt may start before its time so that attempts due
+together start in one round (fewer wake-ups), is this or 1 % of the shortest
+``delay_loop`` added, whichever is less."""
 MAX_STARTS = 64
 """At most this many attempts start in one ``run``: the rest are still due, so
 ``next_at`` says so and the caller runs again at once, after its other work (a
@@ -172,6 +173,7 @@ class CheckLoop:
         self._starts: list[tuple[int, int, int]] = []
         self._deadlines: list[tuple[int, int, int]] = []
         self.absorbed = 0
+        self.slack_us = START_SLACK_US
 
     def fileno(self) -> int:
         if self._epoll is None:
@@ -212,6 +214,7 @@ class CheckLoop:
             raise ValueError("status_ok must hold 600 bytes")
         if not 0 <= port <= 0xFFFF or not 0 <= bind_port <= 0xFFFF:
             raise OverflowError("port")
+        self.slack_us = min(self.slack_us, max(0, delay_loop_us // 100))
         bind = None
         if bind_address:
             if len(bind_address) != len(address):
@@ -258,7 +261,7 @@ class CheckLoop:
                 self._timed_out(self._slots[key], now_us, out)
         started = 0
         while (
-            started < MAX_STARTS and self._starts and self._starts[0][0] <= now_us + START_SLACK_US
+            started < MAX_STARTS and self._starts and self._starts[0][0] <= now_us + self.slack_us
         ):
             _, key, gen = heapq.heappop(self._starts)
             if self._live((0, key, gen)):

@@ -207,11 +207,14 @@ def test_http_refused_and_schedule_in_the_future(twin: ModuleType) -> None:
         at = now_us() + 100_000
         loop.schedule(3, at, False)
         assert loop.next_at() == at
-        assert loop.run(at - twin.START_SLACK_US - 1) == []  # not yet
+        assert loop.slack_us == twin.START_SLACK_US  # delay_loop 1 s: 1 % is more
+        assert loop.run(at - loop.slack_us - 1) == []  # not yet
         t0 = trio.current_time()
         (result,) = await outcomes(loop, 1)
         assert result[1] == twin.FAILED
-        assert trio.current_time() - t0 >= 0.1 - twin.START_SLACK_US / 1e6 - 0.002
+        assert trio.current_time() - t0 >= 0.1 - loop.slack_us / 1e6 - 0.002
+        loop.add(4, socket.AF_INET, LOOPBACK, 80, 0, TIMEOUT_US, 200_000)
+        assert loop.slack_us == 2_000  # 1 % of the shortest delay_loop
         loop.close()
 
     trio.run(main)
