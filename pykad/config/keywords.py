@@ -88,6 +88,7 @@ SECTIONS: dict[str, dict[str, Keyword]] = {
         "use_symlink_paths@2.3.0 snmp_vs_stats_update_interval@2.3.0 "
         "snmp_rs_stats_update_interval@2.3.0 vrrp_delay_after_boot@2.4.0 "
         "vrrp_owner_ignore_adverts@2.3.3 v3_checksum_as_v2@2.2.8 "
+        "pykad_metrics_address@pykad "
     ),
     "track_group": _section("group:values "),
     "vrrp_sync_group": _section(

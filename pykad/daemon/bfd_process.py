@@ -16,6 +16,12 @@ sees end-of-file because a writer died.  Each event is one ``write`` of a
 fixed-size record (below PIPE_BUF, so atomic): a BFD child killed mid-stream
 leaves no half record; events written while a reader was down are read when
 it comes back, in order.
+
+The child serves its control socket (``daemon.control``, ``bfd.sock``: the
+sessions' state and flaps) without trio and without touching the loop's
+timing: the loop's wake-up fd is an epoll set holding the signal wake-up pipe
+and the server's own epoll fd, and the service lets the server do what is
+ready (never blocking) after each wake-up (``BfdService.run``'s ``on_wake``).
 """
 
 from __future__ import annotations
@@ -62,7 +68,11 @@ class BfdPipes:
 
 
 def start(
-    config: Config, pid_file: str, listener: logging.handlers.QueueListener, pipes: BfdPipes
+    config: Config,
+    pid_file: str,
+    listener: logging.handlers.QueueListener,
+    pipes: BfdPipes,
+    control_dir: str | None = None,
 ) -> int:
     """Fork the BFD child (from the parent); its pid."""
     return fork_child(
@@ -70,12 +80,16 @@ def start(
         "Keepalived_bfd",
         pid_file,
         listener,
-        lambda: _serve(config, pipes.vrrp_write, pipes.checker_write),
+        lambda: _serve(config, pipes.vrrp_write, pipes.checker_write, control_dir),
         child_closes=pipes.but(pipes.vrrp_write, pipes.checker_write),
     )
 
 
-def _serve(config: Config, vrrp_fd: int, checker_fd: int) -> int:
+def _serve(config: Config, vrrp_fd: int, checker_fd: int, control_dir: str | None) -> int:
+    import contextlib
+    import select
+
+    from pykad.daemon import control, status
     from pykad.daemon.bfd_service import BfdService, EventPipe
     from pykad.daemon.process import take_held_signals
 
@@ -94,9 +108,24 @@ def _serve(config: Config, vrrp_fd: int, checker_fd: int) -> int:
         signal.signal(signum, lambda n, _: stop.append(n))
     signal.signal(signal.SIGHUP, lambda n, _: None)  # BFD reload is not built yet
     stop += [n for n in take_held_signals() if n in (signal.SIGTERM, signal.SIGINT)]
+    server = control.open_server(control_dir, "bfd", status.bfd_handler(service))
+    wake = select.epoll()
+    wake.register(wake_read, select.EPOLLIN)
+    if server is not None:
+        wake.register(server.fileno(), select.EPOLLIN)
+
+    def on_wake() -> None:
+        with contextlib.suppress(OSError):
+            os.read(wake_read, 4096)  # the signal byte (the loop cannot read an epoll fd)
+        if server is not None:
+            server.serve_ready()
+
     try:
-        service.run(lambda: bool(stop), wake_read)
+        service.run(lambda: bool(stop), wake.fileno(), on_wake=on_wake)
     finally:
+        if server is not None:
+            server.close()
+        wake.close()
         service.close()
         signal.set_wakeup_fd(-1)
         os.close(wake_read)

@@ -104,6 +104,8 @@ class BfdService:
         self.loop: BfdLoop | None = None
         self.events_sent = 0
         self.event_errors = 0
+        self.flaps: dict[str, int] = {}
+        """Per session: how many times it left Up (the control socket and metrics)."""
 
     def setup(self) -> None:
         """Create the sessions and open the sockets (errors are raised: nothing runs)."""
@@ -139,8 +141,17 @@ class BfdService:
 
     # -- the loop ----------------------------------------------------------------------
 
-    def run(self, stopping: Callable[[], bool], wake_fd: int = -1) -> None:
-        """Serve until ``stopping()`` says so (checked whenever ``wake_fd`` is readable)."""
+    def run(
+        self,
+        stopping: Callable[[], bool],
+        wake_fd: int = -1,
+        *,
+        on_wake: Callable[[], None] | None = None,
+    ) -> None:
+        """Serve until ``stopping()`` says so (checked whenever ``wake_fd`` is readable).
+
+        ``on_wake`` runs after every return of the loop's wait (the control socket,
+        whose fd is part of ``wake_fd``): it must not block."""
         freeze_long_lived()  # no full collector pass over the sessions while they run
         receivers = [(r.fileno(), multihop) for multihop, r in self.receivers.items()]
         self.loop = loop = BfdLoop(receivers, seed=self.rng.getrandbits(64), wake_fd=wake_fd)
@@ -153,6 +164,8 @@ class BfdService:
                 send_errors, told_at = loop.send_errors, now_us()
             deadline = table.next_deadline()
             received, expired = loop.wait(IDLE_WAKE_US + now_us() if deadline is None else deadline)
+            if on_wake is not None:
+                on_wake()
             for data, source, destination, ttl, multihop in received:
                 self._received(data, source, destination, ttl, multihop)
             for discr, tx_at, detect_at, sent, absorbed in expired:
@@ -226,6 +239,8 @@ class BfdService:
         session = self.table.sessions[change.name]
         if events.is_event(change, session.remote_session_state):  # first: VRRP waits for it
             self._send_event(change.name, change.new is State.UP, now)
+        if change.old is State.UP:
+            self.flaps[change.name] = self.flaps.get(change.name, 0) + 1
         if change.new is State.UP:
             log.info("(%s) Entering Up state", change.name)
         elif change.new is State.INIT:

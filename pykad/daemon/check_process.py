@@ -13,6 +13,10 @@ applied.  BFD_CHECK events arrive on the pipe the BFD child writes for
 checkers (``bfd_process.BfdPipes``).  SIGUSR1, which keepalived's checker
 answers with its part of the data dump, is taken and ignored: that dump is not
 built.
+
+The child serves its control socket (``daemon.control``, ``check.sock`` in the
+run directory) from a trio task: ``status``/``stats`` (virtual and real
+servers, health, weights) and ``drain``/``undrain`` (``CheckService.drain``).
 """
 
 from __future__ import annotations
@@ -42,9 +46,10 @@ def start(
     reload_config: Callable[[], Config | None],
     *,
     child_closes: Iterable[int] = (),
+    control_dir: str | None = None,
 ) -> int:
     """Fork the checker child (from the parent); its pid."""
-    body = lambda: trio.run(_serve, config, bfd_events, reload_config)  # noqa: E731
+    body = lambda: trio.run(_serve, config, bfd_events, reload_config, control_dir)  # noqa: E731
     return fork_child(
         "Healthcheck",
         "Keepalived_healthcheckers",
@@ -56,8 +61,12 @@ def start(
 
 
 async def _serve(
-    config: Config, bfd_events: int | None, reload_config: Callable[[], Config | None]
+    config: Config,
+    bfd_events: int | None,
+    reload_config: Callable[[], Config | None],
+    control_dir: str | None = None,
 ) -> int:
+    from pykad.daemon import control, status
     from pykad.daemon.check_service import CheckService
     from pykad.daemon.process import with_held_signals
     from pykad.drivers.notify import Notifier, default_script_user
@@ -89,6 +98,9 @@ async def _serve(
         with trio.open_signal_receiver(*CHECKER_SIGNALS) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
+                serving = control.start_trio(
+                    nursery, control_dir, "check", status.check_handler(service)
+                )
                 async for signum in with_held_signals(signals, CHECKER_SIGNALS):
                     if signum != signal.SIGHUP:
                         break
@@ -98,6 +110,8 @@ async def _serve(
                         log.error("Reload refused: the new configuration cannot be used; kept")
                         continue
                     await service.reload(new)
+                if serving is not None:
+                    serving.cancel()
                 await service.stop()
     log.info("Stopped Healthcheck child process")
     return 0

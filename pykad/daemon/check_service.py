@@ -165,6 +165,9 @@ class CheckService:
         self.config = config
         self.servers: list[_Vs] = []
         self.owned: frozenset[ServiceKey] = frozenset()
+        self.drained: set[tuple[str, str, int]] = set()
+        """Real servers drained at run time (``pykadctl drain``): (virtual server name,
+        address, port); given weight 0 in IPVS until undrained or the next reload."""
         self._adopt(config, {})
 
     def _adopt(self, config: Config, keep: dict[VirtualServer, list[_Vs]]) -> list[_Vs]:
@@ -258,7 +261,7 @@ class CheckService:
     def _ops(self, servers: Sequence[_Vs] | None = None) -> list[Op]:
         """The writes that make the kernel hold what ``servers`` (None: all, and nothing
         else of what pykad wrote) say."""
-        want = desired.table((s.services, s.pool.dests()) for s in servers or self.servers)
+        want = desired.table((s.services, self._dests(s)) for s in servers or self.servers)
         if servers is None:
             return lbplan.reconcile(self.table, want)
         keys = {svc.key for s in servers for svc in s.services}
@@ -267,6 +270,49 @@ class CheckService:
             {k: held[k] for k in keys if k in held}, {k: dests[k] for k in keys if k in dests}
         )
         return lbplan.reconcile(have, want)
+
+    def _dests(self, s: _Vs) -> tuple[tuple[Any, int], ...]:
+        """``s``'s pool's servers with their weights, drained ones at weight 0."""
+        dests = s.pool.dests()
+        if not self.drained:
+            return dests
+        return tuple(
+            (server, 0 if (s.name, str(server.address), server.port) in self.drained else weight)
+            for server, weight in dests
+        )
+
+    def drain(
+        self, address: str, port: int, vs: str | None = None, *, on: bool = True
+    ) -> list[str]:
+        """Drain (``on``) or undrain the real server ``address``:``port`` in every virtual
+        server (or only ``vs``, by its log name): weight 0 in IPVS, existing connections
+        kept; its checkers run on.  One write of what that changes.  Forgotten at the next
+        reload.  Returns the names of the virtual servers it is in (empty: none)."""
+        try:
+            wanted = str(ip_address(address))
+        except ValueError:
+            return []
+        found = []
+        for s in self.servers:
+            if vs is not None and s.name != vs:
+                continue
+            if any(str(rs.address) == wanted and rs.port == port for rs in s.config.real_servers):
+                key = (s.name, wanted, port)
+                if on:
+                    self.drained.add(key)
+                else:
+                    self.drained.discard(key)
+                found.append(s)
+        for s in found:
+            log.info(
+                "%s real server [%s]:%d in %s at run time",
+                "Draining" if on else "Undraining",
+                wanted,
+                port,
+                s.name,
+            )
+            self._write(s.sharing)
+        return [s.name for s in found]
 
     def _record(self, results: list[IpvsResult]) -> None:
         done = [r.op for r in results if r.ok]
@@ -443,6 +489,7 @@ class CheckService:
         servers, then its services), a new or changed one starts as at start-up.  Returns
         the number of IPVS operations written."""
         self.stats.reloads += 1
+        self.drained.clear()  # runtime actions last until the next reload
         keep: dict[VirtualServer, list[_Vs]] = {}
         for s in self.servers:
             keep.setdefault(s.config, []).append(s)

@@ -403,17 +403,16 @@ def _group(configured: object, family: int) -> str:
     return str(MCAST_GROUP4 if family == 4 else MCAST_GROUP6)
 
 
-def _stats(service: VrrpService, inst: Instance, socket_users: Mapping[int, int]) -> InstanceStats:
+def _stats(service: VrrpService, inst: Instance) -> InstanceStats:
     r = inst.router.statistics()
     counts: dict[str, int] = dict.fromkeys((f.name for f in fields(InstanceStats)), 0)
     counts["advert_rcvd"] = r.adverts_received
     rx = service.fast.filters.get(inst.rx_fd)
     if rx is not None:  # adverts the fast path absorbed never reached the router
         counts["advert_rcvd"] += rx.absorbed(inst.conf.vrid)
-    counts["advert_sent"] = service.fast.pump.sent(inst.index)
-    sock = inst.socket
-    if socket_users.get(id(sock)) == 1:  # the socket's own count is this instance's
-        counts["advert_sent"] += sock.sent
+    # the fast path's pump counts what it sent; the service counts what Python sent
+    counts["advert_sent"] = service.fast.pump.sent(inst.index) + inst.adverts_sent
+    counts["pri_zero_sent"] = inst.priority_zero_sent
     counts["become_master"] = r.become_master
     counts["release_master"] = r.release_master
     counts["pri_zero_rcvd"] = r.priority_zero_received
@@ -437,9 +436,6 @@ def snapshot(
     """
     config: Config = service.config
     scripts = {s.name: " ".join(s.script.argv) for s in config.vrrp.scripts}
-    socket_users: dict[int, int] = {}
-    for inst in service.instances:
-        socket_users[id(inst.socket)] = socket_users.get(id(inst.socket), 0) + 1
     out = []
     for inst in service.instances:
         c, r = inst.conf, inst.router
@@ -501,7 +497,7 @@ def snapshot(
                 auth_type=auth,
                 auth_data=c.auth_pass or "",
                 vipset=vipset,
-                stats=_stats(service, inst, socket_users),
+                stats=_stats(service, inst),
             )
         )
     return out

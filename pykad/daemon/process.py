@@ -17,7 +17,9 @@ as keepalived does (priority 0 adverts from masters, VIPs removed unless
 keepalived's files into ``$TMPDIR`` (default /tmp), with keepalived's names:
 SIGUSR1 ``keepalived.data``, SIGUSR2 ``keepalived.stats``, SIGRTMAX-1
 ``keepalived.stats`` then the counters cleared, SIGRTMIN+2 ``keepalived.json``
-(texts from ``daemon.dump``).
+(texts from ``daemon.dump``).  The VRRP child serves its control socket
+(``daemon.control``, ``vrrp.sock``) from a trio task: ``status``, ``stats``,
+``demote`` and ``promote`` (``daemon.status``).
 """
 
 from __future__ import annotations
@@ -79,6 +81,21 @@ class Options:
     namespace: str | None = None
     instance_name: str | None = None
     extra_pid_files: Sequence[str] = field(default_factory=tuple)
+    control_dir: str | None = None
+    """pykad: the control sockets' directory (None: ``control.control_dir`` of ``-p``)."""
+    metrics_address: str | None = None
+    """pykad: ``HOST:PORT`` of the Prometheus endpoint (overrides ``pykad_metrics_address``)."""
+    no_control: bool = False
+    """pykad: no control sockets (and so no metrics)."""
+
+
+def run_dir(opts: Options) -> str | None:
+    """The control sockets' directory (``daemon.control``), None when disabled."""
+    from pykad.daemon.control import control_dir
+
+    if opts.no_control:
+        return None
+    return control_dir(pid_paths(opts)[0], opts.control_dir)
 
 
 def pid_paths(opts: Options) -> tuple[str, str]:
@@ -344,23 +361,6 @@ async def _reload_vrrp(service: VrrpService, opts: Options) -> None:
     service.reload(config)
 
 
-class TransitionClock(logging.Filter):
-    """When each VRRP instance last changed state, from the service's own log lines
-    (``(NAME) Entering MASTER STATE``...; the record's time is when it was logged)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.times: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.msg
-        if isinstance(msg, str) and msg.startswith("(%s) Entering ") and record.args:
-            args = record.args
-            if isinstance(args, tuple) and args and isinstance(args[0], str):
-                self.times[args[0]] = record.created
-        return True
-
-
 def dump_path(name: str) -> str:
     """keepalived's dump files are in ``$TMPDIR``, default /tmp."""
     return os.path.join(os.environ.get("TMPDIR") or "/tmp", name)
@@ -383,12 +383,15 @@ class VrrpDumps:
     """The VRRP child's answers to the dump signals."""
 
     service: VrrpService
-    clock: TransitionClock
     started: float
     baselines: dict[str, InstanceStats] = field(default_factory=dict)
 
+    def transitions(self) -> dict[str, float]:
+        """When each instance last changed state (``Instance.last_transition``)."""
+        return {i.name: i.last_transition for i in self.service.instances if i.last_transition}
+
     def snapshots(self) -> list[InstanceSnapshot]:
-        snaps = dump.snapshot(self.service, transitions=self.clock.times, started=self.started)
+        snaps = dump.snapshot(self.service, transitions=self.transitions(), started=self.started)
         return dump.cleared(snaps, self.baselines)
 
     def answer(self, signum: int) -> None:
@@ -431,13 +434,12 @@ def start_vrrp(
 
 
 async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> int:
+    from pykad.daemon import control, status
     from pykad.daemon.child import EXIT_FATAL
     from pykad.daemon.vrrp_service import VrrpService
     from pykad.drivers.notify import Notifier, default_script_user, vrrp_fifos
     from pykad.kernel.netlink import NetlinkBatchWriter
 
-    clock = TransitionClock()
-    logging.getLogger("pykad.vrrp").addFilter(clock)
     notifier = Notifier(
         vrrp_fifos(config.global_defs), default_user=default_script_user(config.global_defs)
     )
@@ -455,15 +457,21 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
         except (LookupError, ValueError, OSError) as e:
             log.error("cannot start VRRP: %s", e)
             return EXIT_FATAL
-        dumps = VrrpDumps(service, clock, time.time())
+        started = time.time()
+        dumps = VrrpDumps(service, started)
         with trio.open_signal_receiver(*DAEMON_SIGNALS) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
+                serving = control.start_trio(
+                    nursery, run_dir(opts), "vrrp", status.vrrp_handler(service, started)
+                )
                 log.info("Startup complete")
                 async for signum in with_held_signals(signals, DAEMON_SIGNALS):
                     if signum in STOP_SIGNALS:
                         service.stop()
                         break
+                if serving is not None:
+                    serving.cancel()
                     if signum == signal.SIGHUP:
                         await _reload_vrrp(service, opts)
                     else:

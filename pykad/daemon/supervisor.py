@@ -25,6 +25,14 @@ trio: children are forked from here and run trio themselves):
   ("VRRP child process(N) died: Exiting") or a permanent error (the child's
   FATAL or CONFIG exit) the whole daemon stops.  A dead child's pid file is
   removed if it still names it.
+- pykad's runtime API: the parent makes the control directory
+  (``daemon.control``; ``process.run_dir``) before the first fork and removes it
+  at exit; each child serves its socket there.  With ``pykad_metrics_address``
+  (or ``--metrics-address``) it also forks the metrics child
+  (``daemon.metrics``), supervised and respawned like the others.
+- systemd (``daemon.sd_notify``): ``READY=1`` once the children are forked,
+  ``RELOADING=1`` then ``READY=1`` around passing SIGHUP on (the children
+  reload on their own; the parent does not wait for them), ``STOPPING=1``.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pykad.config.model import Config
-from pykad.daemon import bfd_process, check_process
+from pykad.daemon import bfd_process, check_process, control, sd_notify
 from pykad.daemon.child import RespawnDelay, child_died_lines, exit_report
 from pykad.daemon.process import (
     PARENT_SIGNALS,
@@ -48,6 +56,7 @@ from pykad.daemon.process import (
     checkers_pid_path,
     pid_paths,
     reload_config,
+    run_dir,
     start_vrrp,
 )
 from pykad.daemon.sigfunc import VRRP_ONLY_SIGNALS
@@ -86,6 +95,8 @@ class Supervisor:
         self.config_stale = False
         self.pipes: bfd_process.BfdPipes | None = None
         self.kids: list[Kid] = []
+        self.run_dir = run_dir(opts)
+        directory = self.run_dir
         with_bfd = bool(config.bfd.instances) and not opts.no_bfd
         if with_bfd:
             self.pipes = bfd_process.BfdPipes.open()
@@ -120,6 +131,7 @@ class Supervisor:
                         pipes.checker_read if pipes else None,
                         lambda: reload_config(opts),
                         child_closes=pipes.but(pipes.checker_read) if pipes else (),
+                        control_dir=directory,
                     ),
                 )
             )
@@ -130,7 +142,29 @@ class Supervisor:
                     "BFD",
                     bfd_pid_path(opts),
                     bfd_process.STOP_TIMEOUT_S,
-                    lambda c: bfd_process.start(c, bfd_pid_path(opts), listener, pipes),
+                    lambda c: bfd_process.start(
+                        c, bfd_pid_path(opts), listener, pipes, control_dir=directory
+                    ),
+                )
+            )
+        metrics_at = metrics_address(opts, config)
+        if metrics_at is not None and directory is not None:
+            from pykad.daemon import metrics
+
+            served = tuple(k.name for k in self.kids)
+            self.kids.append(
+                Kid(
+                    "metrics",
+                    "Metrics",
+                    os.path.join(directory, "metrics.pid"),
+                    metrics.STOP_TIMEOUT_S,
+                    lambda c: metrics.start(
+                        metrics_at,
+                        directory,
+                        served,
+                        os.path.join(directory, "metrics.pid"),
+                        listener,
+                    ),
                 )
             )
 
@@ -190,12 +224,20 @@ class Supervisor:
     def run(self) -> int:
         """Start the children and supervise them until told to stop; the exit code."""
         try:
+            if self.run_dir is not None:
+                try:
+                    control.make_dir(self.run_dir)
+                except OSError as e:
+                    log.error("control directory %s: %s", self.run_dir, e)
             for kid in self.kids:
                 self._start(kid)
+            sd_notify.ready(f"{len(self.kids)} children")
             return self._loop()
         finally:
             if self.pipes is not None:
                 self.pipes.close()
+            if self.run_dir is not None:
+                control.remove_dir(self.run_dir)
 
     def _next_timeout(self) -> float | None:
         due = [k.respawn_at for k in self.kids if k.respawn_at is not None]
@@ -225,9 +267,12 @@ class Supervisor:
                 continue
             if signum == signal.SIGHUP:
                 self.config_stale = True
+                sd_notify.reloading()
             for kid in self.kids:
                 if kid.name == "vrrp" or signum not in VRRP_ONLY_SIGNALS:
                     self._kill(kid, signum)
+            if signum == signal.SIGHUP:
+                sd_notify.ready()
 
     def _children_ended(self) -> int | None:
         """Report and respawn the children that died; an exit code if the daemon stops."""
@@ -263,6 +308,7 @@ class Supervisor:
         for kid in self.kids:
             kid.respawn_at = None
             self._kill(kid, signal.SIGTERM)
+        sd_notify.stopping()  # after the SIGTERMs: nothing may delay VRRP's handover
         if line is not None:
             log.info("%s", line)
         deadlines = {kid.name: time.monotonic() + kid.stop_timeout for kid in self.kids}
@@ -283,3 +329,12 @@ class Supervisor:
                 with contextlib.suppress(OSError):
                     signal.sigtimedwait([signal.SIGCHLD], max(0.01, min(live) - now))
         return code
+
+
+def metrics_address(opts: Options, config: Config) -> tuple[str, int] | None:
+    """Where the metrics child listens: the command line's, else ``pykad_metrics_address``."""
+    if opts.metrics_address:
+        from pykad.config.sections.global_defs import split_host_port
+
+        return split_host_port(opts.metrics_address)
+    return config.global_defs.metrics_address

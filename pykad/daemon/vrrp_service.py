@@ -19,6 +19,7 @@ import dataclasses
 import ipaddress
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -85,6 +86,8 @@ from pykad.vrrp.validate import ntoa
 
 log = logging.getLogger("pykad.vrrp")
 
+DEMOTED_PRIORITY = 1
+"""A demoted instance's effective priority (``pykadctl demote``): the lowest a backup has."""
 TAKEOVER_EARLY_US = 400
 """A BACKUP's Master_Down_Timer wakes the loop this much early and waits out the rest,
 so that trio's wake-up latency (~0.1-0.4 ms here) does not delay a takeover."""
@@ -156,6 +159,13 @@ class Instance:
     ah_counter: AhCounter = field(default_factory=AhCounter)
     ah_last_seq: int = 0
     ip_id: int = 0
+    adverts_sent: int = 0
+    """Adverts sent from Python (the fast path's pump counts its own)."""
+    priority_zero_sent: int = 0
+    transitions: int = 0
+    """State changes since start (INIT excluded)."""
+    last_transition: float = 0.0
+    """Wall-clock time of the last state change (0: none yet)."""
     _encoded: dict[tuple[int, bytes], bytes] = field(default_factory=dict)
 
     @property
@@ -248,6 +258,8 @@ class VrrpService:
         self._left = False
         self.unknown_vrid = 0
         self.too_short = 0
+        self.demoted: set[str] = set()
+        """Instances demoted at run time (``pykadctl demote``) until promoted or reloaded."""
 
     # --- set-up -------------------------------------------------------------------
 
@@ -708,12 +720,10 @@ class VrrpService:
             if inst is None:
                 continue
             fault = o.fault or o.waiting
+            priority = DEMOTED_PRIORITY if name in self.demoted else o.effective_priority
             self.fast.reclaim(inst)
-            self._apply(
-                inst,
-                inst.router.set_tracking(fault=fault, priority=o.effective_priority, now=now),
-                now,
-            )
+            effects = inst.router.set_tracking(fault=fault, priority=priority, now=now)
+            self._apply(inst, effects, now)
 
     def _fire(self, key: int, now: int) -> None:
         if key == PUMP_KEY:
@@ -820,13 +830,17 @@ class VrrpService:
             return
         for dst in inst.destinations:
             inst.socket.send(inst.encoded(priority, dst), dst, inst.source)
+        inst.adverts_sent += 1
         if priority == 0:
+            inst.priority_zero_sent += 1
             log.debug("(%s) sent 0 priority", inst.name)
 
     def _send_ah_advert(self, inst: Instance, ah: AhSocket, priority: int) -> None:
         """One AH advert (keepalived: one IP id and sequence number for all peers)."""
         seq = inst.ah_counter.next_send()
         inst.ip_id = inst.ip_id % 0xFFFF + 1
+        inst.adverts_sent += 1
+        inst.priority_zero_sent += priority == 0
         unicast = bool(inst.conf.unicast_peers)
         for dst in inst.destinations:
             packet = build_ah_packet(
@@ -969,6 +983,9 @@ class VrrpService:
             log.info("(%s) Entering FAULT STATE%s", inst.name, " (init)" * (old is State.INIT))
 
     def _state_changed(self, inst: Instance, change: StateChanged, now: int) -> None:
+        if change.new is not State.INIT:
+            inst.transitions += 1
+            inst.last_transition = time.time()
         syncd = self.sync_daemons
         if syncd is not None and syncd.instance == inst.name and change.new is not State.INIT:
             self._syncd_send.send_nowait(change.new is State.MASTER)
@@ -989,6 +1006,57 @@ class VrrpService:
             self.notifier.submit(plan(*args))
 
     # --- reload -------------------------------------------------------------------
+
+    # --- runtime actions (the control socket) ----------------------------------------
+
+    def demote(self, name: str) -> str:
+        """Maintenance: the instance gives up mastership and stays BACKUP at the lowest
+        priority (1) until :meth:`promote` or the next reload.  A master sends one
+        priority 0 advert (the backups take over after their skew time, as on a stop),
+        removes its VIPs and becomes BACKUP; a backup only lowers its priority.  An
+        address owner (priority 255) cannot be demoted.  Returns what was done
+        (``(NAME) ...``) or why not."""
+        inst = self._by_name.get(name)
+        if inst is None:
+            return f"no instance {name}"
+        r = inst.router
+        if r.base_priority == PRIORITY_OWNER:
+            return f"({name}) is an address owner (priority 255): it cannot be demoted"
+        if name in self.demoted:
+            return f"({name}) already demoted"
+        self.demoted.add(name)
+        now = now_us()
+        log.info("(%s) demoted at run time (priority %d)", name, DEMOTED_PRIORITY)
+        self.fast.reclaim(inst)
+        effects = r.set_tracking(fault=r.fault, priority=DEMOTED_PRIORITY, now=now)
+        if r.state is State.MASTER:
+            effects = [*effects, SendAdvert(0), *r.sync(State.BACKUP, now)]
+        self._apply(inst, effects, now)
+        return f"({name}) demoted: {r.state.value} at priority {r.effective_priority}"
+
+    def promote(self, name: str) -> str:
+        """Undo :meth:`demote`: the priority tracking says again (with ``preempt``, a
+        higher-priority instance takes mastership back at its next Master_Down_Timer)."""
+        inst = self._by_name.get(name)
+        if inst is None:
+            return f"no instance {name}"
+        if name not in self.demoted:
+            return f"({name}) is not demoted"
+        self.demoted.discard(name)
+        log.info("(%s) promoted at run time", name)
+        outcomes = {o.instance: o for o in self.tracker.outcomes()}
+        outcome = outcomes.get(name)
+        group = self.groups.get(name)
+        if group is not None and outcome is not None:
+            members = {m: outcomes[m] for m in group.members if m in outcomes}
+            outcome = group.tracking(members).get(name, outcome)
+        r = inst.router
+        priority = outcome.effective_priority if outcome is not None else r.base_priority
+        fault = (outcome.fault or outcome.waiting) if outcome is not None else r.fault
+        now = now_us()
+        self.fast.reclaim(inst)
+        self._apply(inst, r.set_tracking(fault=fault, priority=priority, now=now), now)
+        return f"({name}) promoted: {r.state.value} at priority {r.effective_priority}"
 
     def reload(self, config: Config) -> None:
         """Apply a configuration read again (SIGHUP): only what changed, nothing else.
@@ -1014,6 +1082,7 @@ class VrrpService:
         for what in plan.restart_needed:
             log.warning("%s changed: it takes effect at the next start", what)
         self.config = config
+        self.demoted.clear()  # runtime actions last until the next reload
         for conf in plan.removed:
             inst = self._by_name.get(conf.name)
             if inst is not None:

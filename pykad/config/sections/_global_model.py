@@ -282,6 +282,8 @@ class GlobalDefs:
     vrrp_rx_bufs_multiplier: int = 3
     vrrp_startup_delay_us: int = 0
     log_unknown_vrids: bool = False
+    metrics_address: tuple[str, int] | None = None
+    """pykad: where the Prometheus endpoint listens (``pykad_metrics_address``); None: off."""
     vmac_prefix: str | None = None
     """None: ``vrrp``."""
     vmac_addr_prefix: str | None = None

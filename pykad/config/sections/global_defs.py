@@ -15,6 +15,7 @@ appear once. Host facts (users, files) come from ``ctx.host`` and
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -359,6 +360,14 @@ class Builder:
             getattr(self, store)[key] = True
 
         return handler
+
+    def _metrics_address(self, st: Statement) -> None:
+        """pykad: ``pykad_metrics_address [HOST:]PORT`` (IPv6 as ``[ADDR]:PORT``)."""
+        found = split_host_port(st.words[1]) if len(st.words) >= 2 else None
+        if found is None:
+            self.ctx.error("pykad_metrics_address takes [HOST:]PORT - ignoring")
+        else:
+            self.d["metrics_address"] = found
 
     # start/shutdown scripts
 
@@ -1416,6 +1425,7 @@ _HANDLERS: dict[str, Callable[[Builder, Statement], None]] = {
     "vrrp_rx_bufs_multiplier": B._vrrp_rx_bufs_multiplier,
     "vrrp_startup_delay": B._vrrp_startup_delay,
     "log_unknown_vrids": B._flag("d", "log_unknown_vrids"),
+    "pykad_metrics_address": B._metrics_address,
     "vmac_prefix": B._vmac_prefix_kw,
     "vmac_addr_prefix": B._vmac_addr_prefix,
     "umask": B._umask,
@@ -1557,6 +1567,8 @@ def _body(d: GlobalDefs, base: GlobalDefs) -> Iterator[str]:
         ("data_use_instance", d.data_use_instance),
     )
     yield from (keyword for keyword, on in flags if on)
+    if d.metrics_address is not None:
+        yield f"pykad_metrics_address {join_host_port(*d.metrics_address)}"
     if d.vrrp_down_timer_adverts != base.vrrp_down_timer_adverts:
         yield f"vrrp_down_timer_adverts {d.vrrp_down_timer_adverts}"
     if d.vrrp_version != base.vrrp_version:
@@ -1758,3 +1770,30 @@ def _newer_lines(n: Newer) -> Iterator[str]:
         value = getattr(n, f"{key}_us")
         if value:
             yield f"{key} {_secs(value)}"
+
+
+def split_host_port(text: str) -> tuple[str, int] | None:
+    """``[HOST:]PORT`` (``[V6ADDR]:PORT`` for IPv6; HOST defaults to 127.0.0.1), or None.
+
+    HOST must be a numeric address: the daemon never resolves names."""
+    host, port = "127.0.0.1", text
+    if text.startswith("["):
+        end = text.find("]:")
+        if end < 0:
+            return None
+        host, port = text[1:end], text[end + 2 :]
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if text.startswith("[") != (address.version == 6):
+        return None
+    return str(address), int(port)
+
+
+def join_host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
