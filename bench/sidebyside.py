@@ -108,6 +108,7 @@ def entries() -> dict[str, Entry]:
     from bench_config_test import config_test
     from bench_failover import failover
     from bench_ipvs import ipvs_program
+    from bench_reload import reload
     from bench_vrrp_codec import vrrp_codec
     from bench_vrrp_scale import vrrp_scale
 
@@ -121,6 +122,7 @@ def entries() -> dict[str, Entry]:
         "bfd_scale": bfd_scale,
         "ipvs_program": ipvs_program,
         "checker_load": checker_load,
+        "reload": reload,
     }
 
 
