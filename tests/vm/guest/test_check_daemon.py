@@ -207,7 +207,9 @@ def start_pykad(conf: Path, work: Path, only: str = "-C") -> Pykad:
     argv = [str(pykad), "-n", "-l", "-D", "-G", only, "-f", str(conf)]
     for flag, path in pids.items():
         argv += [f"-{flag}", str(path)]
-    proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        argv, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     return Pykad(proc, log, pids)
 
 
@@ -303,8 +305,7 @@ def test_the_checker_daemon_keeps_ipvs_right(lab: Servers, tmp_path: Path) -> No
 
         # pykad dies without cleaning up, and starts again over the table it left:
         # nothing is written (the kernel already holds the desired table)
-        os.kill(pykad.checker_pid(), signal.SIGKILL)
-        pykad.proc.kill()
+        os.killpg(pykad.proc.pid, signal.SIGKILL)  # the parent and every child at once
         pykad.proc.wait()
         kept = ipvs.dump()
         pykad = start_pykad(conf, tmp_path)
@@ -323,7 +324,7 @@ def test_the_checker_daemon_keeps_ipvs_right(lab: Servers, tmp_path: Path) -> No
         assert ipvs.dump() == Table()
     finally:
         if pykad.proc.poll() is None:
-            pykad.proc.kill()
+            os.killpg(pykad.proc.pid, signal.SIGKILL)
         print(pykad.text()[-6000:])
         ipvs.flush()
         ipvs.close()
@@ -555,7 +556,7 @@ def test_bfd_check_follows_the_session(lab: Servers, tmp_path: Path) -> None:
             peer.kill()
             peer.wait()
         if pykad.proc.poll() is None:
-            pykad.proc.kill()
+            os.killpg(pykad.proc.pid, signal.SIGKILL)
         print(pykad.text()[-6000:])
         ipvs.flush()
         ipvs.close()
@@ -601,7 +602,7 @@ def test_the_sync_daemon_follows_the_vrrp_instance(lab: Servers, tmp_path: Path)
         assert daemons().strip() == "", daemons()
     finally:
         if pykad.proc.poll() is None:
-            pykad.proc.kill()
+            os.killpg(pykad.proc.pid, signal.SIGKILL)
         print(pykad.text()[-4000:])
 
 
@@ -648,7 +649,7 @@ def test_ha_suspend_checks_only_while_the_address_is_here(lab: Servers, tmp_path
     finally:
         subprocess.run(["ip", "addr", "del", "198.51.100.201/32", "dev", "d0"], check=False)
         if pykad.proc.poll() is None:
-            pykad.proc.kill()
+            os.killpg(pykad.proc.pid, signal.SIGKILL)
         print(pykad.text()[-4000:])
         ipvs.flush()
         ipvs.close()
