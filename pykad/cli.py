@@ -116,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_only=args.check,
             namespace=args.namespace,
             instance_name=args.instance,
+            control_dir=args.control_dir,
+            metrics_address=args.metrics_address,
+            no_control=args.no_control,
         )
     )
 
@@ -152,6 +155,18 @@ def _daemon_flags(parser: argparse.ArgumentParser) -> None:
         help="syslog facility LOG_LOCAL[0-7], user or daemon (default)",
     )
     flag(
+        "--control-dir",
+        metavar="DIR",
+        help="pykad: the control sockets' directory (default /run/pykad, or derived from -p)",
+    )
+    flag("--no-control", action="store_true", help="pykad: no control sockets, no metrics")
+    flag(
+        "--metrics-address",
+        metavar="[HOST:]PORT",
+        type=metrics_address,
+        help="pykad: serve Prometheus metrics there (overrides pykad_metrics_address)",
+    )
+    flag(
         "--signum",
         metavar="SIGFUNC",
         help="print the signal number for STOP, RELOAD, DATA, STATS, STATS_CLEAR, JSON",
@@ -173,6 +188,15 @@ def log_facility(text: str) -> int:
     if len(digit) == 1 and digit in "01234567":
         return LOG_LOCAL0 + int(digit)
     raise argparse.ArgumentTypeError(f"invalid log facility {text!r}")
+
+
+def metrics_address(text: str) -> str:
+    """``--metrics-address``: checked here, split by the daemon."""
+    from pykad.config.sections.global_defs import split_host_port
+
+    if split_host_port(text) is None:
+        raise argparse.ArgumentTypeError(f"invalid address {text!r} (want [HOST:]PORT)")
+    return text
 
 
 def print_signum(sigfunc: str) -> int:
@@ -220,13 +244,42 @@ def config_test(
 
 
 def ctl_main(argv: Sequence[str] | None = None) -> int:
-    """``pykadctl``: talk to a running pykad; inspect VRRP captures."""
+    """``pykadctl``: talk to a running pykad (``pykad.ctl``); inspect VRRP captures."""
     parser = argparse.ArgumentParser(prog="pykadctl", description="pykad's control tool")
     parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "-p", "--pid", metavar="FILE", help="the daemon's main pid file (/run/keepalived.pid)"
+    )
+    parser.add_argument("--control-dir", metavar="DIR", help="the daemon's control directory")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
     sub = parser.add_subparsers(dest="command")
     dec = sub.add_parser("decode", help="decode and check the VRRP adverts in a pcap capture")
     dec.add_argument("pcap", help="a capture file (tcpdump -w)")
     dec.add_argument("--json", action="store_true", help="one JSON object per packet")
+    for name, text in (
+        ("status", "instances, BFD sessions, virtual and real servers"),
+        ("stats", "every counter"),
+        ("reload", "reload the configuration (SIGHUP to the daemon)"),
+    ):
+        sub.add_parser(name, help=text).add_argument("--json", action="store_true")
+    test = sub.add_parser("config-test", help="check the running daemon's configuration")
+    test.add_argument("-f", "--use-file", metavar="FILE", help="check FILE instead")
+    for name, text in (
+        ("demote", "the instance gives up mastership until promote or reload"),
+        ("promote", "undo demote"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("instance")
+        p.add_argument("--json", action="store_true")
+    for name, text in (
+        ("drain", "weight 0 for a real server (until undrain or reload)"),
+        ("undrain", "its weight back"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("address")
+        p.add_argument("port", type=int)
+        p.add_argument("--virtual-server", metavar="NAME", help="only in this virtual server")
+        p.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.version:
         print(version_text())
@@ -235,8 +288,28 @@ def ctl_main(argv: Sequence[str] | None = None) -> int:
         from pykad.tools.decode import decode_capture
 
         return decode_capture(args.pcap, as_json=args.json)
-    parser.print_help(sys.stderr)
-    return 2
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    from pykad import ctl
+
+    extra: dict[str, object] = {}
+    if args.command in ("demote", "promote"):
+        extra["instance"] = args.instance
+    elif args.command in ("drain", "undrain"):
+        extra.update(address=args.address, port=args.port)
+        if args.virtual_server:
+            extra["virtual_server"] = args.virtual_server
+    elif args.command == "config-test":
+        extra["file"] = args.use_file
+    return ctl.run(
+        args.command,
+        pid_file=args.pid,
+        directory=args.control_dir,
+        as_json=getattr(args, "json", False),
+        args=extra,
+        timeout=args.timeout,
+    )
 
 
 if __name__ == "__main__":

@@ -470,12 +470,12 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
                     if signum in STOP_SIGNALS:
                         service.stop()
                         break
-                if serving is not None:
-                    serving.cancel()
                     if signum == signal.SIGHUP:
                         await _reload_vrrp(service, opts)
                     else:
                         dumps.answer(signum)
+                if serving is not None:
+                    serving.cancel()
         log.info("Stopped")
     return 0
 

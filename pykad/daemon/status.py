@@ -85,15 +85,15 @@ def vrrp_handler(service: VrrpService, started: float) -> Handler:
         name = _instance_name(req)
         if name is None:
             return error("demote: which instance?")
-        text = service.demote(name)
-        return {"ok": True, "done": text} if text.startswith("(") else error(text)
+        done, text = service.demote(name)
+        return {"ok": True, "done": text} if done else error(text)
 
     def promote(req: Mapping[str, Any]) -> Reply:
         name = _instance_name(req)
         if name is None:
             return error("promote: which instance?")
-        text = service.promote(name)
-        return {"ok": True, "done": text} if text.startswith("(") else error(text)
+        done, text = service.promote(name)
+        return {"ok": True, "done": text} if done else error(text)
 
     return dispatch({"status": status, "stats": status, "demote": demote, "promote": promote})
 

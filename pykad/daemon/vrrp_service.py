@@ -1009,21 +1009,21 @@ class VrrpService:
 
     # --- runtime actions (the control socket) ----------------------------------------
 
-    def demote(self, name: str) -> str:
+    def demote(self, name: str) -> tuple[bool, str]:
         """Maintenance: the instance gives up mastership and stays BACKUP at the lowest
         priority (1) until :meth:`promote` or the next reload.  A master sends one
         priority 0 advert (the backups take over after their skew time, as on a stop),
         removes its VIPs and becomes BACKUP; a backup only lowers its priority.  An
-        address owner (priority 255) cannot be demoted.  Returns what was done
-        (``(NAME) ...``) or why not."""
+        address owner (priority 255) cannot be demoted.  Returns whether it was done,
+        and what was done or why not."""
         inst = self._by_name.get(name)
         if inst is None:
-            return f"no instance {name}"
+            return False, f"no instance {name}"
         r = inst.router
         if r.base_priority == PRIORITY_OWNER:
-            return f"({name}) is an address owner (priority 255): it cannot be demoted"
+            return False, f"({name}) is an address owner (priority 255): it cannot be demoted"
         if name in self.demoted:
-            return f"({name}) already demoted"
+            return False, f"({name}) is demoted already"
         self.demoted.add(name)
         now = now_us()
         log.info("(%s) demoted at run time (priority %d)", name, DEMOTED_PRIORITY)
@@ -1032,16 +1032,17 @@ class VrrpService:
         if r.state is State.MASTER:
             effects = [*effects, SendAdvert(0), *r.sync(State.BACKUP, now)]
         self._apply(inst, effects, now)
-        return f"({name}) demoted: {r.state.value} at priority {r.effective_priority}"
+        return True, f"({name}) demoted: {r.state.value} at priority {r.effective_priority}"
 
-    def promote(self, name: str) -> str:
+    def promote(self, name: str) -> tuple[bool, str]:
         """Undo :meth:`demote`: the priority tracking says again (with ``preempt``, a
-        higher-priority instance takes mastership back at its next Master_Down_Timer)."""
+        higher-priority instance takes mastership back at its next Master_Down_Timer).
+        Returns whether it was done, and what or why not."""
         inst = self._by_name.get(name)
         if inst is None:
-            return f"no instance {name}"
+            return False, f"no instance {name}"
         if name not in self.demoted:
-            return f"({name}) is not demoted"
+            return False, f"({name}) is not demoted"
         self.demoted.discard(name)
         log.info("(%s) promoted at run time", name)
         outcomes = {o.instance: o for o in self.tracker.outcomes()}
@@ -1056,7 +1057,7 @@ class VrrpService:
         now = now_us()
         self.fast.reclaim(inst)
         self._apply(inst, r.set_tracking(fault=fault, priority=priority, now=now), now)
-        return f"({name}) promoted: {r.state.value} at priority {r.effective_priority}"
+        return True, f"({name}) promoted: {r.state.value} at priority {r.effective_priority}"
 
     def reload(self, config: Config) -> None:
         """Apply a configuration read again (SIGHUP): only what changed, nothing else.
