@@ -123,6 +123,20 @@ def test_tcp_hung_server_times_out_after_connect_timeout(twin: ModuleType) -> No
         t0 = trio.current_time()
         assert await one(twin, port) == (7, twin.FAILED, "timeout", -1, 0)
         assert 0.19 <= trio.current_time() - t0 < 0.5
+        # a hung server does not hold up the others in the same loop
+        async with serve(lambda r: b"") as srv:
+            loop = twin.CheckLoop()
+            loop.add(1, socket.AF_INET, LOOPBACK, port, 0, TIMEOUT_US, 1_000_000)
+            loop.add(2, socket.AF_INET, LOOPBACK, srv.port, 0, TIMEOUT_US, 1_000_000)
+            t0 = trio.current_time()
+            loop.schedule(1, now_us(), False)
+            loop.schedule(2, now_us(), False)
+            (first,) = await outcomes(loop, 1)
+            assert first == (2, twin.OK, "", -1, 0)
+            assert trio.current_time() - t0 < 0.1
+            (second,) = await outcomes(loop, 1)
+            assert second == (1, twin.FAILED, "timeout", -1, 0)
+            loop.close()
 
     try:
         trio.run(main)
