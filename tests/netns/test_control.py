@@ -87,9 +87,7 @@ def test_status_stats_and_metrics(netns_lab: Topology, keepalived_lab: Keepalive
     assert control_dir.is_dir() and control_dir.stat().st_mode & 0o777 == 0o700
     assert (control_dir / "vrrp.sock").stat().st_mode & 0o777 == 0o600
 
-    wait_for(
-        lambda: status(a)["bfd"]["sessions"][0]["state"] == "UP", timeout=10, message="BFD up"
-    )
+    wait_for(lambda: status(a)["bfd"]["sessions"][0]["state"] == "UP", timeout=10, message="BFD up")
     st = status(a)
     inst = st["vrrp"]["instances"][0]
     assert (inst["name"], inst["state"], inst["priority"]) == ("VI_1", "MASTER", 150)
