@@ -90,6 +90,7 @@ ADVERT_INT = 1.0
 DELAY_LOOP = 20
 CONNECT_TIMEOUT = 5
 RS_PER_VS = 10
+SO_TIMESTAMP = 29  # Linux; the socket module does not name it
 GAP_LIMIT = 1.5 * ADVERT_INT
 SETTLE_S = 7.0  # past the start-up's second GARP round (garp_master_delay 5 s)
 CHANGES = ("a", "b", "c", "d")
@@ -276,7 +277,7 @@ def capture(out: Path) -> None:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_TIMESTAMP, 1)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
     stop = False
 
     def on_term(*_: object) -> None:
@@ -298,7 +299,7 @@ def capture(out: Path) -> None:
                     break
                 ts = time.time()
                 for level, kind, raw in anc:
-                    if level == socket.SOL_SOCKET and kind == socket.SO_TIMESTAMP:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP:
                         sec, usec = tv.unpack(raw[:16])
                         ts = sec + usec / 1e6
                 ethertype = data[12:14]
