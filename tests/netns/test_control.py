@@ -81,6 +81,19 @@ def pair(
     return a, b
 
 
+def scrape(lab: Topology, address: str) -> str:
+    """GET /metrics from inside A's namespace ("" until it answers)."""
+    done = lab.run(
+        "A",
+        sys.executable,
+        "-c",
+        f"import urllib.request; print(urllib.request.urlopen('http://{address}/metrics',"
+        " timeout=5).read().decode())",
+        check=False,
+    )
+    return done.stdout if done.returncode == 0 else ""
+
+
 def test_status_stats_and_metrics(netns_lab: Topology, keepalived_lab: KeepalivedLab) -> None:
     a, _ = pair(netns_lab, keepalived_lab, a_args=("--metrics-address", METRICS))
     control_dir = a.pid_files["parent"].with_suffix(".pykad")
@@ -103,18 +116,7 @@ def test_status_stats_and_metrics(netns_lab: Topology, keepalived_lab: Keepalive
     assert sent > 0
     assert "advert_sent" in ctl(a, "stats").stdout
 
-    def scrape() -> str:
-        done = netns_lab.run(
-            "A",
-            sys.executable,
-            "-c",
-            f"import urllib.request; print(urllib.request.urlopen('http://{METRICS}/metrics',"
-            " timeout=5).read().decode())",
-            check=False,
-        )
-        return done.stdout if done.returncode == 0 else ""
-
-    body = wait_for(scrape, timeout=10, message="the metrics endpoint")
+    body = wait_for(lambda: scrape(netns_lab, METRICS), timeout=10, message="the endpoint")
     assert 'pykad_child_up{child="vrrp"} 1.0' in body
     assert 'pykad_child_up{child="bfd"} 1.0' in body
     assert 'pykad_vrrp_instance_state{instance="VI_1"} 2.0' in body
@@ -161,14 +163,19 @@ def test_demote_promote_and_reload(netns_lab: Topology, keepalived_lab: Keepaliv
 def test_config_test_checks_the_running_daemon_s_file(
     netns_lab: Topology, keepalived_lab: KeepalivedLab
 ) -> None:
+    """The config also names the metrics address (the pykad keyword): -t accepts it and
+    the metrics child serves there."""
     netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
     a = keepalived_lab.start(
         (netns_lab, "A"),
-        vrrp_instance_config(priority=150, advert_int=0.1, version=3),
+        "global_defs {\n    pykad_metrics_address 127.0.0.1:19651\n}\n"
+        + vrrp_instance_config(priority=150, advert_int=0.1, version=3),
         name="A",
         program=(PYKAD,),
     )
     assert ctl(a, "config-test").returncode == 0
+    body = wait_for(lambda: scrape(netns_lab, "127.0.0.1:19651"), timeout=10, message="metrics")
+    assert 'pykad_child_up{child="vrrp"} 1.0' in body
     a.config_path.write_text("vrrp_instance VI_1 {\n    priority\n}\n")
     broken = ctl(a, "config-test", check=False)
     assert broken.returncode != 0, broken.stdout + broken.stderr
