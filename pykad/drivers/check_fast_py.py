@@ -67,6 +67,7 @@ import select
 import socket
 from dataclasses import dataclass, field
 
+from pykad.check.probes.connect import FAIL_ERRNOS, NETWORK_UNREACHABLE, SO_BINDTODEVICE, SO_MARK
 from pykad.check.probes.http import (
     MAX_BUFFER_LENGTH,
     extract_content_length,
@@ -98,21 +99,6 @@ STATUS_CODES = 600
 
 Outcome = tuple[int, int, str, int, int]
 
-SO_MARK = getattr(socket, "SO_MARK", 36)
-SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
-_FAIL_ERRNOS = frozenset(
-    {
-        errno.ENETUNREACH,
-        errno.EHOSTUNREACH,
-        errno.ECONNREFUSED,
-        errno.EHOSTDOWN,
-        errno.ENETDOWN,
-        errno.ECONNRESET,
-        errno.ECONNABORTED,
-        errno.ETIMEDOUT,
-    }
-)
-_UNREACHABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN})
 _HEAD_MAX = MAX_BUFFER_LENGTH - 1
 _READ = 65536
 _MAX_EVENTS = 256
@@ -343,7 +329,7 @@ class CheckLoop:
         return ""
 
     def _connect_failed(self, slot: _Slot, err: int, now_us: int, out: list[Outcome]) -> None:
-        if err not in _FAIL_ERRNOS:
+        if err not in FAIL_ERRNOS:
             text = f"socket connect error {err} - {os.strerror(err)}"
             self._finish(slot, now_us, out, SETUP, text)
         elif slot.request is None:
@@ -351,7 +337,7 @@ class CheckLoop:
             self._finish(slot, now_us, out, FAILED, text)
         elif err == errno.ETIMEDOUT:
             self._finish(slot, now_us, out, FAILED, "Timeout connecting")
-        elif err in _UNREACHABLE:
+        elif err in NETWORK_UNREACHABLE:
             self._finish(slot, now_us, out, FAILED, "HTTP_CHECK - network unreachable")
         else:
             self._finish(slot, now_us, out, FAILED, "Connection failed")

@@ -7,7 +7,6 @@ import importlib
 import math
 import socket
 from collections.abc import Callable
-from contextlib import suppress
 from types import ModuleType
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from unit.test_check_tcp_http import page, serve
+from unit.test_check_tcp_http import hung_port, page, serve
 
 from pykad.check.base import Target
 from pykad.check.probes import bulk, http, tcp
@@ -107,43 +106,27 @@ def test_tcp_success_refused_and_steady_absorption(twin: ModuleType) -> None:
 
 
 def test_tcp_hung_server_times_out_after_connect_timeout(twin: ModuleType) -> None:
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(0)
-    port = lsock.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        s = socket.socket()
-        s.setblocking(False)
-        with suppress(BlockingIOError):
-            s.connect(("127.0.0.1", port))
-        fillers.append(s)
-
     async def main() -> None:
-        t0 = trio.current_time()
-        assert await one(twin, port) == (7, twin.FAILED, "timeout", -1, 0)
-        assert 0.19 <= trio.current_time() - t0 < 0.5
-        # a hung server does not hold up the others in the same loop
-        async with serve(lambda r: b"") as srv:
-            loop = twin.CheckLoop()
-            loop.add(1, socket.AF_INET, LOOPBACK, port, 0, TIMEOUT_US, 1_000_000)
-            loop.add(2, socket.AF_INET, LOOPBACK, srv.port, 0, TIMEOUT_US, 1_000_000)
+        with hung_port() as port:
             t0 = trio.current_time()
-            loop.schedule(1, now_us(), False)
-            loop.schedule(2, now_us(), False)
-            (first,) = await outcomes(loop, 1)
-            assert first == (2, twin.OK, "", -1, 0)
-            assert trio.current_time() - t0 < 0.1
-            (second,) = await outcomes(loop, 1)
-            assert second == (1, twin.FAILED, "timeout", -1, 0)
-            loop.close()
+            assert await one(twin, port) == (7, twin.FAILED, "timeout", -1, 0)
+            assert 0.19 <= trio.current_time() - t0 < 0.5
+            # a hung server does not hold up the others in the same loop
+            async with serve(lambda r: b"") as srv:
+                loop = twin.CheckLoop()
+                loop.add(1, socket.AF_INET, LOOPBACK, port, 0, TIMEOUT_US, 1_000_000)
+                loop.add(2, socket.AF_INET, LOOPBACK, srv.port, 0, TIMEOUT_US, 1_000_000)
+                t0 = trio.current_time()
+                loop.schedule(1, now_us(), False)
+                loop.schedule(2, now_us(), False)
+                (first,) = await outcomes(loop, 1)
+                assert first == (2, twin.OK, "", -1, 0)
+                assert trio.current_time() - t0 < 0.1
+                (second,) = await outcomes(loop, 1)
+                assert second == (1, twin.FAILED, "timeout", -1, 0)
+                loop.close()
 
-    try:
-        trio.run(main)
-    finally:
-        for s in fillers:
-            s.close()
-        lsock.close()
+    trio.run(main)
 
 
 def test_setup_errors_carry_keepalived_s_messages(twin: ModuleType) -> None:

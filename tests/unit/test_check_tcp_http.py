@@ -14,8 +14,8 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,33 +146,39 @@ def test_tcp_connect_port_and_ip_override_the_target() -> None:
     run(main)
 
 
-def test_tcp_hung_server_costs_one_connect_timeout() -> None:
-    # A listener whose accept queue is full drops further SYNs: connect hangs.
+@contextmanager
+def hung_port() -> Iterator[int]:
+    """A loopback port whose listener's accept queue is full: it drops further SYNs,
+    so a connect to it hangs."""
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(0)
     port = lsock.getsockname()[1]
     fillers = []
-    for _ in range(3):
-        s = socket.socket()
-        s.setblocking(False)
-        with suppress(BlockingIOError):
-            s.connect(("127.0.0.1", port))
-        fillers.append(s)
-
-    async def main() -> None:
-        t0 = trio.current_time()
-        out = await tcp.probe(TcpCheck(connection=FAST), target("127.0.0.1", port))
-        elapsed = trio.current_time() - t0
-        assert (out.ok, out.reason) == (False, "timeout")
-        assert 0.19 <= elapsed < 0.5
-
     try:
-        run(main)
+        for _ in range(3):
+            s = socket.socket()
+            fillers.append(s)
+            s.setblocking(False)
+            with suppress(BlockingIOError):
+                s.connect(("127.0.0.1", port))
+        yield int(port)
     finally:
         for s in fillers:
             s.close()
         lsock.close()
+
+
+def test_tcp_hung_server_costs_one_connect_timeout() -> None:
+    async def main() -> None:
+        with hung_port() as port:
+            t0 = trio.current_time()
+            out = await tcp.probe(TcpCheck(connection=FAST), target("127.0.0.1", port))
+            elapsed = trio.current_time() - t0
+        assert (out.ok, out.reason) == (False, "timeout")
+        assert 0.19 <= elapsed < 0.5
+
+    run(main)
 
 
 def test_bind_failure_is_a_setup_error() -> None:

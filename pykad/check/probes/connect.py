@@ -36,6 +36,10 @@ from pykad.config.addresses import IPAddress
 from pykad.config.sections._lvs_model import Connection
 
 __all__ = [
+    "FAIL_ERRNOS",
+    "NETWORK_UNREACHABLE",
+    "SO_BINDTODEVICE",
+    "SO_MARK",
     "CheckerSetupError",
     "ConnectFailed",
     "destination",
@@ -50,7 +54,7 @@ __all__ = [
 SO_MARK = getattr(socket, "SO_MARK", 36)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 
-_FAIL_ERRNOS = frozenset(
+FAIL_ERRNOS = frozenset(
     {
         errno.ENETUNREACH,
         errno.EHOSTUNREACH,
@@ -63,6 +67,8 @@ _FAIL_ERRNOS = frozenset(
     }
 )
 """``connect()`` errnos keepalived counts as a failure of the server (connect_fail)."""
+NETWORK_UNREACHABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN})
+"""The failures HTTP_GET and SMTP_CHECK log as an unreachable network."""
 
 
 class ConnectFailed(Exception):
@@ -166,7 +172,7 @@ async def _connect(
     try:
         await sock.connect(addr)
     except OSError as exc:
-        if exc.errno in _FAIL_ERRNOS:
+        if exc.errno in FAIL_ERRNOS:
             raise ConnectFailed(
                 os.strerror(exc.errno),
                 timeout=exc.errno == errno.ETIMEDOUT,

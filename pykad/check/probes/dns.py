@@ -25,7 +25,6 @@ success logs nothing.
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
 import os
@@ -70,19 +69,6 @@ TYPE_CODES: dict[DnsType, int] = {
 }
 
 _HEADER = struct.Struct("!HHHHHH")
-
-_CONNECT_FAIL = frozenset(
-    {
-        errno.ENETUNREACH,
-        errno.EHOSTUNREACH,
-        errno.ECONNREFUSED,
-        errno.EHOSTDOWN,
-        errno.ENETDOWN,
-        errno.ECONNRESET,
-        errno.ECONNABORTED,
-        errno.ETIMEDOUT,
-    }
-)
 
 
 def encode_name(name: str) -> bytes:
@@ -145,7 +131,7 @@ async def _socket(check: DnsCheck, target: Target) -> trio.socket.SocketType | s
         await sock.connect(connect.sockaddr(address, port, conn.bind_if))
     except OSError as exc:
         sock.close()
-        if exc.errno in _CONNECT_FAIL:
+        if exc.errno in connect.FAIL_ERRNOS:
             return f"network unreachable for {pair(address, port)}"
         log.info("%s", failure_message(target, "UDP socket bind failed. Rescheduling."))
         raise connect.CheckerSetupError(

@@ -39,7 +39,6 @@ Differences from keepalived, deliberate or forced:
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import re
@@ -51,7 +50,13 @@ from ipaddress import IPv6Address
 import trio
 
 from pykad.check.base import Outcome, Target
-from pykad.check.probes.connect import ConnectFailed, destination, open_stream, timeout_seconds
+from pykad.check.probes.connect import (
+    NETWORK_UNREACHABLE,
+    ConnectFailed,
+    destination,
+    open_stream,
+    timeout_seconds,
+)
 from pykad.config.sections._lvs_model import HttpCheck, HttpProtocol, SslConfig, Url
 
 __all__ = [
@@ -81,8 +86,6 @@ MAX_BUFFER_LENGTH = 4096
 REGEX_SUBJECT_MAX = 16 * 1024 * 1024
 HTTP_STATUS_CODE_MIN = 100
 HTTP_STATUS_CODE_MAX = 599
-
-_NETWORK_UNREACHABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN})
 
 
 class HttpFailure(Exception):
@@ -364,7 +367,7 @@ async def _fetch(
     except ConnectFailed as exc:
         if exc.timeout:
             raise HttpFailure("Timeout connecting") from exc
-        if exc.errno in _NETWORK_UNREACHABLE:
+        if exc.errno in NETWORK_UNREACHABLE:
             raise HttpFailure("HTTP_CHECK - network unreachable") from exc
         raise HttpFailure("Connection failed") from exc
     stream: trio.abc.Stream = sock_stream

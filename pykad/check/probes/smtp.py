@@ -30,7 +30,6 @@ with that block's connection (:func:`connections`); pass one of them to
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
 
@@ -55,7 +54,6 @@ SMTP_BUFF_MAX = 512
 PREFIX = "SMTP_CHECK "
 """keepalived prepends this to every failure it logs (``smtp_final``)."""
 
-_UNREACHABLE = frozenset({errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH})
 """connect() errnos that come back at once: keepalived's "Network unreachable"."""
 
 
@@ -151,7 +149,7 @@ class _Dialogue:
 def _connect_failure(exc: connect.ConnectFailed, server: str, target: Target) -> str:
     if exc.timeout:
         return f"Connection timeout to server {server}"
-    if exc.errno in _UNREACHABLE:
+    if exc.errno in connect.NETWORK_UNREACHABLE:
         rs = pair(target.address, target.port)
         return f"Network unreachable for server {server} - real server {rs}"
     return f"Could not connect to server {server}"
