@@ -140,8 +140,8 @@ class Size:
         return f"{self.instances:,} instances / {self.real_servers:,} real servers"
 
 
-FULL = Size(1_000, 1_000, 3, 10.0)
-QUICK = Size(100, 100, 1, 8.0)
+FULL = Size(1_000, 1_000, 3, 12.0)
+QUICK = Size(100, 100, 1, 10.0)
 
 
 # ---------------------------------------------------------------- the configuration
