@@ -20,6 +20,12 @@ Owns the wire of pykad's runtime API and where its sockets live:
   fd from a trio task (:func:`serve_trio`); the BFD child, which runs a Cython
   loop without trio, polls it after each wake-up of that loop (the loop's own
   wake-up fd is an epoll set holding this fd, so nothing else changes in it).
+- in a trio child the server is *deferred*: :meth:`~ControlServer.serve_ready`
+  hands the complete requests back instead of answering them, and
+  :func:`serve_trio` answers each with an async handler (which may take
+  checkpoints: the VRRP child builds a status of thousands of instances in
+  slices, so its timers never wait for a whole reply), then
+  :meth:`~ControlServer.reply` writes it.
 - :func:`request`: the blocking client (``pykadctl``, the metrics process).
 """
 
@@ -31,7 +37,7 @@ import json
 import os
 import select
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +50,7 @@ MAX_CONNECTIONS = 32
 
 Reply = dict[str, Any]
 Handler = Callable[[Mapping[str, Any]], Reply]
+AsyncHandler = Callable[[Mapping[str, Any]], Awaitable[Reply]]
 
 
 def control_dir(main_pid_file: str | None, configured: str | None = None) -> str:
@@ -93,21 +100,52 @@ def dispatch(handlers: Mapping[str, Callable[[Mapping[str, Any]], Reply]]) -> Ha
     return handle
 
 
-def answer(handler: Handler, data: bytes) -> bytes:
-    """The reply bytes for one request's bytes (pure: parsing, the handler, encoding)."""
+def parse(data: bytes) -> tuple[dict[str, Any] | None, Reply | None]:
+    """A request's bytes as an object, or the error reply if they are not one."""
     try:
         req = json.loads(data.decode())
     except (UnicodeDecodeError, ValueError) as e:
-        reply = error(f"bad request: {e}")
-    else:
-        if not isinstance(req, dict):
-            reply = error("bad request: not a JSON object")
-        else:
-            try:
-                reply = handler(req)
-            except Exception as e:  # a bug in one command must not kill the child
-                reply = error(f"{type(e).__name__}: {e}")
+        return None, error(f"bad request: {e}")
+    if not isinstance(req, dict):
+        return None, error("bad request: not a JSON object")
+    return req, None
+
+
+def encode(reply: Reply) -> bytes:
     return (json.dumps(reply, separators=(",", ":")) + "\n").encode()
+
+
+def answer(handler: Handler, data: bytes) -> bytes:
+    """The reply bytes for one request's bytes (pure: parsing, the handler, encoding)."""
+    req, bad = parse(data)
+    if req is None:
+        return encode(bad or error("bad request"))
+    try:
+        reply = handler(req)
+    except Exception as e:  # a bug in one command must not kill the child
+        reply = error(f"{type(e).__name__}: {e}")
+    return encode(reply)
+
+
+async def answer_async(handler: AsyncHandler, data: bytes) -> bytes:
+    """:func:`answer` with an async handler."""
+    req, bad = parse(data)
+    if req is None:
+        return encode(bad or error("bad request"))
+    try:
+        reply = await handler(req)
+    except Exception as e:
+        reply = error(f"{type(e).__name__}: {e}")
+    return encode(reply)
+
+
+def sync_handler(handler: Handler) -> AsyncHandler:
+    """A synchronous handler for :func:`serve_trio`."""
+
+    async def handle(req: Mapping[str, Any]) -> Reply:
+        return handler(req)
+
+    return handle
 
 
 @dataclass(eq=False)
@@ -116,12 +154,16 @@ class _Conn:
     inbox: bytearray = field(default_factory=bytearray)
     outbox: bytes = b""
     replied: bool = False
+    """The request is complete: no more reading."""
+    answered: bool = False
+    """The reply is known (being written)."""
 
 
 class ControlServer:
     """A Unix stream socket served without blocking (see the module's docstring)."""
 
-    def __init__(self, path: str, handler: Handler) -> None:
+    def __init__(self, path: str, handler: Handler | None) -> None:
+        """``handler`` None: deferred (``serve_ready`` returns the requests)."""
         self.path = path
         self.handler = handler
         self.requests = 0
@@ -139,13 +181,16 @@ class ControlServer:
         self._epoll = select.epoll()
         self._epoll.register(self._listener.fileno(), select.EPOLLIN)
         self._conns: dict[int, _Conn] = {}
+        self._deferred: list[tuple[int, bytes]] = []
 
     def fileno(self) -> int:
         """Readable when :meth:`serve_ready` has something to do."""
         return self._epoll.fileno()
 
-    def serve_ready(self) -> None:
-        """Do what is ready now: accept, read, answer, write; never blocks."""
+    def serve_ready(self) -> list[tuple[int, bytes]]:
+        """Do what is ready now: accept, read, answer, write; never blocks.  Deferred,
+        returns the complete requests (connection, bytes) for :meth:`reply`."""
+        self._deferred = []
         for fd, events in self._epoll.poll(0):
             if fd == self._listener.fileno():
                 self._accept()
@@ -155,8 +200,15 @@ class ControlServer:
                 continue
             if not conn.replied and events & (select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP):
                 self._read(conn)
-            if conn.replied:
+            if conn.answered:
                 self._write(conn)
+        return self._deferred
+
+    def reply(self, fd: int, data: bytes) -> None:
+        """Answer the deferred request of connection ``fd`` (gone meanwhile: dropped)."""
+        conn = self._conns.get(fd)
+        if conn is not None and not conn.answered:
+            self._reply(conn, data)
 
     def _accept(self) -> None:
         while True:
@@ -191,14 +243,20 @@ class ControlServer:
             if end >= 0 or (not data and conn.inbox):
                 line = bytes(conn.inbox[: end if end >= 0 else len(conn.inbox)])
                 self.requests += 1
-                self._reply(conn, answer(self.handler, line))
+                if self.handler is None:
+                    conn.replied = True  # read no more; the reply comes by reply()
+                    self._epoll.modify(conn.sock.fileno(), 0)
+                    self._deferred.append((conn.sock.fileno(), line))
+                else:
+                    self._reply(conn, answer(self.handler, line))
                 return
             if not data:
                 self._close(conn)
                 return
 
     def _reply(self, conn: _Conn, data: bytes) -> None:
-        conn.outbox, conn.replied = data, True
+        conn.outbox, conn.replied, conn.answered = data, True, True
+        conn.inbox.clear()
         self._epoll.modify(conn.sock.fileno(), select.EPOLLOUT)
         self._write(conn)
 
@@ -229,7 +287,7 @@ class ControlServer:
             os.unlink(self.path)
 
 
-def open_server(directory: str | None, child: str, handler: Handler) -> ControlServer | None:
+def open_server(directory: str | None, child: str, handler: Handler | None) -> ControlServer | None:
     """This child's server, or None (no directory, or the socket cannot be made:
     the daemon runs on without its control socket, and says so)."""
     if directory is None:
@@ -243,32 +301,34 @@ def open_server(directory: str | None, child: str, handler: Handler) -> ControlS
         return None
 
 
-async def serve_trio(server: ControlServer) -> None:
-    """Serve ``server`` from a trio task until cancelled (then close it)."""
+async def serve_trio(server: ControlServer, handler: AsyncHandler) -> None:
+    """Serve the deferred ``server`` from a trio task until cancelled (then close it);
+    requests are answered one after the other by ``handler``."""
     import trio
 
     try:
         while True:
             await trio.lowlevel.wait_readable(server.fileno())
-            server.serve_ready()
+            for fd, data in server.serve_ready():
+                server.reply(fd, await answer_async(handler, data))
     finally:
         trio.lowlevel.notify_closing(server.fileno())
         server.close()
 
 
-def start_trio(nursery: Any, directory: str | None, child: str, handler: Handler) -> Any:
+def start_trio(nursery: Any, directory: str | None, child: str, handler: AsyncHandler) -> Any:
     """Serve this child's socket in ``nursery`` (a ``trio.Nursery``); the task's
     ``trio.CancelScope`` (cancel it to stop serving), or None if there is no socket."""
     import trio
 
-    server = open_server(directory, child, handler)
+    server = open_server(directory, child, None)
     if server is None:
         return None
     scope = trio.CancelScope()
 
     async def serve() -> None:
         with scope:
-            await serve_trio(server)
+            await serve_trio(server, handler)
 
     nursery.start_soon(serve)
     return scope

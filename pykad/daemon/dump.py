@@ -403,7 +403,9 @@ def _group(configured: object, family: int) -> str:
     return str(MCAST_GROUP4 if family == 4 else MCAST_GROUP6)
 
 
-def _stats(service: VrrpService, inst: Instance) -> InstanceStats:
+def instance_stats(service: VrrpService, inst: Instance) -> InstanceStats:
+    """keepalived's counters of one running instance (the router's, the fast path's and
+    the service's together)."""
     r = inst.router.statistics()
     counts: dict[str, int] = dict.fromkeys((f.name for f in fields(InstanceStats)), 0)
     counts["advert_rcvd"] = r.adverts_received
@@ -497,7 +499,7 @@ def snapshot(
                 auth_type=auth,
                 auth_data=c.auth_pass or "",
                 vipset=vipset,
-                stats=_stats(service, inst),
+                stats=instance_stats(service, inst),
             )
         )
     return out

@@ -2,10 +2,12 @@
 
 Owns the request handlers of the three children (``daemon.control`` carries
 them): ``status``, ``stats`` and the runtime actions.  Reading is cheap and
-never changes the service (a snapshot of its objects at one moment, built in
-the child's own loop, so it is consistent); the actions call the service's
+never changes the service (read in the child's own loop: each record is one
+object at one moment; the VRRP child's is built in slices, ``SLICE``
+instances at a time, so that its timers run in between); the actions call the service's
 own methods (``VrrpService.demote`` / ``promote``, ``CheckService.drain`` /
-``undrain``), which say what they did.  No I/O and no clock here.
+``undrain``), which say what they did.  No I/O and no clock here (the VRRP
+status only takes trio checkpoints).
 
 The replies (every key stable, ``pykadctl --json`` prints them merged):
 
@@ -29,42 +31,55 @@ from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
 from pykad.daemon import dump
-from pykad.daemon.control import Reply, dispatch, error
+from pykad.daemon.control import Reply, dispatch, error, sync_handler
 
 if TYPE_CHECKING:
     from pykad.daemon.bfd_service import BfdService
     from pykad.daemon.check_service import CheckService
-    from pykad.daemon.control import Handler
-    from pykad.daemon.vrrp_service import VrrpService
+    from pykad.daemon.control import AsyncHandler, Handler
+    from pykad.daemon.vrrp_service import Instance, VrrpService
 
 
 # --------------------------------------------------------------------------- VRRP
 
 
-def vrrp_status(service: VrrpService, started: float) -> Reply:
-    snaps = {s.name: s for s in dump.snapshot(service, transitions={}, started=started)}
+SLICE = 64
+"""Instances per slice of a VRRP status: the loop takes a checkpoint between slices."""
+
+
+def instance_status(service: VrrpService, inst: Instance, started: float) -> Reply:
+    """One instance's record (see the module's docstring)."""
+    r = inst.router
+    state = r.state.value
+    master = r.master_address if state == "BACKUP" else None
+    return {
+        "name": inst.name,
+        "state": state,
+        "vrid": inst.conf.vrid,
+        "interface": inst.conf.interface or inst.interface.name,
+        "priority": r.base_priority,
+        "effective_priority": r.effective_priority,
+        "demoted": inst.name in service.demoted,
+        "vips": [str(a.address) for a in inst.conf.virtual_ipaddresses],
+        "master": str(ip_address(master)) if master else None,
+        "transitions": inst.transitions,
+        "last_transition": inst.last_transition or started,
+        "stats": dataclasses.asdict(dump.instance_stats(service, inst)),
+        "errors": dict(r.statistics().dropped),
+    }
+
+
+async def vrrp_status(service: VrrpService, started: float) -> Reply:
+    """Every instance, built :data:`SLICE` at a time with a trio checkpoint in between
+    (a status of thousands of instances never holds the adverts up); each record is
+    one instance at one moment."""
+    import trio
+
     out = []
-    for inst in service.instances:
-        s = snaps[inst.name]
-        r = inst.router
-        master = r.master_address if r.state.value == "BACKUP" else None
-        out.append(
-            {
-                "name": inst.name,
-                "state": s.state,
-                "vrid": s.vrid,
-                "interface": s.interface,
-                "priority": s.base_priority,
-                "effective_priority": s.effective_priority,
-                "demoted": inst.name in service.demoted,
-                "vips": [str(a.address) for a in inst.conf.virtual_ipaddresses],
-                "master": str(ip_address(master)) if master else None,
-                "transitions": inst.transitions,
-                "last_transition": inst.last_transition or started,
-                "stats": dataclasses.asdict(s.stats),
-                "errors": dict(r.statistics().dropped),
-            }
-        )
+    for k, inst in enumerate(list(service.instances)):
+        if k and k % SLICE == 0:
+            await trio.lowlevel.checkpoint()
+        out.append(instance_status(service, inst, started))
     return {
         "ok": True,
         "instances": out,
@@ -77,25 +92,20 @@ def _instance_name(req: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def vrrp_handler(service: VrrpService, started: float) -> Handler:
-    def status(req: Mapping[str, Any]) -> Reply:
-        return vrrp_status(service, started)
-
-    def demote(req: Mapping[str, Any]) -> Reply:
+def vrrp_handler(service: VrrpService, started: float) -> AsyncHandler:
+    async def handle(req: Mapping[str, Any]) -> Reply:
+        cmd = req.get("cmd")
+        if cmd in ("status", "stats"):
+            return await vrrp_status(service, started)
+        if cmd not in ("demote", "promote"):
+            return error(f"unknown command {cmd!r}")
         name = _instance_name(req)
         if name is None:
-            return error("demote: which instance?")
-        done, text = service.demote(name)
+            return error(f"{cmd}: which instance?")
+        done, text = service.demote(name) if cmd == "demote" else service.promote(name)
         return {"ok": True, "done": text} if done else error(text)
 
-    def promote(req: Mapping[str, Any]) -> Reply:
-        name = _instance_name(req)
-        if name is None:
-            return error("promote: which instance?")
-        done, text = service.promote(name)
-        return {"ok": True, "done": text} if done else error(text)
-
-    return dispatch({"status": status, "stats": status, "demote": demote, "promote": promote})
+    return handle
 
 
 # --------------------------------------------------------------------------- checkers
@@ -138,7 +148,12 @@ def check_status(service: CheckService) -> Reply:
     }
 
 
-def check_handler(service: CheckService) -> Handler:
+def check_handler(service: CheckService) -> AsyncHandler:
+    """The checker child's commands (each answered at once: no slices)."""
+    return sync_handler(check_commands(service))
+
+
+def check_commands(service: CheckService) -> Handler:
     def status(req: Mapping[str, Any]) -> Reply:
         return check_status(service)
 

@@ -33,7 +33,7 @@ async def test_drain_sets_weight_zero_until_undrain_or_reload(tmp_path: Path) ->
     cfg = config(tmp_path, vs_block([a, b]))
     ipvs = FakeIpvs()
     service = CheckService(cfg, ipvs, rand=lambda: 0.0)
-    handle = status.check_handler(service)
+    handle = status.check_commands(service)
     async with trio.open_nursery() as nursery:
         await nursery.start(service.run)
         assert dest_weights(ipvs) == {a: 1, b: 2}

@@ -114,3 +114,51 @@ def test_request_errors(tmp_path: Path) -> None:
             control.request(path, {"cmd": "status"}, timeout=0.2)
     finally:
         mute.close()
+
+
+def raw_request(path: str, data: bytes) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(path)
+        sock.sendall(data)
+        reply: dict[str, Any] = json.loads(sock.makefile("rb").read())
+    return reply
+
+
+def test_deferred_server_answers_with_an_async_handler(tmp_path: Path) -> None:
+    """The trio children's way: requests handed back, answered by an async handler that
+    takes checkpoints (other tasks run meanwhile), then written."""
+    import trio
+
+    path = str(tmp_path / "check.sock")
+    ticks: list[int] = []
+
+    async def handler(req: Mapping[str, Any]) -> dict[str, Any]:
+        for _ in range(3):
+            await trio.sleep(0.01)  # another task runs in between
+        return {"ok": True, "cmd": req["cmd"], "ticks": len(ticks)}
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(1)
+            await trio.sleep(0.001)
+
+    async def main() -> list[dict[str, Any]]:
+        async with trio.open_nursery() as nursery:
+            scope = control.start_trio(nursery, str(tmp_path), "check", handler)
+            assert scope is not None
+            nursery.start_soon(ticker)
+            replies = [
+                await trio.to_thread.run_sync(control.request, path, {"cmd": f"c{i}"})
+                for i in range(3)
+            ]
+            bad = await trio.to_thread.run_sync(raw_request, path, b"[1]\n")
+            replies.append(bad)
+            nursery.cancel_scope.cancel()
+        return replies
+
+    replies = trio.run(main)
+    assert [r["cmd"] for r in replies[:3]] == ["c0", "c1", "c2"]
+    assert all(r["ok"] and r["ticks"] > 0 for r in replies[:3])
+    assert replies[3] == {"ok": False, "error": "bad request: not a JSON object"}
+    assert not os.path.exists(path)  # closed with its task

@@ -1,0 +1,100 @@
+"""``pykadctl`` against the checker child inside the VM: real IPVS, real real servers.
+
+Run by tests/vm/test_control_vm.py in one boot (the host ignores this folder).
+Uses the topology and helpers of test_check_daemon.py (the same real servers);
+pykad runs as ``pykad -n -l -C`` with its own pid files, so its control
+directory is ``p.pykad`` next to them.  ``status`` shows the virtual and real
+servers with their health and weights; ``drain`` gives a real server weight 0
+in the kernel's table (one edit; its connections and checkers go on), ``undrain``
+its weight back, and a reload forgets a drain.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vm.guest import test_check_daemon as cd
+
+from pykad.kernel.ipvs import IpvsSocket
+
+lab = cd.lab  # the module-scoped real servers fixture
+
+PYKADCTL = str(Path(sys.executable).with_name("pykadctl"))
+
+
+def ctl(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYKADCTL, "-p", str(work / "p.pid"), "--timeout", "30", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def status(work: Path) -> dict[str, Any]:
+    done = ctl(work, "status", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    reply: dict[str, Any] = json.loads(done.stdout)
+    return reply
+
+
+def test_status_drain_undrain_and_reload(lab: cd.Servers, tmp_path: Path) -> None:
+    conf = tmp_path / "keepalived.conf"
+    cd.write_config(conf)
+    rs1, rs2 = (f"{cd.RS[n]}:8080" for n in ("rs1", "rs2"))
+    ipvs = IpvsSocket()
+    ipvs.flush()
+    pykad = cd.start_pykad(conf, tmp_path)
+    try:
+
+        def weights(want: dict[str, int]) -> Callable[[], bool]:
+            return lambda: cd.dests(ipvs.dump(), cd.VIP, 80) == want
+
+        cd.wait_for("the table", weights({rs1: 1, rs2: 1}), 60)
+
+        def healthy() -> bool:
+            vss = status(tmp_path)["check"]["virtual_servers"]
+            return all(rs["alive"] for rs in vss[0]["real_servers"])
+
+        cd.wait_for("both healthy", healthy, 60)
+        st = status(tmp_path)
+        assert set(st) == {"check"}  # -C: the checker child only
+        vs = st["check"]["virtual_servers"][0]
+        assert vs["quorum_up"] is True
+        assert [(r["address"], r["port"], r["ipvs_weight"]) for r in vs["real_servers"]] == [
+            (cd.RS["rs1"], 8080, 1),
+            (cd.RS["rs2"], 8080, 1),
+        ]
+        assert cd.RS["rs1"] in ctl(tmp_path, "status").stdout
+
+        done = ctl(tmp_path, "drain", cd.RS["rs1"], "8080")
+        assert done.returncode == 0, done.stdout + done.stderr
+        cd.wait_for(
+            "rs1 drained", lambda: cd.dests(ipvs.dump(), cd.VIP, 80) == {rs1: 0, rs2: 1}, 10
+        )
+        rs = status(tmp_path)["check"]["virtual_servers"][0]["real_servers"][0]
+        assert rs["drained"] is True and rs["ipvs_weight"] == 0 and rs["alive"] is True
+        # only rs2 gets new connections now
+        assert set(cd.fetch("client", cd.VIP, 4)) - {""} == {"hello from rs2"}
+
+        assert ctl(tmp_path, "undrain", cd.RS["rs1"], "8080").returncode == 0
+        cd.wait_for("rs1 back", weights({rs1: 1, rs2: 1}), 10)
+        assert ctl(tmp_path, "drain", "203.0.113.99", "8080").returncode == 1
+
+        # a reload forgets the drain
+        ctl(tmp_path, "drain", cd.RS["rs2"], "8080")
+        cd.wait_for(
+            "rs2 drained", lambda: cd.dests(ipvs.dump(), cd.VIP, 80) == {rs1: 1, rs2: 0}, 10
+        )
+        pykad.signal(signal.SIGHUP)
+        cd.wait_for("the reload", weights({rs1: 1, rs2: 1}), 30)
+    finally:
+        assert pykad.stop() == 0, pykad.text()[-3000:]
+        ipvs.flush()
+        ipvs.close()
