@@ -34,12 +34,14 @@ from pykad.config.sections._lvs_model import Checker, Url
 
 __all__ = [
     "BOOTSTRAP_DELAY_US",
+    "MISC_NOTE",
     "TCP",
     "Effect",
     "HttpSchedule",
     "Layer4Kind",
     "Layer4Schedule",
     "Log",
+    "MiscSchedule",
     "NextAttempt",
     "Schedule",
     "StateUpdate",
@@ -353,4 +355,58 @@ class HttpSchedule(_Base):
         return effects
 
 
-Schedule = Layer4Schedule | HttpSchedule
+MISC_NOTE = "\x00"
+"""Where a MISC_CHECK failure's reason takes the retry note (``misc.log_line``)."""
+
+
+@dataclass(slots=True)
+class MiscSchedule(_Base):
+    """MISC_CHECK: check_misc.c ``misc_check_child_thread``.
+
+    Unlike the other checkers, the next run is timed from the *start* of the last
+    one (``last_ran``): ``delay_before_retry`` while retrying, else ``delay_loop``
+    (at once if that is past).  A failure while down neither logs nor retries.
+    The lines are the script's: ``success_line`` when the checker comes up, the
+    failure's reason (``misc.log_line`` with :data:`MISC_NOTE` where keepalived
+    2.2.7 puts " after N retries") when it goes down, or at every failed retry
+    with log_all_failures (keepalived then logs the same note).
+    """
+
+    success_line: str = ""
+    last_ran_us: int = field(init=False, default=0)
+
+    @property
+    def quiet_success(self) -> bool:
+        """Never: a MISC_CHECK's success may change the real server's weight."""
+        return False
+
+    def start(self, now_us: int, random_fraction: float) -> list[Effect]:
+        """The first run, after the bootstrap delay and a random part of warmup."""
+        self.last_ran_us = first_attempt_at(self.timing, now_us, random_fraction)
+        return [NextAttempt(self.last_ran_us)]
+
+    def attempt_done(self, now_us: int, ok: bool, reason: str = "failed") -> list[Effect]:
+        """The run that started at ``last_ran_us`` ended at ``now_us``."""
+        t, st = self.timing, self.state
+        effects: list[Effect] = []
+        note = f" after {t.retry} retries" if t.retry else ""
+        if ok:
+            if not st.is_up or not st.has_run:
+                effects += [Log(self.success_line), self._update(True)]
+            st.retry_it = 0
+        elif st.is_up or not st.has_run:
+            if st.retry_it < t.retry:
+                st.retry_it += 1
+                if t.log_all_failures:
+                    effects.append(Log(reason.replace(MISC_NOTE, note)))
+            else:
+                st.retry_it = 0
+                effects += [Log(reason.replace(MISC_NOTE, note)), self._update(False)]
+        st.has_run = True
+        delay = t.delay_before_retry_us if st.retry_it else t.delay_loop_us
+        self.last_ran_us = max(self.last_ran_us + delay, now_us + 1)
+        effects.append(NextAttempt(self.last_ran_us))
+        return effects
+
+
+Schedule = Layer4Schedule | HttpSchedule | MiscSchedule

@@ -311,3 +311,35 @@ def test_quiet_success_means_a_success_only_schedules_the_next_attempt(
         sched.attempt_done(now, ok)
     if not http or urls == 1:
         assert quiet_seen  # three successes in a row always reach it
+
+
+def test_misc_schedule_follows_keepalived_2_2_7_timeline() -> None:
+    """The timeline keepalived 2.2.7 logged for a MISC_CHECK (delay_loop 2, retry 2,
+    delay_before_retry 1) whose script failed from t=7 s to t=14 s: runs timed from the
+    start of the last one, retries 1 s apart, the third failure final with the
+    retry note, no line and no retry while down, "succeeded" when it is back."""
+    from pykad.check.schedule import MISC_NOTE, MiscSchedule
+
+    timing = Timing(retry=2, delay_loop_us=2 * S, warmup_us=0, delay_before_retry_us=1 * S)
+    sched = MiscSchedule(timing, CHK, success_line="up")
+    failed = f"Misc check by [/ok.sh] failed{MISC_NOTE} (exited with status 1)."
+    (first,) = sched.start(0, 0.0)
+    assert first == NextAttempt(1 * S)
+    runs: list[tuple[int, list[str], list[bool]]] = []
+    at = first.at_us
+    while at < 17 * S:
+        ok = not 7 * S <= at < 14 * S
+        effects = sched.attempt_done(at + 100_000, ok, "" if ok else failed)  # 0.1 s a run
+        runs.append((at // S, logs(effects), [u.up for u in updates(effects)]))
+        at = nxt(effects).at_us
+    assert runs == [
+        (1, ["up"], [True]),
+        (3, [], []),
+        (5, [], []),
+        (7, [], []),
+        (8, [], []),
+        (9, ["Misc check by [/ok.sh] failed after 2 retries (exited with status 1)."], [False]),
+        (11, [], []),
+        (13, [], []),
+        (15, ["up"], [True]),
+    ]

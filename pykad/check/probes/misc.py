@@ -22,8 +22,8 @@ keepalived's rules, kept here:
 - A script that cannot be exec'd is a success (keepalived's child exits 0).
 
 The log line is ``Misc check for [<rs> VS <vs>] by [<script>] <how><retry note>
-(<reason> <code>).``; the retry note depends on the schedule
-(:func:`retry_note`).
+(<reason> <code>).``; the retry note (keepalived 2.2.7: " after N retries" on a
+failure when retry is set) is the schedule's (``schedule.MiscSchedule``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import trio
 
 from pykad.check.base import Outcome, Target
 from pykad.check.probes.dgram import format_rs, format_vs
+from pykad.check.schedule import MISC_NOTE
 from pykad.config.sections._lvs_model import MiscCheck
 from pykad.drivers.notify import UserIds, resolve_user
 from pykad.drivers.process import ScriptResult, signal_group, spawn_detached
@@ -48,7 +49,6 @@ __all__ = [
     "judge",
     "log_line",
     "probe",
-    "retry_note",
     "run",
 ]
 
@@ -93,25 +93,9 @@ def judge(result: ScriptResult, dynamic: bool) -> MiscResult:
     return MiscResult(False, "failed", "due to signal", sig)
 
 
-def retry_note(retry: int, retry_it: int, success: bool = False) -> str:
-    """The part keepalived puts after ``failed``/``timed out``.
-
-    ``retry_it`` as keepalived has it after the attempt: 1 after a failed
-    scheduled check, n + 1 after the n-th failed retry, 0 after the last.
-    """
-    if success:
-        return ""
-    if not retry:
-        return " with retry disabled"
-    if retry_it == 1:
-        return f", will do {retry} {'retry' if retry == 1 else 'retries'}"
-    if retry_it > 1:
-        return f" on retry {retry_it - 1}/{retry}"
-    return f" after {retry} {'retry' if retry == 1 else 'retries'}"
-
-
 def log_line(target: Target, script: str, result: MiscResult, note: str = "") -> str:
-    """keepalived's line for a run (``note``: :func:`retry_note`)."""
+    """keepalived's line for a run (``note``: the retry note, or ``schedule.MISC_NOTE``
+    where the schedule puts it)."""
     head = f"Misc check for [{format_rs(target)} VS {format_vs(target)}] by [{script}] {result.how}"
     if result.reason is not None:
         return f"{head}{note} ({result.reason} {result.code})."
@@ -166,7 +150,8 @@ async def probe(
 ) -> Outcome:
     """One run of the script (see :func:`run`).
 
-    The reason of a failure is keepalived's log line without the retry note.
+    The reason of a failure is keepalived's log line, with ``schedule.MISC_NOTE``
+    where the schedule puts its retry note.
     ``weight``: with ``misc_dynamic``, ``status - 2`` after exit 2..255; None
     otherwise, which means the configured weight (keepalived puts it back after
     exit 0 and when the checker goes down).
@@ -174,4 +159,4 @@ async def probe(
     result = await run(check, default_user=default_user, vs_delay_loop_us=vs_delay_loop_us)
     if result.ok:
         return Outcome(ok=True, weight=result.weight)
-    return Outcome(ok=False, reason=log_line(target, check.script.argv[0], result))
+    return Outcome(ok=False, reason=log_line(target, check.script.argv[0], result, MISC_NOTE))

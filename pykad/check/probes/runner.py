@@ -21,9 +21,8 @@ from typing import Any, NoReturn
 import trio
 
 from pykad.check.base import Outcome, Probe, Target
-from pykad.check.probes import ping, tcp, udp
+from pykad.check.probes import misc, ping, tcp, udp
 from pykad.check.probes.connect import CheckerSetupError
-from pykad.check.probes.misc import TERMINATE_GRACE_S
 from pykad.check.schedule import (
     TCP,
     Effect,
@@ -31,6 +30,7 @@ from pykad.check.schedule import (
     Layer4Kind,
     Layer4Schedule,
     Log,
+    MiscSchedule,
     NextAttempt,
     Schedule,
     StateUpdate,
@@ -57,7 +57,7 @@ def attempt_timeout_us(check: Any) -> int:
     this is only a backstop beyond that, so its own verdict is the one logged."""
     if isinstance(check, MiscCheck):
         own = check.timeout_us or check.delay_loop_us
-        return own + int(TERMINATE_GRACE_S * 1_000_000) + MISC_MARGIN_US
+        return own + int(misc.TERMINATE_GRACE_S * 1_000_000) + MISC_MARGIN_US
     conn = getattr(check, "connection", None)
     if conn is not None:
         return int(conn.connect_timeout_us)
@@ -79,6 +79,9 @@ def make_schedule(
         return HttpSchedule(
             timing, chk, target.virtual_server, urls=check.urls, fast_recovery=check.fast_recovery
         )
+    if isinstance(check, MiscCheck):
+        up = misc.log_line(target, check.script.argv[0], misc.MiscResult(True, "succeeded"))
+        return MiscSchedule(timing, chk, target.virtual_server, success_line=up)
     if kind is None:
         kind = (
             udp.KIND
