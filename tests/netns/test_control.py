@@ -27,6 +27,11 @@ PYKADCTL = str(Path(sys.executable).with_name("pykadctl"))
 VIP = ipaddress.ip_interface("192.0.2.10/24")
 ADDRESS = {"A": "192.0.2.1", "B": "192.0.2.2"}
 METRICS = "127.0.0.1:19650"
+DROP_BFD_FROM_B = """
+table inet lab {
+    chain in { type filter hook input priority -300; ip saddr 192.0.2.2 udp dport 3784 drop; }
+}
+"""
 
 
 def bfd_to(peer: str, node: str) -> str:
@@ -129,6 +134,15 @@ def test_status_stats_and_metrics(netns_lab: Topology, keepalived_lab: Keepalive
     )
     assert scraped >= sent
 
+    # a BFD flap: counted by the BFD child, seen by pykadctl and the metrics
+    netns_lab.nft("A", DROP_BFD_FROM_B)
+    wait_for(lambda: status(a)["bfd"]["sessions"][0]["state"] == "DOWN", timeout=5)
+    netns_lab.nft("A", "delete table inet lab")
+    wait_for(lambda: status(a)["bfd"]["sessions"][0]["state"] == "UP", timeout=10)
+    assert status(a)["bfd"]["sessions"][0]["flaps"] == 1
+    flapped = 'pykad_bfd_session_flaps_total{neighbor="192.0.2.2",session="to_b"} 1.0'
+    assert flapped in scrape(netns_lab, METRICS)
+
 
 def test_demote_promote_and_reload(netns_lab: Topology, keepalived_lab: KeepalivedLab) -> None:
     a, b = pair(netns_lab, keepalived_lab)
@@ -187,3 +201,23 @@ def test_no_daemon(tmp_path: Path) -> None:
         [PYKADCTL, "-p", str(tmp_path / "none.pid"), "status"], capture_output=True, text=True
     )
     assert done.returncode == 3 and "no daemon" in done.stderr
+
+
+def test_an_address_owner_cannot_be_demoted(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
+    a = keepalived_lab.start(
+        (netns_lab, "A"),
+        vrrp_instance_config(priority=255, advert_int=0.1, version=3),
+        name="A",
+        program=(PYKAD,),
+    )
+    a.wait_for_state("VI_1", "MASTER", timeout=10)
+    refused = ctl(a, "demote", "VI_1", check=False)
+    assert refused.returncode == 1 and "address owner" in refused.stderr
+    assert ctl(a, "promote", "VI_1", check=False).returncode == 1  # not demoted
+    inst = instance(a)
+    assert (inst["state"], inst["effective_priority"], inst["demoted"]) == ("MASTER", 255, False)
+    as_json = json.loads(ctl(a, "demote", "VI_1", "--json", check=False).stdout)
+    assert as_json["ok"] is False and "address owner" in as_json["error"]
