@@ -36,6 +36,7 @@ __all__ = [
     "BOOTSTRAP_DELAY_US",
     "MISC_NOTE",
     "TCP",
+    "DnsSchedule",
     "Effect",
     "HttpSchedule",
     "Layer4Kind",
@@ -44,6 +45,7 @@ __all__ = [
     "MiscSchedule",
     "NextAttempt",
     "Schedule",
+    "SmtpSchedule",
     "StateUpdate",
     "Timing",
     "first_attempt_at",
@@ -181,6 +183,13 @@ class _Base:
         st.is_up = up
         return effect
 
+    @property
+    def quiet_success(self) -> bool:
+        """A success now would change nothing and log nothing: its only effect would be
+        the next attempt ``delay_loop`` later (a bulk runner may absorb it).  Only the
+        checkers the bulk runner takes say when."""
+        return False
+
     def setup_error(self, now_us: int, message: str) -> list[Effect]:
         """A local error (socket, bind): log it, try again after delay_loop, no verdict."""
         return [Log(message), NextAttempt(now_us + self.timing.delay_loop_us, self._index())]
@@ -201,8 +210,7 @@ class Layer4Schedule(_Base):
 
     @property
     def quiet_success(self) -> bool:
-        """A success now would change nothing and log nothing: its only effect would be
-        the next attempt ``delay_loop`` later (a bulk runner may absorb it)."""
+        """See :attr:`_Base.quiet_success`: up, run, no retry pending."""
         st = self.state
         return st.is_up and st.has_run and st.retry_it == 0
 
@@ -375,11 +383,6 @@ class MiscSchedule(_Base):
     success_line: str = ""
     last_ran_us: int = field(init=False, default=0)
 
-    @property
-    def quiet_success(self) -> bool:
-        """Never: a MISC_CHECK's success may change the real server's weight."""
-        return False
-
     def start(self, now_us: int, random_fraction: float) -> list[Effect]:
         """The first run, after the bootstrap delay and a random part of warmup."""
         self.last_ran_us = first_attempt_at(self.timing, now_us, random_fraction)
@@ -409,4 +412,82 @@ class MiscSchedule(_Base):
         return effects
 
 
-Schedule = Layer4Schedule | HttpSchedule | MiscSchedule
+@dataclass(slots=True)
+class SmtpSchedule(_Base):
+    """SMTP_CHECK: check_smtp.c ``smtp_final`` and ``smtp_start_check_thread``.
+
+    Every check (the first one too) starts with no retry spent and retries a
+    failure ``retry`` times, ``delay_before_retry`` apart, whether the checker is
+    up or down; the failure that uses the last retry is logged (the probe's
+    reason, "SMTP_CHECK ...", without a retry note) and takes the checker down.
+    """
+
+    success_line: str = ""
+
+    def start(self, now_us: int, random_fraction: float) -> list[Effect]:
+        """The first check, after the bootstrap delay and a random part of warmup."""
+        self.state.retry_it = 0
+        return [NextAttempt(first_attempt_at(self.timing, now_us, random_fraction))]
+
+    def attempt_done(self, now_us: int, ok: bool, reason: str = "failed") -> list[Effect]:
+        """One attempt ended at ``now_us``; a failure's ``reason`` is the line to log."""
+        t, st = self.timing, self.state
+        effects: list[Effect] = []
+        if ok:
+            st.retry_it = 0
+            if not st.is_up or not st.has_run:
+                effects += [Log(self.success_line), self._update(True)]
+            st.has_run = True
+            return [*effects, NextAttempt(now_us + t.delay_loop_us)]
+        if (st.is_up or not st.has_run) and (t.log_all_failures or st.retry_it >= t.retry):
+            effects.append(Log(reason))
+        st.retry_it += 1
+        if st.retry_it <= t.retry:
+            return [*effects, NextAttempt(now_us + t.delay_before_retry_us)]
+        if st.is_up or not st.has_run:
+            effects.append(self._update(False))
+        st.retry_it = 0  # smtp_start_check_thread, at the next delay_loop
+        return [*effects, NextAttempt(now_us + t.delay_loop_us)]
+
+    def setup_error(self, now_us: int, message: str) -> list[Effect]:
+        """As :meth:`_Base.setup_error`; the next check starts with no retry spent."""
+        self.state.retry_it = 0
+        return _Base.setup_error(self, now_us, message)
+
+
+@dataclass(slots=True)
+class DnsSchedule(_Base):
+    """DNS_CHECK: check_dns.c ``dns_final``.
+
+    The first failure is final (retries count from the start, as for TCP); while
+    up, a failure is retried ``retry`` times, ``delay_before_retry`` apart, and the
+    last one is logged with " after N retries" (once the checker has run); a
+    failure while down is neither logged nor retried; coming up logs nothing.
+    """
+
+    def start(self, now_us: int, random_fraction: float) -> list[Effect]:
+        """The first check, after the bootstrap delay and a random part of warmup."""
+        return [NextAttempt(first_attempt_at(self.timing, now_us, random_fraction))]
+
+    def attempt_done(self, now_us: int, ok: bool, reason: str = "failed") -> list[Effect]:
+        """One query ended at ``now_us``; a failure's ``reason`` is the line to log."""
+        t, st = self.timing, self.state
+        effects: list[Effect] = []
+        if not ok and (st.is_up or not st.has_run):
+            final = st.retry_it >= t.retry
+            if t.log_all_failures or final:
+                note = f" after {t.retry} retries" if st.has_run and final else ""
+                effects.append(Log(reason + note))
+            if not final:
+                st.retry_it += 1
+                st.has_run = True
+                return [*effects, NextAttempt(now_us + t.delay_before_retry_us)]
+            effects.append(self._update(False))
+        elif ok and (not st.is_up or not st.has_run):
+            effects.append(self._update(True))
+        st.retry_it = 0
+        st.has_run = True
+        return [*effects, NextAttempt(now_us + t.delay_loop_us)]
+
+
+Schedule = Layer4Schedule | HttpSchedule | MiscSchedule | SmtpSchedule | DnsSchedule

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import trio
@@ -342,4 +344,62 @@ def test_misc_schedule_follows_keepalived_2_2_7_timeline() -> None:
         (11, [], []),
         (13, [], []),
         (15, ["up"], [True]),
+    ]
+
+
+def _timeline(
+    sched: Any, first: int, until: int, fail: Callable[[int], bool], reason: str
+) -> list[tuple[int, list[str], list[bool]]]:
+    """Attempts from ``first`` (s) until ``until``, each ending 0.1 s after it starts."""
+    runs: list[tuple[int, list[str], list[bool]]] = []
+    at = first * S
+    while at < until * S:
+        ok = not fail(at)
+        effects = sched.attempt_done(at, ok, "" if ok else reason)
+        runs.append((at // S, logs(effects), [u.up for u in updates(effects)]))
+        at = nxt(effects).at_us
+    return runs
+
+
+def test_smtp_and_dns_schedules_follow_keepalived_2_2_7_timeline() -> None:
+    """What keepalived 2.2.7 did against closed ports (retry 2, delay_before_retry 1,
+    delay_loop 4): SMTP_CHECK retries from its first check and while down, logs the
+    failure that used the last retry, without a note; DNS_CHECK's first failure is
+    final, then it neither retries nor logs while down; coming back: SMTP logs its
+    success line, DNS nothing."""
+    from pykad.check.schedule import DnsSchedule, SmtpSchedule
+
+    timing = Timing(retry=2, delay_loop_us=4 * S, warmup_us=0, delay_before_retry_us=1 * S)
+    smtp = SmtpSchedule(timing, CHK, success_line="Remote SMTP server up")
+    smtp.start(0, 0.0)
+    line = "SMTP_CHECK Could not connect to server [127.0.0.1]:2525"
+    assert _timeline(smtp, 3, 22, lambda at: at < 15 * S, line) == [
+        (3, [], []),
+        (4, [], []),
+        (5, [line], [False]),
+        (9, [], []),
+        (10, [], []),
+        (11, [], []),
+        (15, ["Remote SMTP server up"], [True]),
+        (19, [], []),
+    ]
+    dns = DnsSchedule(timing, CHK)
+    dns.start(0, 0.0)
+    refused = (
+        "DNS_CHECK ([127.0.0.1]:udp:5353) failed to read socket; errno 111 (Connection refused)"
+    )
+    assert _timeline(dns, 2, 20, lambda at: at < 14 * S, refused) == [
+        (2, [refused], [False]),
+        (6, [], []),
+        (10, [], []),
+        (14, [], [True]),
+        (18, [], []),
+    ]
+    # up, then failing: retries while up, the last one logged with its note
+    assert _timeline(dns, 22, 36, lambda at: at >= 26 * S, "DNS_CHECK (x) read timeout") == [
+        (22, [], []),
+        (26, [], []),
+        (27, [], []),
+        (28, ["DNS_CHECK (x) read timeout after 2 retries"], [False]),
+        (32, [], []),
     ]

@@ -21,10 +21,11 @@ from typing import Any, NoReturn
 import trio
 
 from pykad.check.base import Outcome, Probe, Target
-from pykad.check.probes import misc, ping, tcp, udp
+from pykad.check.probes import misc, ping, smtp, tcp, udp
 from pykad.check.probes.connect import CheckerSetupError
 from pykad.check.schedule import (
     TCP,
+    DnsSchedule,
     Effect,
     HttpSchedule,
     Layer4Kind,
@@ -33,10 +34,18 @@ from pykad.check.schedule import (
     MiscSchedule,
     NextAttempt,
     Schedule,
+    SmtpSchedule,
     StateUpdate,
     Timing,
 )
-from pykad.config.sections._lvs_model import HttpCheck, MiscCheck, PingCheck, UdpCheck
+from pykad.config.sections._lvs_model import (
+    DnsCheck,
+    HttpCheck,
+    MiscCheck,
+    PingCheck,
+    SmtpCheck,
+    UdpCheck,
+)
 
 __all__ = ["attempt_timeout_us", "fmt_chk", "make_schedule", "run_checker"]
 
@@ -82,6 +91,11 @@ def make_schedule(
     if isinstance(check, MiscCheck):
         up = misc.log_line(target, check.script.argv[0], misc.MiscResult(True, "succeeded"))
         return MiscSchedule(timing, chk, target.virtual_server, success_line=up)
+    if isinstance(check, SmtpCheck):
+        up = smtp.success_message(target)
+        return SmtpSchedule(timing, chk, target.virtual_server, success_line=up)
+    if isinstance(check, DnsCheck):
+        return DnsSchedule(timing, chk, target.virtual_server)
     if kind is None:
         kind = (
             udp.KIND
