@@ -144,6 +144,14 @@ def render_stats(merged: Mapping[str, Mapping[str, Any]]) -> str:
     if check is not None and check.get("ok"):
         for key, value in check.get("stats", {}).items():
             lines.append(f"checkers {key}: {value}")
+        for svc in check.get("ipvs", ()):
+            lines.append(
+                f"IPVS {svc['service']}: {svc['connections']} connections,"
+                f" {svc['packets_in']}/{svc['packets_out']} packets in/out,"
+                f" {svc['bytes_in']}/{svc['bytes_out']} bytes in/out"
+            )
+        if check.get("ipvs_error"):
+            lines.append(f"IPVS counters: error: {check['ipvs_error']}")
     for child, reply in merged.items():
         if not reply.get("ok"):
             lines.append(f"{child}: error: {reply.get('error', 'no answer')}")

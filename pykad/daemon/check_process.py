@@ -26,15 +26,41 @@ import logging.handlers
 import os
 import signal
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import trio
 
 from pykad.config.model import Config
 from pykad.daemon.child import fork_child
 
+if TYPE_CHECKING:
+    from pykad.daemon.ipvs_stats import IpvsStatsReader, ServiceStats
+    from pykad.lb.table import ServiceKey
+
 log = logging.getLogger("pykad.check")
 
 STOP_TIMEOUT_S = 10.0
+
+
+class _Counters:
+    """The IPVS counters' own socket, opened at the first request (in a worker thread)."""
+
+    def __init__(self) -> None:
+        self._reader: IpvsStatsReader | None = None
+
+    def read(self) -> dict[ServiceKey, ServiceStats]:
+        if self._reader is None:
+            from pykad.daemon.ipvs_stats import IpvsStatsReader
+
+            self._reader = IpvsStatsReader()
+        return self._reader.read()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
 CHECKER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -98,8 +124,9 @@ async def _serve(
         with trio.open_signal_receiver(*CHECKER_SIGNALS) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
+                counters = _Counters()
                 serving = control.start_trio(
-                    nursery, control_dir, "check", status.check_handler(service)
+                    nursery, control_dir, "check", status.check_handler(service, counters.read)
                 )
                 async for signum in with_held_signals(signals, CHECKER_SIGNALS):
                     if signum != signal.SIGHUP:
@@ -112,6 +139,7 @@ async def _serve(
                     await service.reload(new)
                 if serving is not None:
                     serving.cancel()
+                counters.close()
                 await service.stop()
     log.info("Stopped Healthcheck child process")
     return 0

@@ -648,7 +648,7 @@ def _describe(op: Op) -> str:
             op.service.key if isinstance(op, lbplan.AddService | lbplan.EditService) else op.service
         )
     )
-    text = f"{type(op).__name__} {_service_text(key)}"
+    text = f"{type(op).__name__} {service_text(key)}"
     if isinstance(op, lbplan.AddDest | lbplan.EditDest):
         text += f" -> {_addr_text(op.dest.key.address)}:{op.dest.key.port}"
     elif isinstance(op, lbplan.DelDest):
@@ -678,7 +678,8 @@ def _addr_text(address: bytes) -> str:
     return f"[{ip_address(address)}]"
 
 
-def _service_text(key: ServiceKey) -> str:
+def service_text(key: ServiceKey) -> str:
+    """A service as the log lines name it: ``TCP [192.0.2.1]:80``, ``FWM 5``."""
     if not key.address:
         return f"FWM {key.fwmark}" + (" IPv6" if key.af == socket.AF_INET6 else "")
     proto = {6: "TCP", 17: "UDP", 132: "SCTP"}.get(key.protocol, str(key.protocol))

@@ -31,6 +31,10 @@ Metrics (labels in braces):
   (what IPVS holds; absent when not in IPVS), ``pykad_real_server_drained{...}``
 - ``pykad_checker_attempts_total``, ``pykad_checker_failures_total``,
   ``pykad_ipvs_writes_total``, ``pykad_ipvs_write_errors_total``
+- the kernel's IPVS counters of each service pykad owns:
+  ``pykad_ipvs_service_connections_total{service}``,
+  ``pykad_ipvs_service_packets_total{service,direction}``,
+  ``pykad_ipvs_service_bytes_total{service,direction}`` (direction ``in``/``out``)
 """
 
 from __future__ import annotations
@@ -155,6 +159,23 @@ def _check(reply: Mapping[str, Any]) -> Iterator[Metric]:
             drained.add_metric(server, int(bool(rs.get("drained"))))
     stats = reply.get("stats", {})
     yield from (up, weight, ipvs, drained)
+    conns = CounterMetricFamily(
+        "pykad_ipvs_service_connections", "Connections IPVS scheduled", labels=["service"]
+    )
+    packets = CounterMetricFamily(
+        "pykad_ipvs_service_packets", "Packets through the service", labels=["service", "direction"]
+    )
+    octets = CounterMetricFamily(
+        "pykad_ipvs_service_bytes", "Bytes through the service", labels=["service", "direction"]
+    )
+    for svc in reply.get("ipvs", ()):
+        name = svc["service"]
+        conns.add_metric([name], svc["connections"])
+        packets.add_metric([name, "in"], svc["packets_in"])
+        packets.add_metric([name, "out"], svc["packets_out"])
+        octets.add_metric([name, "in"], svc["bytes_in"])
+        octets.add_metric([name, "out"], svc["bytes_out"])
+    yield from (conns, packets, octets)
     for name, key, text in (
         ("pykad_checker_attempts", "attempts", "Checker attempts"),
         ("pykad_checker_failures", "failures", "Checker attempts that failed"),

@@ -17,7 +17,8 @@ The replies (every key stable, ``pykadctl --json`` prints them merged):
   ``vrrp_stats`` names, ``daemon.dump``), errors (the router's drop counters
   by kind); ``service``: unknown_vrid, too_short.
 - checker: ``virtual_servers``: name, quorum_up, real_servers (address, port,
-  alive, weight configured, weight in IPVS or null, drained); ``stats``.
+  alive, weight configured, weight in IPVS or null, drained); ``stats``;
+  ``ipvs``: the kernel's counters of each owned service (``daemon.ipvs_stats``).
 - BFD: ``sessions``: name, neighbor, state, remote_state, local/remote
   discriminators, flaps (Up -> down), up_transitions, packets sent / received
   (those the Cython loop handled are counted by it, not here); ``events``.
@@ -26,18 +27,20 @@ The replies (every key stable, ``pykadctl --json`` prints them merged):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
 from pykad.daemon import dump
-from pykad.daemon.control import Reply, dispatch, error, sync_handler
+from pykad.daemon.control import Reply, dispatch, error
 
 if TYPE_CHECKING:
     from pykad.daemon.bfd_service import BfdService
     from pykad.daemon.check_service import CheckService
     from pykad.daemon.control import AsyncHandler, Handler
+    from pykad.daemon.ipvs_stats import ServiceStats
     from pykad.daemon.vrrp_service import Instance, VrrpService
+    from pykad.lb.table import ServiceKey
 
 
 # --------------------------------------------------------------------------- VRRP
@@ -148,9 +151,35 @@ def check_status(service: CheckService) -> Reply:
     }
 
 
-def check_handler(service: CheckService) -> AsyncHandler:
-    """The checker child's commands (each answered at once: no slices)."""
-    return sync_handler(check_commands(service))
+def check_handler(
+    service: CheckService, counters: Callable[[], Mapping[ServiceKey, ServiceStats]] | None = None
+) -> AsyncHandler:
+    """The checker child's commands.  ``status``/``stats`` also carry the IPVS
+    counters of the services pykad owns (``ipvs``: service, connections, packets and
+    bytes in and out), read by ``counters`` in a worker thread (a blocking dump)."""
+    import trio
+
+    from pykad.daemon.check_service import service_text
+
+    commands = check_commands(service)
+
+    async def handle(req: Mapping[str, Any]) -> Reply:
+        reply = commands(req)
+        if req.get("cmd") not in ("status", "stats") or counters is None or not reply["ok"]:
+            return reply
+        try:
+            found = await trio.to_thread.run_sync(counters)
+        except OSError as e:
+            reply["ipvs_error"] = str(e)
+            return reply
+        reply["ipvs"] = [
+            {"service": service_text(key), **dataclasses.asdict(found[key])}
+            for key in sorted(service.owned, key=service_text)
+            if key in found
+        ]
+        return reply
+
+    return handle
 
 
 def check_commands(service: CheckService) -> Handler:

@@ -64,6 +64,10 @@ MERGED: dict[str, dict[str, Any]] = {
             }
         ],
         "stats": {"attempts": 12, "failures": 1},
+        "ipvs": [
+            {"service": "TCP 192.0.2.100:80", "connections": 5, "packets_in": 50,
+             "packets_out": 40, "bytes_in": 3000, "bytes_out": 90000},
+        ],
     },
 }  # fmt: skip
 
@@ -96,6 +100,10 @@ def test_render_stats() -> None:
     assert "  dropped (wrong auth): 2" in lines
     assert "VRRP unknown_vrid: 1" in lines
     assert "  flaps: 2" in lines and "checkers attempts: 12" in lines
+    assert (
+        "IPVS TCP 192.0.2.100:80: 5 connections, 50/40 packets in/out, 3000/90000 bytes in/out"
+        in lines
+    )
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,9 @@ def test_metrics_from_every_child() -> None:
         ' 80"} 1.0',
         "pykad_checker_attempts_total 12.0",
         "pykad_checker_failures_total 1.0",
+        'pykad_ipvs_service_connections_total{service="TCP 192.0.2.100:80"} 5.0',
+        'pykad_ipvs_service_packets_total{direction="in",service="TCP 192.0.2.100:80"} 50.0',
+        'pykad_ipvs_service_bytes_total{direction="out",service="TCP 192.0.2.100:80"} 90000.0',
     ):
         assert expected in lines, expected
     # not in IPVS: no ipvs_weight series for it

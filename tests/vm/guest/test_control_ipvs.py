@@ -82,6 +82,11 @@ def test_status_drain_undrain_and_reload(lab: cd.Servers, tmp_path: Path) -> Non
         assert rs["drained"] is True and rs["ipvs_weight"] == 0 and rs["alive"] is True
         # only rs2 gets new connections now
         assert set(cd.fetch("client", cd.VIP, 4)) - {""} == {"hello from rs2"}
+        # the kernel counted them: IPVS counters in status, stats and the metrics' source
+        counters = {c["service"]: c for c in status(tmp_path)["check"]["ipvs"]}
+        web = counters[f"TCP [{cd.VIP}]:80"]
+        assert web["connections"] >= 4 and web["packets_in"] > 0 and web["bytes_out"] > 0
+        assert f"IPVS TCP [{cd.VIP}]:80:" in ctl(tmp_path, "stats").stdout
 
         assert ctl(tmp_path, "undrain", cd.RS["rs1"], "8080").returncode == 0
         cd.wait_for("rs1 back", weights({rs1: 1, rs2: 1}), 10)
