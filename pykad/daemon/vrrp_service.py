@@ -502,7 +502,7 @@ class VrrpService:
             self._change_static(add=True)
             for inst in self.instances:
                 self._remove_stale_vips(inst)
-            freeze_long_lived()  # before the timers run: one full pass, then none of this
+            freeze_long_lived(collect=False)  # no full pass: it would delay the start
             now = now_us()
             self._apply_outcomes(self.tracker.outcomes(), now)
             self._notify_groups_at_start()
