@@ -150,6 +150,11 @@ def render_stats(merged: Mapping[str, Mapping[str, Any]]) -> str:
                 f" {svc['packets_in']}/{svc['packets_out']} packets in/out,"
                 f" {svc['bytes_in']}/{svc['bytes_out']} bytes in/out"
             )
+        for kind, h in check.get("latency", {}).items():
+            mean = h["sum"] / h["count"] if h["count"] else 0.0
+            lines.append(
+                f"checker latency {kind}: {h['count']} attempts, mean {mean * 1000:.1f} ms"
+            )
         if check.get("ipvs_error"):
             lines.append(f"IPVS counters: error: {check['ipvs_error']}")
     for child, reply in merged.items():

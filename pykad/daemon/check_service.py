@@ -35,6 +35,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -65,6 +66,7 @@ from pykad.config.sections._lvs_model import (
     VirtualServer,
 )
 from pykad.config.sections.global_defs import LvsFlushOnStop
+from pykad.daemon.latency import Latency
 from pykad.daemon.memory import freeze_long_lived
 from pykad.drivers.notify import Notifier, UserIds
 from pykad.kernel import ipvs_wire_py as w
@@ -154,6 +156,8 @@ class CheckService:
         its own trio task, as every other checker."""
         self._bulk: BulkRunner | None = None
         self.stats = CheckerStats()
+        self.latency = Latency()
+        """How long the attempts run as trio tasks took, by checker kind."""
         self.table = Table()
         """What pykad has written (and the kernel holds) for the services it owns."""
         self._stale = True
@@ -557,12 +561,27 @@ class CheckService:
             vs_virtualhost=s.config.virtualhost,
         )
 
+    def _timed(self, probe: Callable[..., Any], kind: str) -> Callable[..., Any]:
+        """``probe`` with each attempt's duration recorded (a timed-out attempt: its
+        timeout).  ``tcp.probe`` is left as it is: the runner knows it by identity."""
+        if probe is tcp.probe:
+            return probe
+
+        async def timed(check: Any, target: Target) -> Any:
+            started = time.monotonic()
+            try:
+                return await probe(check, target)
+            finally:
+                self.latency.observe(kind, time.monotonic() - started)
+
+        return timed
+
     async def _run_checker(
         self, s: _Vs, rs: int, checker: int, check: Any, probe: Callable[..., Any]
     ) -> None:
         target, schedule, changed, outcome = self._checker_parts(s, rs, checker, check)
         await run_checker(
-            probe,
+            self._timed(probe, checker_kind(check)),
             check,
             target,
             changed,
@@ -676,6 +695,23 @@ def _log_change(op: Op) -> None:
 
 def _addr_text(address: bytes) -> str:
     return f"[{ip_address(address)}]"
+
+
+def checker_kind(check: Any) -> str:
+    """keepalived's keyword for a checker: ``HTTP_GET``, ``SSL_GET``, ``MISC_CHECK``..."""
+    if isinstance(check, HttpCheck):
+        return "SSL_GET" if check.ssl else "HTTP_GET"
+    kinds = {
+        TcpCheck: "TCP_CHECK",
+        SmtpCheck: "SMTP_CHECK",
+        DnsCheck: "DNS_CHECK",
+        PingCheck: "PING_CHECK",
+        UdpCheck: "UDP_CHECK",
+        MiscCheck: "MISC_CHECK",
+        FileCheck: "FILE_CHECK",
+        BfdCheck: "BFD_CHECK",
+    }
+    return kinds.get(type(check), type(check).__name__)
 
 
 def service_text(key: ServiceKey) -> str:

@@ -31,6 +31,9 @@ Metrics (labels in braces):
   (what IPVS holds; absent when not in IPVS), ``pykad_real_server_drained{...}``
 - ``pykad_checker_attempts_total``, ``pykad_checker_failures_total``,
   ``pykad_ipvs_writes_total``, ``pykad_ipvs_write_errors_total``
+- ``pykad_checker_latency_seconds{checker}``: a histogram of attempt durations by
+  checker kind, for the checkers run as trio tasks (the compiled bulk loop that
+  runs TCP_CHECK and plain HTTP_GET does not time its attempts)
 - the kernel's IPVS counters of each service pykad owns:
   ``pykad_ipvs_service_connections_total{service}``,
   ``pykad_ipvs_service_packets_total{service,direction}``,
@@ -46,7 +49,12 @@ import signal
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from pykad.daemon import control
@@ -176,6 +184,15 @@ def _check(reply: Mapping[str, Any]) -> Iterator[Metric]:
         octets.add_metric([name, "in"], svc["bytes_in"])
         octets.add_metric([name, "out"], svc["bytes_out"])
     yield from (conns, packets, octets)
+    latency = HistogramMetricFamily(
+        "pykad_checker_latency_seconds",
+        "Duration of health-check attempts run as tasks (not the bulk TCP/HTTP loop's)",
+        labels=["checker"],
+    )
+    for kind, h in reply.get("latency", {}).items():
+        buckets = [(str(le) if le == "+Inf" else repr(float(le)), n) for le, n in h["buckets"]]
+        latency.add_metric([kind], buckets, sum_value=h["sum"])
+    yield latency
     for name, key, text in (
         ("pykad_checker_attempts", "attempts", "Checker attempts"),
         ("pykad_checker_failures", "failures", "Checker attempts that failed"),

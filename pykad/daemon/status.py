@@ -18,7 +18,8 @@ The replies (every key stable, ``pykadctl --json`` prints them merged):
   by kind); ``service``: unknown_vrid, too_short.
 - checker: ``virtual_servers``: name, quorum_up, real_servers (address, port,
   alive, weight configured, weight in IPVS or null, drained); ``stats``;
-  ``ipvs``: the kernel's counters of each owned service (``daemon.ipvs_stats``).
+  ``ipvs``: the kernel's counters of each owned service (``daemon.ipvs_stats``);
+  ``latency``: attempt durations by checker kind (``daemon.latency``).
 - BFD: ``sessions``: name, neighbor, state, remote_state, local/remote
   discriminators, flaps (Up -> down), up_transitions, packets sent / received
   (those the Cython loop handled are counted by it, not here); ``events``.
@@ -148,6 +149,7 @@ def check_status(service: CheckService) -> Reply:
         "ok": True,
         "virtual_servers": vss,
         "stats": dataclasses.asdict(service.stats),
+        "latency": service.latency.snapshot(),
     }
 
 

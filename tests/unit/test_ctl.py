@@ -9,6 +9,11 @@ import pytest
 
 from pykad import ctl
 from pykad.cli import ctl_main
+from pykad.daemon.latency import Latency
+
+LATENCY = Latency()
+LATENCY.observe("HTTP_GET", 0.02)
+LATENCY.observe("HTTP_GET", 0.04)
 
 MERGED: dict[str, dict[str, Any]] = {
     "vrrp": {
@@ -64,6 +69,7 @@ MERGED: dict[str, dict[str, Any]] = {
             }
         ],
         "stats": {"attempts": 12, "failures": 1},
+        "latency": LATENCY.snapshot(),
         "ipvs": [
             {"service": "TCP 192.0.2.100:80", "connections": 5, "packets_in": 50,
              "packets_out": 40, "bytes_in": 3000, "bytes_out": 90000},
@@ -100,6 +106,7 @@ def test_render_stats() -> None:
     assert "  dropped (wrong auth): 2" in lines
     assert "VRRP unknown_vrid: 1" in lines
     assert "  flaps: 2" in lines and "checkers attempts: 12" in lines
+    assert "checker latency HTTP_GET: 2 attempts, mean 30.0 ms" in lines
     assert (
         "IPVS TCP 192.0.2.100:80: 5 connections, 50/40 packets in/out, 3000/90000 bytes in/out"
         in lines

@@ -53,6 +53,11 @@ def test_metrics_from_every_child() -> None:
         "pykad_checker_attempts_total 12.0",
         "pykad_checker_failures_total 1.0",
         'pykad_ipvs_service_connections_total{service="TCP 192.0.2.100:80"} 5.0',
+        'pykad_checker_latency_seconds_bucket{checker="HTTP_GET",le="0.01"} 0.0',
+        'pykad_checker_latency_seconds_bucket{checker="HTTP_GET",le="0.025"} 1.0',
+        'pykad_checker_latency_seconds_bucket{checker="HTTP_GET",le="0.05"} 2.0',
+        'pykad_checker_latency_seconds_bucket{checker="HTTP_GET",le="+Inf"} 2.0',
+        'pykad_checker_latency_seconds_count{checker="HTTP_GET"} 2.0',
         'pykad_ipvs_service_packets_total{direction="in",service="TCP 192.0.2.100:80"} 50.0',
         'pykad_ipvs_service_bytes_total{direction="out",service="TCP 192.0.2.100:80"} 90000.0',
     ):
