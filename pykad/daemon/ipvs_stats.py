@@ -92,8 +92,4 @@ class IpvsStatsReader(IpvsSocket):
     """An IPVS socket of its own that only reads the counters (blocking: use a thread)."""
 
     def read(self) -> dict[ServiceKey, ServiceStats]:
-        seq = self.reserve(1)
-        reply = self._ask(
-            w.request(self.family, w.CMD_GET_SERVICE, seq, dump=True), seq, "service stats"
-        )
-        return parse_service_stats(reply)
+        return parse_service_stats(self.service_dump())

@@ -223,11 +223,14 @@ class IpvsSocket(NetlinkSocket):
         return w.parse_daemons(reply)
 
     def services(self) -> list[Service]:
+        return ipvs_wire.parse_services(self.service_dump())
+
+    def service_dump(self) -> bytes:
+        """The raw answer to a GET_SERVICE dump (every service, with its counters)."""
         seq = self.reserve(1)
-        reply = self._ask(
+        return self._ask(
             w.request(self.family, w.CMD_GET_SERVICE, seq, dump=True), seq, "service dump"
         )
-        return ipvs_wire.parse_services(reply)
 
     def dests(self, key: ServiceKey) -> list[Dest]:
         """The destinations of one service (a GET_DEST dump).
