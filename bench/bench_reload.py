@@ -554,11 +554,21 @@ class Result:
     ipvs_ops: str
     extra_checks: int
     cpu_s: float
+    cpu_elapsed: float = 0.0
+    """The seconds over which ``cpu_s`` was taken."""
+    cpu_above_idle: float = 0.0
+    """``cpu_s`` less the idle rate over the same time."""
+    t_hup: float = 0.0
+    old_to_new_s: float | None = None
+    """(a): from the instance's last advert with the old priority to its first with
+    the new one (an advert interval: sent when due; much less: sent at once)."""
 
 
 @dataclass
 class DaemonRun:
     results: list[Result] = field(default_factory=list)
+    config_test_s: float = 0.0
+    """Wall seconds of ``-t -f`` on the base config in R (reading and checking it)."""
     start_s: float = 0.0
     idle_cpu: float = 0.0
     """CPU % of one core of all the daemon's processes, idle window."""
@@ -671,6 +681,12 @@ class Lab:
             )  # fmt: skip
         else:
             program = (PYTHON, str(Path(__file__).resolve()), "--pykad-daemon", str(ipvs_log))
+        conf = work / f"{kind}-test.conf"
+        conf.write_text(config(size, Changes()))
+        binary = "keepalived" if kind == "keepalived" else str(Path(PYTHON).with_name("pykad"))
+        t_test = time.monotonic()
+        self.topo.run("R", binary, "-t", "-f", str(conf), check=False)
+        run.config_test_s = time.monotonic() - t_test
         pc, pm, cap_path, mon_path = self.observers(kind)
         cap = Tail(cap_path, _capture_line)
         mon = Tail(mon_path, _monitor_line)
@@ -700,8 +716,13 @@ class Lab:
             time.sleep(size.window)
             run.idle_cpu = (sum(cpu_seconds(p) for p in pids) - c0) / (time.monotonic() - w0)
             for step in steps(size):
-                run.results.append(self._change(daemon, step, cap, mon, ipvs))
-                print(f"   {kind} {run.results[-1]}", flush=True)
+                r = self._change(daemon, step, cap, mon, ipvs)
+                r.cpu_above_idle = r.cpu_s - run.idle_cpu * r.cpu_elapsed
+                run.results.append(r)
+                print(f"   {kind} {r}", flush=True)
+            (work / f"{kind}.results.json").write_text(
+                json.dumps([r.__dict__ for r in run.results], indent=1)
+            )
             text = daemon.log_text()
             run.log_notes = _log_notes(kind, text)
         finally:
@@ -725,7 +746,7 @@ class Lab:
             (f"eth{link}", vrid) for link, vrid in step.ch.extra[: -1 if step.kind == "c" else None]
         }
         pids = _daemon_pids(daemon)
-        cpu0 = sum(cpu_seconds(p) for p in pids)
+        cpu0, m0 = sum(cpu_seconds(p) for p in pids), time.monotonic()
         daemon.config_path.write_text(config(size, step.ch))
         t_hup = time.time()
         os.kill(daemon.pid, signal.SIGHUP)
@@ -750,6 +771,7 @@ class Lab:
             return None
 
         visible: float | None = None
+        old_to_new: float | None = None
         deadline = t_hup + max(w, 30.0)
         while time.time() < deadline:
             for t in (cap, mon, ipvs):
@@ -759,7 +781,16 @@ class Lab:
                 break
             time.sleep(0.05)
         end = t_hup + w
+        if step.kind == "a" and visible is not None and step.vrrp_key is not None:
+            ifname, vrid = step.vrrp_key
+            old = [
+                x[0]
+                for x in cap.items
+                if x[1] == "V" and x[2] == ifname and int(x[3]) == vrid and x[0] < visible
+            ]
+            old_to_new = visible - old[-1] if old else None
         cpu_s = sum(cpu_seconds(p) for p in _daemon_pids(daemon)) - cpu0
+        cpu_elapsed = time.monotonic() - m0
         for t in (cap, mon, ipvs):
             t.poll()
         # what happened in the window
@@ -806,6 +837,9 @@ class Lab:
             ipvs_ops=", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) or "none",
             extra_checks=extra,
             cpu_s=cpu_s,
+            cpu_elapsed=cpu_elapsed,
+            t_hup=t_hup,
+            old_to_new_s=old_to_new,
         )
 
 
@@ -893,7 +927,7 @@ def _ratio(p: DaemonRun | None, k: DaemonRun | None, kind: str, attr: str) -> st
     if p is None or k is None:
         return ""
     a, b = _values(p, kind, attr), _values(k, kind, attr)
-    if not a or not b or not statistics.median(b):
+    if not a or not b or statistics.median(b) <= 0 or statistics.median(a) < 0:
         return ""
     return f"{statistics.median(a) / statistics.median(b):.2f}"
 
@@ -901,7 +935,10 @@ def _ratio(p: DaemonRun | None, k: DaemonRun | None, kind: str, attr: str) -> st
 METRICS: tuple[tuple[str, str, str, str, bool], ...] = (
     # attr, label, format, goal, ratio
     ("visible_s", "SIGHUP -> visible (ms)", "{:,.0f}", "faster than keepalived", True),
+    ("old_to_new_s", "last advert with the old priority -> first with the new (ms)", "{:,.0f}",
+     "", False),
     ("cpu_s", "CPU of the daemon's processes over the window (s)", "{:.2f}", "", True),
+    ("cpu_above_idle", "... above its idle rate (s)", "{:.2f}", "lower than keepalived", True),
     ("deleted", "addresses deleted", "{:.0f}", "0", False),
     ("other_added", "addresses added other than the change's", "{:.0f}", "0", False),
     ("garps_other", "GARPs for VIPs the change did not add", "{:.0f}", "0", False),
@@ -919,11 +956,14 @@ def rows_for(p: DaemonRun | None, k: DaemonRun | None) -> list[Row]:
     rows: list[Row] = []
     for kind in CHANGES:
         for attr, label, fmt, goal, ratio in METRICS:
-            if attr == "visible_s":
+            if attr == "old_to_new_s" and kind != "a":
+                continue
+            if attr in ("visible_s", "old_to_new_s"):
                 conv = [_scaled(r, 1000) for r in (p, k)]
                 cells = [_cell(r, kind, attr, fmt) for r in conv]
                 rat = _ratio(p, k, kind, attr) if ratio else ""
-                label = f"SIGHUP -> {VISIBLE_TEXT[kind]} (ms)"
+                if attr == "visible_s":
+                    label = f"SIGHUP -> {VISIBLE_TEXT[kind]} (ms)"
             else:
                 cells = [_cell(r, kind, attr, fmt) for r in (p, k)]
                 rat = _ratio(p, k, kind, attr) if ratio else ""
@@ -937,7 +977,8 @@ def _scaled(run: DaemonRun | None, factor: float) -> DaemonRun | None:
     out = DaemonRun(error=run.error)
     for r in run.results:
         v = None if r.visible_s is None else r.visible_s * factor
-        out.results.append(Result(**{**r.__dict__, "visible_s": v}))
+        o = None if r.old_to_new_s is None else r.old_to_new_s * factor
+        out.results.append(Result(**{**r.__dict__, "visible_s": v, "old_to_new_s": o}))
     return out
 
 
@@ -989,8 +1030,13 @@ def reload(quick: bool) -> tuple[str, list[Row], list[str]]:
         f"adverts at O from {GAP_LIMIT:g} s before SIGHUP to the window's end; IPVS writes "
         "(services, dests, flush, config, daemons) beyond the one the change needs; "
         "connections the real servers accepted in the window minus the window before "
-        "(delay_loop 20 s: a checker reset shows as a burst); CPU seconds of the "
-        "daemon's processes (parent and children, utime+stime) over the window.",
+        "(delay_loop 20 s: a checker reset shows as a burst, checks held up by a busy "
+        "checker as a deficit); CPU seconds of the daemon's processes (parent and "
+        "children, utime+stime) over the window, and the same less the daemon's idle rate "
+        "(measured over one window before the first change). For (a), also the interval "
+        "between the instance's last advert with the old priority and its first with the "
+        "new one: about advert_int when the new priority waits for the next scheduled "
+        "advert, far less when the daemon advertises at once.",
         "- (c) includes the new instance's Master_Down_Timer (3 x advert_int + skew, "
         "~3.2 s at priority 200): both daemons start an added instance in BACKUP.",
     ]
@@ -1006,7 +1052,8 @@ def reload(quick: bool) -> tuple[str, list[Row], list[str]]:
             f"- {name}: up (all VIPs and all real servers written) {r.start_s:.1f} s after "
             f"start; idle CPU of its processes {idle:.1f} % of a core (so ~"
             f"{r.idle_cpu * size.window:.2f} s of each window's CPU is the steady load); "
-            f"observer dropped {r.capture_drops or '?'} packets."
+            f"observer dropped {r.capture_drops or '?'} packets; `-t -f` of the base config "
+            f"in R took {r.config_test_s:.2f} s (wall, one run)."
         )
         for r_ in r.results:
             if r_.ipvs_ops != "none":
