@@ -59,6 +59,9 @@ KEEPALIVED_UMASK = 0o077
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
     config_file: str
+    cwd: str = field(default_factory=os.getcwd)
+    """The directory a relative ``-f`` path and includes are read from: the one at start
+    (a daemon then moves to /, and reloads must find the same files)."""
     config_id: str
     dont_fork: bool = False
     log_console: bool = False
@@ -254,7 +257,7 @@ def load_config(opts: Options, *, reload: bool = False) -> object | None:
     loaded = load(
         LocalFiles(),
         opts.config_file,
-        cwd=os.getcwd(),
+        cwd=opts.cwd,
         config_id=opts.config_id,
         host=LocalHost(),
         script_host=LocalScriptHost(),

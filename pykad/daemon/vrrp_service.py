@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -1104,16 +1104,24 @@ class VrrpService:
             )
         sockets = set(self.sockets.values())
         ah_sockets = set(self._ah_sockets.values())
-        touched: list[Instance] = []
-        for p in plan.matched:
-            inst = self._by_name.get(p.old.name)
+        # every old instance is found before any changes: a name or a VRID may pass
+        # from one instance to another (instances are matched as keepalived does)
+        changed: list[tuple[InstancePlan, Instance]] = []
+        for p, inst in [(p, self._by_name.get(p.old.name)) for p in plan.matched]:
             if inst is None:
                 continue
             if p.change is Change.UNCHANGED:
                 inst.conf = p.new
                 continue
             log.info("(%s) %s by the reload: %s", p.new.name, p.change.value, ", ".join(p.reasons))
-            touched.append(self._replace(inst, p, now))
+            changed.append((p, inst))
+        for _, inst in changed:
+            self._forget(inst)
+        replaced = [(p, old, self._replace(old, p, now)) for p, old in changed]
+        touched = [new for _, _, new in replaced]
+        self._reload_addresses(
+            [(p, old, new) for p, old, new in replaced if old.router.state is State.MASTER], now
+        )
         added: list[Instance] = []
         for conf in plan.added:
             try:
@@ -1189,8 +1197,8 @@ class VrrpService:
         self._forget(inst)
 
     def _replace(self, old: Instance, p: InstancePlan, now: int) -> Instance:
-        """A new instance for ``p.new`` that takes over ``old``'s state and host side."""
-        self._forget(old)
+        """A new instance for ``p.new`` that takes over ``old``'s state, counters and host
+        side (``old`` is already forgotten)."""
         try:
             new = self._add_instance(p.new, index=old.index)
         except (LookupError, ValueError, OSError) as e:
@@ -1203,14 +1211,42 @@ class VrrpService:
         garp = old.garp  # a master's refresh runs on; no new burst for what it had
         garp.timing = new.garp.timing
         new.garp = garp
+        # keepalived copies the stats over a reload
+        new.adverts_sent, new.priority_zero_sent = old.adverts_sent, old.priority_zero_sent
+        new.transitions, new.last_transition = old.transitions, old.last_transition
         self._prepare(new)
-        if old.router.state is State.MASTER:
-            self._reload_vips(old, new, p, now)
         return new
 
-    def _reload_vips(self, old: Instance, new: Instance, p: InstancePlan, now: int) -> None:
-        """A master's VIP set across a reload: only the difference (keepalived
-        ``clear_diff_vrrp_vip`` and ``restore_vrrp_state``), GARPs for what it gained."""
+    def _reload_addresses(
+        self, masters: Sequence[tuple[InstancePlan, Instance, Instance]], now: int
+    ) -> None:
+        """The masters' VIP sets across a reload: only the difference (keepalived
+        ``clear_diff_vrrp_vip`` and ``restore_vrrp_state``), GARPs for what they gained.
+
+        Every removal goes before any addition, and an address another master now
+        holds is not removed, so a VIP that moves between two masters stays up.  After
+        a removal the master's whole set is written again (what the kernel already has
+        is "already so"): with ``promote_secondaries`` off the kernel drops the
+        secondary addresses of a primary that goes."""
+        wanted: dict[tuple[object, int], set[str]] = {}
+        for inst in self.instances:
+            if inst.router.state is State.MASTER:
+                for a in inst.conf.virtual_ipaddresses + inst.conf.virtual_ipaddresses_excluded:
+                    wanted.setdefault((a.address, self._vip_ifindex(inst, a)), set()).add(inst.name)
+        for p, old, new in masters:
+            self._remove_vips(old, new, p, wanted)
+        for p, _, new in masters:
+            self._add_vips(new, p, now)
+
+    def _remove_vips(
+        self,
+        old: Instance,
+        new: Instance,
+        p: InstancePlan,
+        wanted: Mapping[tuple[object, int], set[str]],
+    ) -> None:
+        """What ``old`` held and ``new`` does not (but not what another master wants);
+        ``no_accept`` blocks follow."""
 
         def blocked(inst: Instance) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
             conf = inst.conf
@@ -1233,7 +1269,11 @@ class VrrpService:
                 len(host.remove_rules),
                 len(host.add_rules),
             )
-        removed = [(a, self._vip_ifindex(old, a)) for a in host.remove_addresses]
+        removed = [
+            (a, i)
+            for a, i in ((a, self._vip_ifindex(old, a)) for a in host.remove_addresses)
+            if not wanted.get((a.address, i), set()) - {new.name}
+        ]
         self.host.apply(
             new.name, self.host.ops(False, removed, host.remove_routes, host.remove_rules)
         )
@@ -1241,8 +1281,17 @@ class VrrpService:
             self.firewall.block(was - now_blocked, add=False)
         if now_blocked - was:
             self.firewall.block(now_blocked - was, add=True)
+
+    def _add_vips(self, new: Instance, p: InstancePlan, now: int) -> None:
+        """What ``new`` gained (the whole set after a removal), GARPs for the gained."""
+        host = p.host
         added = [(a, self._vip_ifindex(new, a)) for a in host.add_addresses]
-        self.host.apply(new.name, self.host.ops(True, added, host.add_routes, host.add_rules))
+        addresses = added
+        if host.remove_addresses:
+            conf = new.conf
+            every = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+            addresses = [(a, self._vip_ifindex(new, a)) for a in every]
+        self.host.apply(new.name, self.host.ops(True, addresses, host.add_routes, host.add_rules))
         if added and new.router.state is State.MASTER:
             frames: dict[int, list[bytes]] = {}
             mac = new.interface.mac
