@@ -559,6 +559,8 @@ class Result:
     cpu_above_idle: float = 0.0
     """``cpu_s`` less the idle rate over the same time."""
     t_hup: float = 0.0
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
+    """CPU seconds over the window by process: parent, vrrp, check."""
     old_to_new_s: float | None = None
     """(a): from the instance's last advert with the old priority to its first with
     the new one (an advert interval: sent when due; much less: sent at once)."""
@@ -571,6 +573,7 @@ class DaemonRun:
     """Wall seconds of ``-t -f`` on the base config in R (reading and checking it)."""
     start_s: float = 0.0
     idle_cpu: float = 0.0
+    idle_by_role: dict[str, float] = field(default_factory=dict)
     """CPU % of one core of all the daemon's processes, idle window."""
     capture_drops: str = ""
     error: str = ""
@@ -711,10 +714,11 @@ class Lab:
                 return run
             run.start_s = time.monotonic() - t0
             time.sleep(SETTLE_S)
-            pids = _daemon_pids(daemon)
-            c0, w0 = sum(cpu_seconds(p) for p in pids), time.monotonic()
+            roles0, w0 = _role_cpu(daemon), time.monotonic()
             time.sleep(size.window)
-            run.idle_cpu = (sum(cpu_seconds(p) for p in pids) - c0) / (time.monotonic() - w0)
+            roles1, dt = _role_cpu(daemon), time.monotonic() - w0
+            run.idle_by_role = {k: (roles1[k] - v) / dt for k, v in roles0.items() if k in roles1}
+            run.idle_cpu = sum(run.idle_by_role.values())
             for step in steps(size):
                 r = self._change(daemon, step, cap, mon, ipvs)
                 r.cpu_above_idle = r.cpu_s - run.idle_cpu * r.cpu_elapsed
@@ -745,8 +749,7 @@ class Lab:
         existing = {(f"eth{_place(i)[0]}", _place(i)[1]) for i in range(size.instances)} | {
             (f"eth{link}", vrid) for link, vrid in step.ch.extra[: -1 if step.kind == "c" else None]
         }
-        pids = _daemon_pids(daemon)
-        cpu0, m0 = sum(cpu_seconds(p) for p in pids), time.monotonic()
+        roles0, m0 = _role_cpu(daemon), time.monotonic()
         daemon.config_path.write_text(config(size, step.ch))
         t_hup = time.time()
         os.kill(daemon.pid, signal.SIGHUP)
@@ -789,8 +792,9 @@ class Lab:
                 if x[1] == "V" and x[2] == ifname and int(x[3]) == vrid and x[0] < visible
             ]
             old_to_new = visible - old[-1] if old else None
-        cpu_s = sum(cpu_seconds(p) for p in _daemon_pids(daemon)) - cpu0
-        cpu_elapsed = time.monotonic() - m0
+        roles1, cpu_elapsed = _role_cpu(daemon), time.monotonic() - m0
+        by_role = {k: roles1[k] - v for k, v in roles0.items() if k in roles1}
+        cpu_s = sum(by_role.values())
         for t in (cap, mon, ipvs):
             t.poll()
         # what happened in the window
@@ -838,13 +842,16 @@ class Lab:
             extra_checks=extra,
             cpu_s=cpu_s,
             cpu_elapsed=cpu_elapsed,
+            cpu_by_role=by_role,
             t_hup=t_hup,
             old_to_new_s=old_to_new,
         )
 
 
-def _daemon_pids(daemon: Keepalived) -> list[int]:
-    return [daemon.pid, *daemon.child_pids().values()]
+def _role_cpu(daemon: Keepalived) -> dict[str, float]:
+    """CPU seconds so far of the daemon's parent and of each child, by role."""
+    pids = {"parent": daemon.pid, **daemon.child_pids()}
+    return {role: cpu_seconds(pid) for role, pid in pids.items()}
 
 
 def _wait(pred: Callable[[], bool], timeout: float, daemon: Keepalived) -> bool:
@@ -1055,11 +1062,26 @@ def reload(quick: bool) -> tuple[str, list[Row], list[str]]:
             f"observer dropped {r.capture_drops or '?'} packets; `-t -f` of the base config "
             f"in R took {r.config_test_s:.2f} s (wall, one run)."
         )
+        writes: dict[tuple[str, str], int] = defaultdict(int)
         for r_ in r.results:
             if r_.ipvs_ops != "none":
-                notes.append(
-                    f"- {name} change {r_.kind}: IPVS writes in the window: {r_.ipvs_ops}."
-                )
+                writes[(r_.kind, r_.ipvs_ops)] += 1
+        for (kind, ops), n in writes.items():
+            notes.append(f"- {name} change {kind}: IPVS writes in the window: {ops} ({n} times).")
+        above = []
+        for role, idle in sorted(r.idle_by_role.items()):
+            extra = [
+                x.cpu_by_role[role] - idle * x.cpu_elapsed
+                for x in r.results
+                if role in x.cpu_by_role
+            ]
+            if extra:
+                above.append(f"{role} {statistics.median(extra):.2f} s")
+        if above:
+            notes.append(
+                f"- {name}: CPU above the idle rate per window by process, median over every "
+                f"change: {', '.join(above)}."
+            )
         notes += [f"- {n}" for n in r.log_notes]
     version1 = _source_version()
     changed = "" if version1 == version0 else f" at the start, {version1} at the end"
