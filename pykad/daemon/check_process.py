@@ -94,7 +94,7 @@ async def _serve(
 ) -> int:
     from pykad.daemon import control, status
     from pykad.daemon.check_service import CheckService
-    from pykad.daemon.process import with_held_signals
+    from pykad.daemon.process import Reloads, with_held_signals
     from pykad.drivers.notify import Notifier, default_script_user
     from pykad.kernel.ipvs import IpvsSocket
 
@@ -128,15 +128,22 @@ async def _serve(
                 serving = control.start_trio(
                     nursery, control_dir, "check", status.check_handler(service, counters.read)
                 )
-                async for signum in with_held_signals(signals, CHECKER_SIGNALS):
-                    if signum != signal.SIGHUP:
-                        break
+
+                async def reload() -> None:
                     log.info("Reloading")
-                    new = reload_config()
+                    # read in a thread: the checkers go on meanwhile
+                    new = await trio.to_thread.run_sync(reload_config, abandon_on_cancel=True)
                     if new is None:
                         log.error("Reload refused: the new configuration cannot be used; kept")
-                        continue
+                        return
                     await service.reload(new)
+
+                reloads = Reloads(nursery, reload)
+                async for signum in with_held_signals(signals, CHECKER_SIGNALS):
+                    if signum != signal.SIGHUP:
+                        reloads.cancel()
+                        break
+                    reloads.request()
                 if serving is not None:
                     serving.cancel()
                 counters.close()

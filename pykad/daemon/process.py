@@ -31,7 +31,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
@@ -357,11 +357,50 @@ async def _reload_vrrp(service: VrrpService, opts: Options) -> None:
     a thread: a big one takes long, and the adverts must go on meanwhile.  One that
     cannot be used is refused and the running one kept."""
     log.info("Reloading")
-    config = await trio.to_thread.run_sync(reload_config, opts)
+    config = await trio.to_thread.run_sync(reload_config, opts, abandon_on_cancel=True)
     if config is None:
         log.error("Reload refused: the new configuration cannot be used; kept")
         return
     service.reload(config)
+
+
+class Reloads:
+    """SIGHUPs turned into reloads that run beside the signal loop, one at a time (a
+    SIGHUP during a reload asks for one more after it), cancelled by a stop: reading a
+    big configuration takes seconds, and a SIGTERM must not wait for it."""
+
+    def __init__(self, nursery: trio.Nursery, reload: Callable[[], Awaitable[None]]) -> None:
+        self._nursery = nursery
+        self._reload = reload
+        self._scope = trio.CancelScope()
+        self._running = False
+        self._again = False
+        self._cancelled = False
+
+    def request(self) -> None:
+        if self._cancelled:
+            return
+        if self._running:
+            self._again = True
+            return
+        self._running = True
+        self._scope = trio.CancelScope()
+        self._nursery.start_soon(self._run, self._scope)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._scope.cancel()
+
+    async def _run(self, scope: trio.CancelScope) -> None:
+        with scope:
+            try:
+                while True:
+                    self._again = False
+                    await self._reload()
+                    if not self._again:
+                        break
+            finally:
+                self._running = False
 
 
 def dump_path(name: str) -> str:
@@ -469,12 +508,14 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
                     nursery, run_dir(opts), "vrrp", status.vrrp_handler(service, started)
                 )
                 log.info("Startup complete")
+                reloads = Reloads(nursery, lambda: _reload_vrrp(service, opts))
                 async for signum in with_held_signals(signals, DAEMON_SIGNALS):
                     if signum in STOP_SIGNALS:
+                        reloads.cancel()  # a stop never waits for a reload
                         service.stop()
                         break
                     if signum == signal.SIGHUP:
-                        await _reload_vrrp(service, opts)
+                        reloads.request()
                     else:
                         dumps.answer(signum)
                 if serving is not None:
