@@ -412,8 +412,10 @@ def instance_stats(service: VrrpService, inst: Instance) -> InstanceStats:
     rx = service.fast.filters.get(inst.rx_fd)
     if rx is not None:  # adverts the fast path absorbed never reached the router
         counts["advert_rcvd"] += rx.absorbed(inst.conf.vrid)
-    # the fast path's pump counts what it sent; the service counts what Python sent
-    counts["advert_sent"] = service.fast.pump.sent(inst.index) + inst.adverts_sent
+    # the fast path's pump counts the packets it sent (one per destination: a unicast
+    # advert goes to every peer); the service counts the adverts Python sent
+    pumped = service.fast.pump.sent(inst.index) // max(1, len(inst.destinations))
+    counts["advert_sent"] = pumped + inst.adverts_sent
     counts["pri_zero_sent"] = inst.priority_zero_sent
     counts["become_master"] = r.become_master
     counts["release_master"] = r.release_master
