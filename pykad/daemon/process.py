@@ -151,10 +151,16 @@ class DeferredHandler(logging.Handler):
         self._held.append(record)
 
     def flush(self) -> None:
-        """Queue what is held (also at exit, when trio may not run the callback)."""
-        held, self._held = self._held, []
-        for record in held:
-            self.target.handle(record)
+        """Queue what is held (also at exit, when trio may not run the callback).  Under
+        the handler's lock: a worker thread's record (a reload's config read) flushes
+        too, and must not take the trio thread's held records a second time."""
+        self.acquire()  # an RLock: emit holds it when it flushes
+        try:
+            held, self._held = self._held, []
+            for record in held:
+                self.target.handle(record)
+        finally:
+            self.release()
 
 
 SYSLOG_SOCKET = "/dev/log"
