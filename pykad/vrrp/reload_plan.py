@@ -81,12 +81,17 @@ class Change(enum.Enum):
 
 _T = TypeVar("_T")
 
-InstanceKey = tuple[str | None, int, int, bool]
-"""keepalived's identity of an instance: interface, family, VRID, VMAC or not."""
+InstanceKey = tuple[str | None, int, int, bool, object, bool, bool]
+"""keepalived's identity of an instance (vrrp.c ``vrrp_exist``): interface, family,
+VRID, unicast or not, and then for unicast the source address, for multicast VMAC or
+not and ``use_vmac_addr``."""
 
 
 def instance_key(conf: VrrpInstance) -> InstanceKey:
-    return (conf.interface, conf.family, conf.vrid, conf.vmac is not None)
+    if conf.unicast:
+        return (conf.interface, conf.family, conf.vrid, True, conf.source_address, False, False)
+    vmac = conf.vmac is not None
+    return (conf.interface, conf.family, conf.vrid, False, None, vmac, conf.use_vmac_addr)
 
 
 @dataclass(frozen=True, slots=True)

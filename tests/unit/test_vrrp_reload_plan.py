@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from ipaddress import ip_interface
+from ipaddress import ip_address, ip_interface
 from pathlib import Path
 
 from pykad.config.build import NoHost
@@ -15,6 +15,7 @@ from pykad.config.sections._global_model import GlobalDefs, Nftables
 from pykad.config.sections._vrrp_model import (
     SyncGroup,
     Tracked,
+    UnicastPeer,
     VrrpConfig,
     VrrpInstance,
     VrrpScript,
@@ -130,6 +131,23 @@ def test_instances_are_matched_by_vrid_family_and_interface_not_by_name() -> Non
     assert [c.name for c in plan.added] == ["VI_1"]
     assert [c.name for c in plan.removed] == ["VI_1"]
     assert [p.change for p in plan.matched] == [Change.UNCHANGED]
+
+
+def test_unicast_and_vmac_address_are_part_of_an_instance_s_identity() -> None:
+    """keepalived's vrrp_exist: going unicast, or changing a unicast instance's source
+    address, or ``use_vmac_addr``, makes another instance (removed and added)."""
+    peer = UnicastPeer(address=ip_address("192.0.2.2"))
+    uni = dataclasses.replace(TWO[0], unicast_peers=(peer,))
+    for old, new in (
+        (TWO[0], uni),
+        (uni, dataclasses.replace(uni, source_address=ip_address("192.0.2.1"))),
+        (TWO[0], dataclasses.replace(TWO[0], use_vmac_addr=True)),
+    ):
+        plan = plan_reload(config(old, TWO[1]), config(new, TWO[1]))
+        assert [c.name for c in plan.added] == [c.name for c in plan.removed] == ["VI_1"]
+    more = (peer, UnicastPeer(address=ip_address("192.0.2.3")))
+    plan = plan_reload(config(uni), config(dataclasses.replace(uni, unicast_peers=more)))
+    assert not plan.added and [p.change for p in plan.matched] == [Change.REBUILT]
 
 
 def test_an_instance_added_and_one_removed_leave_the_others_alone() -> None:
