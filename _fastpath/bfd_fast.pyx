@@ -78,21 +78,7 @@ cdef extern from "<sys/timerfd.h>" nogil:
     int TFD_CLOEXEC
     int TFD_TIMER_ABSTIME
 
-cdef extern from "<sys/epoll.h>" nogil:
-    union epoll_data_t:
-        void* ptr
-        int fd
-        uint32_t u32
-        uint64_t u64
-    struct epoll_event:
-        uint32_t events
-        epoll_data_t data
-    int epoll_create1(int)
-    int epoll_ctl(int, int, int, epoll_event*)
-    int epoll_wait(int, epoll_event*, int, int)
-    int EPOLL_CLOEXEC
-    int EPOLL_CTL_ADD
-    uint32_t EPOLLIN
+include "_epoll.pxi"
 
 cdef extern from "<arpa/inet.h>" nogil:
     const char* inet_ntop(int, const void*, char*, socklen_t)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from lab.bfd_pair import ADDRESS, DROP_BFD_FROM_B, bfd_to
 from lab.keepalived import PYKAD, Keepalived, KeepalivedLab, vrrp_instance_config
 from lab.netns import Topology, wait_for
 
@@ -25,21 +26,7 @@ pytestmark = pytest.mark.netns
 
 PYKADCTL = str(Path(sys.executable).with_name("pykadctl"))
 VIP = ipaddress.ip_interface("192.0.2.10/24")
-ADDRESS = {"A": "192.0.2.1", "B": "192.0.2.2"}
 METRICS = "127.0.0.1:19650"
-DROP_BFD_FROM_B = """
-table inet lab {
-    chain in { type filter hook input priority -300; ip saddr 192.0.2.2 udp dport 3784 drop; }
-}
-"""
-
-
-def bfd_to(peer: str, node: str) -> str:
-    return (
-        f"bfd_instance to_{peer.lower()} {{\n"
-        f"    neighbor_ip {ADDRESS[peer]}\n    source_ip {ADDRESS[node]}\n"
-        "    min_rx 50\n    min_tx 50\n    multiplier 3\n}\n"
-    )
 
 
 def ctl(daemon: Keepalived, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -72,10 +59,10 @@ def pair(
     lab: Topology, keepalived_lab: KeepalivedLab, *, a_args: tuple[str, ...] = ()
 ) -> tuple[Keepalived, Keepalived]:
     lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
-    a_conf = bfd_to("B", "A") + vrrp_instance_config(
+    a_conf = bfd_to("B", "A", 50) + vrrp_instance_config(
         priority=150, advert_int=0.1, version=3, vips=(str(VIP),)
     )
-    b_conf = bfd_to("A", "B") + vrrp_instance_config(
+    b_conf = bfd_to("A", "B", 50) + vrrp_instance_config(
         priority=100, advert_int=0.1, version=3, vips=(str(VIP),)
     )
     a = keepalived_lab.start((lab, "A"), a_conf, name="A", program=(PYKAD,), extra_args=a_args)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.bfd_pair import ADDRESS, DROP_BFD_FROM_B, bfd_to
 from lab.keepalived import PYKAD, Keepalived, KeepalivedLab, vrrp_instance_config
 from lab.netns import Topology, pid_alive, wait_for
 from pykad.daemon.sigfunc import SIGFUNCS
@@ -29,7 +30,6 @@ from pykad.daemon.sigfunc import SIGFUNCS
 pytestmark = pytest.mark.netns
 
 VIP = ipaddress.ip_interface("192.0.2.10/24")
-ADDRESS = {"A": "192.0.2.1", "B": "192.0.2.2"}
 INSTANCE = vrrp_instance_config(priority=150, advert_int=0.1, version=3, vips=(str(VIP),))
 BFD = (
     "bfd_instance to_b {\n    neighbor_ip 192.0.2.2\n    source_ip 192.0.2.1\n"
@@ -207,31 +207,16 @@ def test_dump_signals_write_keepalived_s_files(
     assert a.stop() == 0
 
 
-DROP_BFD_FROM_B = """
-table inet lab {
-    chain in { type filter hook input priority -300; ip saddr 192.0.2.2 udp dport 3784 drop; }
-}
-"""
-
-
-def bfd_to(peer: str, node: str) -> str:
-    return (
-        f"bfd_instance to_{peer.lower()} {{\n"
-        f"    neighbor_ip {ADDRESS[peer]}\n    source_ip {ADDRESS[node]}\n"
-        "    min_rx 10\n    min_tx 10\n    multiplier 3\n}\n"
-    )
-
-
 def test_a_respawned_bfd_child_still_reaches_vrrp(
     netns_lab: Topology, keepalived_lab: KeepalivedLab
 ) -> None:
     """The parent keeps the BFD event pipes: the new BFD child's events reach the VRRP
     child that was already running (track_bfd: the session down puts it in FAULT)."""
     netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
-    a_conf = bfd_to("B", "A") + vrrp_instance_config(
+    a_conf = bfd_to("B", "A", 10) + vrrp_instance_config(
         priority=150, advert_int=0.1, version=3, extra="track_bfd {\n    to_b\n}"
     )
-    b_conf = bfd_to("A", "B") + vrrp_instance_config(priority=100, advert_int=0.1, version=3)
+    b_conf = bfd_to("A", "B", 10) + vrrp_instance_config(priority=100, advert_int=0.1, version=3)
     a = keepalived_lab.start((netns_lab, "A"), a_conf, name="A", program=(PYKAD,))
     b = keepalived_lab.start((netns_lab, "B"), b_conf, name="B", program=(PYKAD,))
     a.wait_for_log(r"Tracked BFD instance to_b is UP", timeout=10)
