@@ -1205,7 +1205,12 @@ class VrrpService:
             log.error("(%s) cannot be changed by the reload, kept as it was: %s", old.name, e)
             self._register(old)
             return old
-        new.router.carry_over(old.router, now, restart_timers=p.change is Change.REBUILT)
+        new.router.carry_over(
+            old.router,
+            now,
+            restart_timers=p.change is Change.REBUILT,
+            advertise=p.priority_changed,
+        )
         if new.ah is not None and old.ah is not None:
             new.ah_counter, new.ah_last_seq, new.ip_id = old.ah_counter, old.ah_last_seq, old.ip_id
         garp = old.garp  # a master's refresh runs on; no new burst for what it had

@@ -332,7 +332,9 @@ class VrrpRouter:
         owner = self.base_priority == PRIORITY_OWNER
         return effects + self._fire(Event.RECOVER_OWNER if owner else Event.RECOVER, now)
 
-    def carry_over(self, old: VrrpRouter, now: int, *, restart_timers: bool) -> None:
+    def carry_over(
+        self, old: VrrpRouter, now: int, *, restart_timers: bool, advertise: bool = False
+    ) -> None:
         """A reload: this router takes the place of ``old`` for the same instance.
 
         It keeps what keepalived's ``restore_vrrp_state`` keeps (state, fault,
@@ -340,7 +342,9 @@ class VrrpRouter:
         priority comes with the next ``set_tracking``.  With ``restart_timers``
         (the instance was rebuilt) a master advertises at once and a backup
         starts a fresh Master_Down_Timer, as keepalived's ``vrrp_init_state``
-        does after a reload; otherwise both timers run on untouched.
+        does after a reload; otherwise both timers run on untouched, except that
+        with ``advertise`` (its priority changed) a master advertises at once, so
+        that its backups hear the new priority now, not an advert interval later.
         """
         self.state, self.fault = old.state, old.fault
         self.effective_priority = (
@@ -354,6 +358,8 @@ class VrrpRouter:
         if not restart_timers:
             self.adver_deadline = old.adver_deadline
             self.master_down_deadline = old.master_down_deadline
+            if advertise and self.state is State.MASTER:
+                self.adver_deadline = now
         elif self.state is State.MASTER:
             self.adver_deadline, self.master_down_deadline = now, None
         elif self.state is State.BACKUP:

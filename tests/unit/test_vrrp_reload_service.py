@@ -7,6 +7,7 @@ that goes, as Linux does with ``promote_secondaries`` off).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable
 from ipaddress import ip_interface
@@ -213,3 +214,41 @@ def test_a_vip_moving_between_two_masters_stays() -> None:
     before, after = reload_running(old, new, look)
     assert before[0] == [State.MASTER, State.MASTER]
     assert after[1] == ["192.0.2.10/24", "192.0.2.20/24", "192.0.2.30/24"]
+
+
+def test_a_master_whose_priority_changed_advertises_at_once() -> None:
+    """Its backups hear the new priority now, not an advert interval later: the first
+    advert of the new instance is due at the reload (then the fast path's pump or the
+    timer loop sends it)."""
+    fast = dict(priority=200, version=3, advert_int_us=100_000)
+    old = cfg(inst("a", 51, "192.0.2.10/24", **fast))
+    new = cfg(inst("a", 51, "192.0.2.10/24", **{**fast, "priority": 150}))
+
+    def due(service: vs.VrrpService) -> int | None:
+        inst = service.instances[0]
+        service.fast.reclaim(inst)  # the pump's deadline back into the router
+        return inst.router.adver_deadline
+
+    kernel = FakeKernel()
+    kernel.add_link("eth0", ifindex=1)
+    service = vs.VrrpService(old, kernel, interfaces=iface)
+    service.setup()
+
+    async def main() -> tuple[int | None, int, int | None]:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(service.run)
+            with trio.fail_after(2):
+                while service.instances[0].router.state is not State.MASTER:
+                    await trio.sleep(0.01)
+            await trio.sleep(0.02)
+            before = due(service)
+            now = vs.now_us()
+            service.reload(new)
+            after = due(service)
+            service.release_vips = False
+            service.stop()
+        return before, now, after
+
+    before, now, after = trio.run(main)
+    assert before is not None and before > now  # the next one was scheduled later
+    assert after is not None and after <= now + 1_000
