@@ -7,7 +7,6 @@ that goes, as Linux does with ``promote_secondaries`` off).
 
 from __future__ import annotations
 
-import contextlib
 import socket
 from collections.abc import Callable
 from ipaddress import ip_interface
