@@ -19,7 +19,8 @@ import re
 BLANKS = " \t"
 WORD_SEPARATORS = " \t\f\n\r\v"
 _SPECIAL = re.compile(r'[!#"\\]')
-_WORD = re.compile(r"[^ \t\f\n\r\v]+")
+WORD = re.compile(r"[^ \t\f\n\r\v]+")
+"""A word of a line without double quotes."""
 
 
 def decomment(line: str) -> tuple[str, bool]:
@@ -61,7 +62,7 @@ def decomment(line: str) -> tuple[str, bool]:
 def split_words(line: str) -> tuple[list[str], bool]:
     """The words of a keyword line; True if a double quote has no partner (words so far kept)."""
     if '"' not in line:
-        return _WORD.findall(line), False
+        return WORD.findall(line), False
     words: list[str] = []
     i, n = 0, len(line)
     while True:

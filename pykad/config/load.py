@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +38,14 @@ def load(
     config_test: bool = True,
     rng: random.Random | None = None,
     environ: Mapping[str, str] | None = None,
+    sections: Collection[str] | None = None,
 ) -> Loaded:
-    """Read ``path`` as keepalived 2.2.7 reads it; ``all_config`` is ``-e``."""
+    """Read ``path`` as keepalived 2.2.7 reads it; ``all_config`` is ``-e``.
+
+    ``sections`` (names of ``pykad.config.sections`` modules; default all) is what a
+    process owns, as each of keepalived's processes reads only its own keywords: the
+    blocks of the others' top-level keywords are skipped unread (so their findings
+    are not reported) and their parts of the model are left at their defaults."""
     reader = Reader(
         files,
         path,
@@ -50,7 +56,9 @@ def load(
         environ=environ or {},
     )
     hooks = {"global_defs>include_check": reader.set_include_check}
-    tree = build_tree(reader.lines(), reader.diagnostics, hooks)
+    owned = [m for m in modules() if sections is None or m.NAME in sections]
+    skip = frozenset().union(*(m.Builder.keywords for m in modules() if m not in owned))
+    tree = build_tree(reader.lines(), reader.diagnostics, hooks, skip=skip, source=reader)
     if reader.depth > 0:
         reader.diagnostics.add(
             Severity.MISSING_EOB,
@@ -59,7 +67,7 @@ def load(
         )
     ctx = Context(reader.diagnostics, host or NoHost(), config_test=config_test)
     ctx.script_host = script_host
-    parts = build(tree, ctx, [(m.NAME, m.ORDER, m.Builder) for m in modules()])
+    parts = build(tree, ctx, [(m.NAME, m.ORDER, m.Builder) for m in owned])
     if parts is None:
         return Loaded(tree, None, reader.diagnostics, {})
     return Loaded(tree, from_parts(parts), reader.diagnostics, parts)

@@ -27,12 +27,13 @@ from __future__ import annotations
 import posixpath
 import random
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from pykad.config.diagnostics import Diagnostics, Location, Severity
-from pykad.config.lexer import BLANKS, decomment, expand_braces, split_words
+from pykad.config.lexer import BLANKS, WORD, decomment, expand_braces, split_words
 
 CHUNK = 1023
 """keepalived reads lines with fgets(buf, 1024): longer lines are cut into chunks."""
@@ -54,6 +55,12 @@ _WILDCARD = re.compile(r"[*?\[]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=[ \t]*(.*)\Z", re.S)
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
+_BRACES = re.compile(r"([{}])")
+_NOT_PLAIN = re.compile(r'[$@~"\\]|include')
+"""What a physical line must not hold to take the fast path (:meth:`Reader._plain_line`):
+the characters of quotes, escapes, conditionals, definitions and loops, and the word
+``include``; a comment is cut off there (``_COMMENT``)."""
+_COMMENT = re.compile(r"[#!]")
 _RANDOM_PARAMS = re.compile(r"((?: +\d+)+)\}")
 _ENV_PARAM = re.compile(r"[ \t]+([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -119,17 +126,25 @@ class Reader:
     include_check: int = 0
     """Set by ``-e`` / ``--all-config`` (all checks) or by ``include_check`` in global_defs."""
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    fast_path: bool = True
+    """False: every line goes through the whole pipeline (tests compare the two)."""
 
     def __post_init__(self) -> None:
         self._stack: list[_File] = []
         self._pending: list[Iterator[str]] = []
         self._pending_files: list[tuple[str, str, int]] = []
         self._residue: str | None = None
+        self._queue: deque[LogicalLine] = deque()
+        """Logical lines made ahead: the pieces of a plain line."""
         self._collecting: _Definition | None = None
         self.definitions: dict[str, _Definition] = {}
         self.depth = 0
         self.last_location: Location | None = None
         """The last line of the main file read (where an unclosed block is reported)."""
+        self._last_skipped: int | None = None
+        self._pieces: deque[tuple[str, list[str]]] = deque()
+        """What :meth:`skip_words` split from a plain line and did not give yet."""
+        self._words_at: Location | tuple[str, int] = Location(self.path, 1)
         self._builtins: dict[str, Callable[[str], str]] = {
             "_PWD": lambda _: self.cwd,
             "_INSTANCE": lambda _: self.config_id,
@@ -587,7 +602,23 @@ class Reader:
     def lines(self) -> Iterator[LogicalLine]:
         """Every logical line of the configuration, in order."""
         self._open_glob(self.path, 0)
-        while (line := self._source()) is not None:
+        while (line := self.next_line()) is not None:
+            yield line
+        if self._collecting is not None:
+            self._end_collecting()
+
+    def next_line(self) -> LogicalLine | None:
+        """The next logical line, or None at the end of input."""
+        while True:
+            if self._queue:
+                return self._queue.popleft()
+            raw = self._plain_ahead()
+            if raw is not None:
+                self._plain_line(raw)
+                continue
+            line = self._source()
+            if line is None:
+                return None
             line = self._process(line)
             if not line or self._include(line):
                 continue
@@ -595,19 +626,142 @@ class Reader:
             if line == "{":
                 self.depth += 1
             elif line == "}":
-                self.depth -= 1
-                if self.depth < 0:
-                    self.report(Severity.UNEXPECTED_EOB, "Extra '}' found")
-                    self.depth = 0
+                self._close_brace()
             words, unmatched = split_words(line)
             if unmatched:
                 self.report(Severity.UNMATCHED_QUOTE, f"Unmatched quote: '{line}'")
             if words:
                 location = self.location
                 assert location is not None
-                yield LogicalLine(line, tuple(words), location)
-        if self._collecting is not None:
-            self._end_collecting()
+                return LogicalLine(line, tuple(words), location)
+
+    def _close_brace(self) -> None:
+        self.depth -= 1
+        if self.depth < 0:
+            self.report(Severity.UNEXPECTED_EOB, "Extra '}' found")
+            self.depth = 0
+
+    # --- the fast path: a plain physical line is only split ------------------------------
+
+    def _plain_ahead(self) -> str | None:
+        """The next physical line if nothing but it is pending and it is plain (nothing for
+        the steps of :meth:`_process` and :meth:`_include` to do); it is not consumed."""
+        if self._residue is not None or self._pending or self._collecting is not None:
+            return None
+        if not self._stack or not self.fast_path:
+            return None
+        top = self._stack[-1]
+        if top.index >= len(top.lines):
+            return None
+        raw = top.lines[top.index]
+        return None if _NOT_PLAIN.search(raw) else raw
+
+    def _consume_raw(self, raw: str) -> _File:
+        top = self._stack[-1]
+        top.index += 1
+        if raw.endswith("\n"):
+            top.lineno += 1
+        return top
+
+    def _plain_line(self, raw: str) -> None:
+        """Consume ``raw`` (from :meth:`_plain_ahead`) and queue its logical lines: the
+        same as the full pipeline makes of it, brace splitting included (§1.4)."""
+        top = self._consume_raw(raw)
+        text = _plain_text(raw)
+        if not text:
+            return
+        location = Location(top.name, max(top.lineno, 1))
+        if len(self._stack) == 1:
+            self.last_location = location
+        if "{" not in text and "}" not in text:
+            words = WORD.findall(text)
+            if words:
+                self._queue.append(LogicalLine(text, tuple(words), location))
+            return
+        self._split_plain(text)
+        while self._pieces:
+            piece, words = self._pieces.popleft()
+            self._queue.append(LogicalLine(piece, tuple(words), location))
+
+    # --- words only, for a walk that skips a block (``pykad.config.tree``) -------------
+
+    def skip_words(self) -> Iterator[Sequence[str]]:
+        """The words of the logical lines that follow, for a walk that only looks at
+        them; where the last one is: :meth:`where`; :meth:`end_skip` when done.
+
+        The same lines as :meth:`next_line`, for a process that skips a section it does
+        not own (keepalived's processes walk each other's keywords without acting on
+        them): plain lines are only split, in a tight loop, with no objects made."""
+        while True:
+            while self._pieces:
+                yield self._pieces.popleft()[1]
+            if self._queue:
+                line = self._queue.popleft()
+                self._words_at = line.location
+                yield line.words
+                continue
+            if self._plain_ahead() is not None:
+                top = self._stack[-1]
+                lines, i, lineno, main = top.lines, top.index, top.lineno, len(self._stack) == 1
+                while i < len(lines) and not _NOT_PLAIN.search(raw := lines[i]):
+                    i += 1
+                    if raw.endswith("\n"):
+                        lineno += 1
+                    text = _plain_text(raw)
+                    if not text:
+                        continue
+                    top.index, top.lineno = i, lineno
+                    self._words_at = (top.name, lineno)
+                    if main:
+                        self._last_skipped = lineno
+                    if "{" not in text and "}" not in text:
+                        if words := WORD.findall(text):
+                            yield words
+                        continue
+                    self._split_plain(text)
+                    while self._pieces:
+                        yield self._pieces.popleft()[1]
+                top.index, top.lineno = i, lineno
+                continue
+            self._note_skipped()
+            read = self.next_line()
+            if read is None:
+                return
+            self._words_at = read.location
+            yield read.words
+
+    def _split_plain(self, text: str) -> None:
+        """The pieces of a plain line with braces, into ``_pieces`` (§1.4)."""
+        for piece in _BRACES.split(text):
+            piece = piece.strip(BLANKS)
+            if piece == "{":
+                self.depth += 1
+            elif piece == "}":
+                self._close_brace()
+            words = WORD.findall(piece)
+            if words:
+                self._pieces.append((piece, words))
+
+    def where(self) -> Location:
+        """Where the last line :meth:`skip_words` gave is."""
+        at = self._words_at
+        return at if isinstance(at, Location) else Location(at[0], max(at[1], 1))
+
+    def end_skip(self) -> Location:
+        """:meth:`where`; the lines :meth:`skip_words` split but did not give yet go back
+        to :meth:`next_line`."""
+        self._note_skipped()
+        location = self.where()
+        while self._pieces:
+            piece, words = self._pieces.popleft()
+            self._queue.append(LogicalLine(piece, tuple(words), location))
+        return location
+
+    def _note_skipped(self) -> None:
+        """``last_location`` for the main file's lines :meth:`skip_words` consumed."""
+        if self._last_skipped is not None:
+            self.last_location = Location(self._stack[0].name, max(self._last_skipped, 1))
+            self._last_skipped = None
 
     def _split_braces(self, line: str) -> str:
         """Cut at the first ``{``/``}`` outside double quotes; keep the rest for later (§1.4)."""
@@ -630,6 +784,15 @@ class Reader:
             self._residue = rest
             return line[: i + skip]
         return line
+
+
+def _plain_text(raw: str) -> str:
+    """A plain physical line decommented (§1.2): without quotes or escapes, a comment is
+    all from the first ``#`` or ``!``."""
+    line = raw.rstrip("\r\n")
+    if m := _COMMENT.search(line):
+        line = line[: m.start()]
+    return line.strip(BLANKS)
 
 
 def _static_dir(pattern: str) -> str:

@@ -12,11 +12,12 @@ current level and its ``}`` closes the enclosing section, as keepalived does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from pykad.config.diagnostics import Diagnostics, Location, Severity
-from pykad.config.keywords import SECTIONS, TOP, Kind
+from pykad.config.keywords import SECTIONS, TOP, Keyword, Kind
 from pykad.config.reader import LogicalLine
 
 BOB, EOB = "{", "}"
@@ -65,11 +66,33 @@ Hooks = Mapping[str, Callable[[tuple[str, ...]], None]]
 acts on a few keywords while it reads, e.g. ``include_check`` for later includes)."""
 
 
+class SkipSource(Protocol):
+    """Words without objects, for blocks that are skipped (``pykad.config.reader.Reader``)."""
+
+    def skip_words(self) -> Iterator[Sequence[str]]: ...
+
+    def where(self) -> Location: ...
+
+    def end_skip(self) -> Location: ...
+
+
 def build_tree(
-    lines: Iterable[LogicalLine], diagnostics: Diagnostics, hooks: Hooks | None = None
+    lines: Iterable[LogicalLine],
+    diagnostics: Diagnostics,
+    hooks: Hooks | None = None,
+    *,
+    skip: frozenset[str] = frozenset(),
+    source: SkipSource | None = None,
 ) -> tuple[Statement, ...]:
-    """Dispatch ``lines`` from the top level; report what keepalived reports."""
+    """Dispatch ``lines`` from the top level; report what keepalived reports.
+
+    The blocks of the top-level keywords in ``skip`` are walked in ``source`` (the
+    reader of ``lines``) without statements or findings: they come without children.
+    A process that does not own a section does this, as keepalived's processes walk
+    each other's keywords without acting on them."""
     builder = _Builder(_Lines(lines), diagnostics, hooks or {})
+    if source is not None:
+        builder.skip, builder.source = skip, source
     return builder.section(TOP, need_bob=False, level=0)
 
 
@@ -78,6 +101,8 @@ class _Builder:
         self.lines = lines
         self.diagnostics = diagnostics
         self.hooks = hooks
+        self.skip: frozenset[str] = frozenset()
+        self.source: SkipSource | None = None
 
     def report(self, severity: Severity, message: str, line: LogicalLine) -> None:
         self.diagnostics.add(severity, message, line.location)
@@ -124,6 +149,12 @@ class _Builder:
                 bob_needed = words[-1] != BOB
                 if not bob_needed:
                     words = words[:-1]
+                elif level == 0 and word in self.skip and self.source is not None:
+                    end = self.skipped(self.source, sub_path) or line.location
+                    statements.append(
+                        Statement(word, words, line.text, line.location, path, end=end)
+                    )
+                    continue
                 children = self.section(sub_path, need_bob=bob_needed, level=level + 1)
                 end = self.closed_at or (self.lines.current or line).location
                 statements.append(
@@ -137,6 +168,41 @@ class _Builder:
                 if hook is not None:
                     hook(line.words)
         return tuple(statements)
+
+    @staticmethod
+    def skipped(source: SkipSource, path: str) -> Location | None:
+        """Walk the block of ``path`` as :meth:`section` and :meth:`value_block` would read
+        it (its ``{`` still to come), making nothing; where it closed, or if the input
+        ended first, where :meth:`section` would say (the last ``}`` since the last block
+        opened, or None)."""
+        table, need_bob = SECTIONS[path], True
+        outer: list[tuple[str, dict[str, Keyword]]] = []
+        closed_at: Location | None = None
+        words_in = source.skip_words()
+        for words in words_in:
+            word = words[0]
+            if need_bob:
+                need_bob = False
+                if word == BOB:
+                    continue
+            elif word == BOB:
+                continue
+            if word == EOB:
+                if not outer:
+                    return source.end_skip()
+                path, table = outer.pop()
+                closed_at = source.where()
+                continue
+            keyword = table.get(word)
+            if keyword is None:
+                continue
+            if keyword.kind is Kind.BLOCK:
+                outer.append((path, table))
+                path = f"{path}>{word}"
+                table, need_bob, closed_at = SECTIONS[path], words[-1] != BOB, None
+            elif keyword.kind is Kind.VALUES:
+                _skip_values(words_in, words[1 + _NAMED_VALUE_BLOCKS.get(word, 0) :])
+        return closed_at
 
     def value_block(self, line: LogicalLine, path: str) -> Statement:
         """keepalived's alloc_value_block: value lines up to ``}``."""
@@ -184,3 +250,22 @@ class _Builder:
             values=tuple(values),
             value_locations=tuple(locations),
         )
+
+
+def _skip_values(words_in: Iterator[Sequence[str]], head: Sequence[str]) -> None:
+    """:meth:`_Builder.value_block`'s walk, keeping nothing."""
+    need_bob, had_eob = True, False
+    if head and head[0] == BOB:
+        need_bob = False
+        had_eob = len(head) > 1 and head[-1] == EOB
+    while not had_eob and (vec := next(words_in, None)) is not None:
+        if need_bob:
+            need_bob = False
+            if vec[0] == BOB:
+                if len(vec) == 1:
+                    continue
+                vec = vec[1:]
+        if vec[-1] == EOB:
+            if len(vec) == 1:
+                break
+            had_eob = True

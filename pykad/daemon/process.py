@@ -249,12 +249,15 @@ def daemonize() -> None:
         os.close(null)
 
 
-def load_config(opts: Options, *, reload: bool = False) -> object | None:
+def load_config(
+    opts: Options, *, reload: bool = False, sections: Collection[str] | None = None
+) -> object | None:
     """The checked config, or None (findings already logged) if it cannot run.
 
     With ``reload``, a config with any error (not a warning, a deprecation or a
     script security note) is refused: the running one is better than one that
-    drops what a typo broke."""
+    drops what a typo broke.  ``sections``: only those are read (a child's own,
+    ``VRRP_SECTIONS`` or ``CHECKER_SECTIONS``; see ``pykad.config.load.load``)."""
     from pykad.config.diagnostics import Severity
     from pykad.config.load import load
     from pykad.drivers.files import LocalFiles
@@ -268,6 +271,7 @@ def load_config(opts: Options, *, reload: bool = False) -> object | None:
         host=LocalHost(),
         script_host=LocalScriptHost(),
         environ=os.environ,
+        sections=sections,
     )
     for item in loaded.diagnostics.items:
         log.log(logging.WARNING if item.severity is not Severity.OK else logging.INFO, "%s", item)
@@ -350,9 +354,16 @@ def _sync_daemons(config: Config) -> SyncDaemons | None:
     return SyncDaemons(syncd, inst.vrid, IpvsSocket)
 
 
-def reload_config(opts: Options) -> Config | None:
-    """The configuration read again for a reload (None: it cannot be used)."""
-    config = load_config(opts, reload=True)
+VRRP_SECTIONS = ("global", "track_file", "static", "bfd", "vrrp")
+"""What the VRRP child reads at a reload (keepalived's VRRP process skips the checkers')."""
+CHECKER_SECTIONS = ("global", "track_file", "bfd", "lvs")
+"""What the checker child reads at a reload (keepalived's checker skips VRRP's)."""
+
+
+def reload_config(opts: Options, sections: Collection[str] | None = None) -> Config | None:
+    """The configuration read again for a reload (None: it cannot be used); a child
+    reads only its ``sections``, and refuses only what is wrong in them."""
+    config = load_config(opts, reload=True, sections=sections)
     assert config is None or isinstance(config, Config)
     return config
 
@@ -363,7 +374,9 @@ async def _reload_vrrp(service: VrrpService, opts: Options) -> None:
     a thread: a big one takes long, and the adverts must go on meanwhile.  One that
     cannot be used is refused and the running one kept."""
     log.info("Reloading")
-    config = await trio.to_thread.run_sync(reload_config, opts, abandon_on_cancel=True)
+    config = await trio.to_thread.run_sync(
+        reload_config, opts, VRRP_SECTIONS, abandon_on_cancel=True
+    )
     if config is None:
         log.error("Reload refused: the new configuration cannot be used; kept")
         return

@@ -50,6 +50,7 @@ from pykad.config.model import Config
 from pykad.daemon import bfd_process, check_process, control, sd_notify
 from pykad.daemon.child import RespawnDelay, child_died_lines, exit_report
 from pykad.daemon.process import (
+    CHECKER_SECTIONS,
     PARENT_SIGNALS,
     Options,
     bfd_pid_path,
@@ -129,7 +130,7 @@ class Supervisor:
                         checkers_pid_path(opts),
                         listener,
                         pipes.checker_read if pipes else None,
-                        lambda: reload_config(opts),
+                        lambda: reload_config(opts, CHECKER_SECTIONS),
                         child_closes=pipes.but(pipes.checker_read) if pipes else (),
                         control_dir=directory,
                     ),
