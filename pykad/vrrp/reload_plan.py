@@ -208,6 +208,8 @@ def _group_of(groups: Sequence[SyncGroup]) -> dict[str, SyncGroup]:
 
 def _changed_fields(old: object, new: object) -> list[str]:
     assert dataclasses.is_dataclass(old) and dataclasses.is_dataclass(new)
+    if old == new:  # most instances of a reload: one comparison, not one per field
+        return []
     return [
         f.name
         for f in dataclasses.fields(old)
@@ -261,13 +263,17 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         reasons += global_rebuild
         if vmac_prefix_changed and conf.vmac is not None and conf.vmac.ifname is None:
             reasons.append("global_defs vmac_prefix")
-        host = HostDiff.between(
-            prev.virtual_ipaddresses + prev.virtual_ipaddresses_excluded,
-            conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded,
-            prev.virtual_routes,
-            conf.virtual_routes,
-            prev.virtual_rules,
-            conf.virtual_rules,
+        host = (
+            HostDiff.between(
+                prev.virtual_ipaddresses + prev.virtual_ipaddresses_excluded,
+                conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded,
+                prev.virtual_routes,
+                conf.virtual_routes,
+                prev.virtual_rules,
+                conf.virtual_rules,
+            )
+            if fields
+            else HostDiff()
         )
         if reasons:
             change = Change.REBUILT
