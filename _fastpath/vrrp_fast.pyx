@@ -17,14 +17,23 @@ from libc.string cimport memcpy, memcmp, memset
 include "_sockets.pxi"
 
 
+cdef extern from "<sys/socket.h>" nogil:
+    int C_SOL_SOCKET "SOL_SOCKET"
+    int C_SCM_TIMESTAMPNS "SCM_TIMESTAMPNS"
+
 cdef enum:
     RX_BATCH = 32
+    RX_CTL_WORDS = 8  # 64 bytes, room for one SCM_TIMESTAMPNS cmsg
     TX_BATCH = 1024  # UIO_MAXIOV: the most sendmmsg takes at once
     CMSG_WORDS = 8  # 64 bytes, room for one in6_pktinfo cmsg
     BUF = 4096
 
 MAX_PACKET = BUF
 """Longest IPv4 packet drain() accepts; a valid VRRP advert is at most 1,096 bytes."""
+cdef int64_t C_MAX_LATENESS_US = 1_000_000
+MAX_LATENESS_US = C_MAX_LATENESS_US
+"""A packet's kernel receive time is believed when it is at most this far behind the
+read (and not ahead of it): beyond, the wall clock was stepped (or the process stalled)."""
 
 cdef int IPPROTO_VRRP = 112
 cdef int TTL = 255
@@ -56,13 +65,15 @@ cdef class RxFilter:
     cdef mmsghdr* msgs
     cdef iovec* iovs
     cdef uint8_t* bufs
+    cdef uint64_t* ctls
     cdef public uint64_t dropped
 
     def __cinit__(self):
         self.msgs = <mmsghdr*>calloc(RX_BATCH, sizeof(mmsghdr))
         self.iovs = <iovec*>calloc(RX_BATCH, sizeof(iovec))
         self.bufs = <uint8_t*>malloc(RX_BATCH * BUF)
-        if self.msgs == NULL or self.iovs == NULL or self.bufs == NULL:
+        self.ctls = <uint64_t*>calloc(RX_BATCH * RX_CTL_WORDS, sizeof(uint64_t))
+        if self.msgs == NULL or self.iovs == NULL or self.bufs == NULL or self.ctls == NULL:
             raise MemoryError()
         cdef int i
         for i in range(RX_BATCH):
@@ -82,6 +93,7 @@ cdef class RxFilter:
         free(self.msgs)
         free(self.iovs)
         free(self.bufs)
+        free(self.ctls)
 
     def arm(self, int vrid, bytes src not None, bytes dst not None, bytes payload not None,
             int64_t hold_us):
@@ -127,20 +139,24 @@ cdef class RxFilter:
         """Adverts absorbed for ``vrid`` since this filter was created."""
         return self.slots[_vrid(vrid)].absorbed
 
-    def drain(self, int fd, int64_t now_us, Py_ssize_t limit=4096):
-        """Read ``fd`` until EAGAIN or ``limit`` packets; return the ones not absorbed."""
+    def drain(self, int fd, int64_t now_us, int64_t wall_us=-1, Py_ssize_t limit=4096):
+        """Read ``fd`` until EAGAIN or ``limit`` packets; return the ones not absorbed, each
+        with its arrival time (see the pure-Python twin)."""
         cdef list out = []
         cdef Py_ssize_t count = 0
         cdef int want, got, i, e, ihl, ttl
         cdef unsigned int n
         cdef uint8_t* p
         cdef RxSlot* s
+        cdef int64_t arrival
         while count < limit:
             want = RX_BATCH if limit - count > RX_BATCH else <int>(limit - count)
             for i in range(want):
                 self.msgs[i].msg_hdr.msg_iov = &self.iovs[i]
                 self.msgs[i].msg_hdr.msg_iovlen = 1
                 self.msgs[i].msg_hdr.msg_flags = 0
+                self.msgs[i].msg_hdr.msg_control = self.ctls + i * RX_CTL_WORDS
+                self.msgs[i].msg_hdr.msg_controllen = RX_CTL_WORDS * sizeof(uint64_t)
             # The GIL stays held: the call never blocks, and no other thread may reuse bufs.
             got = recvmmsg(fd, self.msgs, want, MSG_DONTWAIT, NULL)
             if got < 0:
@@ -165,13 +181,14 @@ cdef class RxFilter:
                 if ihl < 20 or <unsigned int>ihl > n:
                     self.dropped += 1
                     continue
+                arrival = _arrival(&self.msgs[i].msg_hdr, now_us, wall_us)
                 ttl = p[8]
                 if ttl == TTL and p[9] == IPPROTO_VRRP and n - ihl >= 2:
                     s = &self.slots[p[ihl + 1]]
                     if (s.armed and s.plen == <Py_ssize_t>(n - ihl)
                             and memcmp(p + 12, s.src, 4) == 0 and memcmp(p + 16, s.dst, 4) == 0
                             and memcmp(p + ihl, s.payload, s.plen) == 0):
-                        s.deadline = now_us + s.hold
+                        s.deadline = arrival + s.hold
                         s.absorbed += 1
                         continue
                 out.append((
@@ -179,10 +196,31 @@ cdef class RxFilter:
                     PyBytes_FromStringAndSize(<char*>p + 12, 4),
                     PyBytes_FromStringAndSize(<char*>p + 16, 4),
                     ttl,
+                    arrival,
                 ))
             if got < want:
                 break  # the queue is empty: spare the EAGAIN round trip
         return out
+
+
+cdef inline int64_t _arrival(msghdr* hdr, int64_t now_us, int64_t wall_us) noexcept:
+    """``now_us`` less how long ago the kernel received the packet (its SCM_TIMESTAMPNS
+    against ``wall_us``), or ``now_us`` if that is unknown or not believable."""
+    if wall_us < 0:
+        return now_us
+    cdef cmsghdr* c = CMSG_FIRSTHDR(hdr)
+    cdef timespec ts
+    cdef int64_t late
+    while c != NULL:
+        if (c.cmsg_level == C_SOL_SOCKET and c.cmsg_type == C_SCM_TIMESTAMPNS
+                and c.cmsg_len >= CMSG_LEN(sizeof(timespec))):
+            memcpy(&ts, CMSG_DATA(c), sizeof(timespec))
+            late = wall_us - (<int64_t>ts.tv_sec * 1000000 + ts.tv_nsec // 1000)
+            if 0 <= late <= C_MAX_LATENESS_US:
+                return now_us - late
+            return now_us
+        c = CMSG_NXTHDR(hdr, c)
+    return now_us
 
 
 # --------------------------------------------------------------------------- TxPump

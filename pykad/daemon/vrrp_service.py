@@ -39,7 +39,7 @@ from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.bfd_pipe import BfdEventReader
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
-from pykad.drivers.timer import TimerLoop, now_us
+from pykad.drivers.timer import TimerLoop, now_us, wall_us
 from pykad.drivers.vrrp_ah_socket import AhSocket
 from pykad.drivers.vrrp_socket import VrrpSocket
 from pykad.kernel.api import Links
@@ -159,6 +159,9 @@ class Instance:
     ah_counter: AhCounter = field(default_factory=AhCounter)
     ah_last_seq: int = 0
     ip_id: int = 0
+    clock_floor: int = 0
+    """When its timer last ran: a packet read later is handed over no earlier than this,
+    though the kernel may have received it before (times given to a router never go back)."""
     adverts_sent: int = 0
     """Adverts sent from Python (the fast path's pump counts its own)."""
     priority_zero_sent: int = 0
@@ -572,11 +575,15 @@ class VrrpService:
                 await trio.lowlevel.wait_readable(fd)
             except trio.ClosedResourceError:
                 return  # its interface went away and came back: a new socket reads now
-            # Adverts that only refresh a backup's timer stay in C.
-            packets = rx_filter.drain(fd, now_us()) if rx_filter is not None else sock.drain()
-            now = now_us()
-            for payload, src, dst, ttl in packets:
-                self._receive(sock, payload, src, dst, ttl, now)
+            # Adverts that only refresh a backup's timer stay in C.  Each packet comes
+            # with its kernel receive time, on the cores' clock.
+            now, wall = now_us(), wall_us()
+            if rx_filter is not None:
+                packets = rx_filter.drain(fd, now, wall)
+            else:
+                packets = sock.drain(now, wall)
+            for payload, src, dst, ttl, arrival in packets:
+                self._receive(sock, payload, src, dst, ttl, arrival)
 
     async def _ah_reader(self, index: int, ah: AhSocket) -> None:
         while True:
@@ -651,6 +658,7 @@ class VrrpService:
             log.info("(%s) dropped a malformed advert from %s: %s", inst.name, ntoa(src), e)
             return
         multicast = (dst[0] >= 224 if family == 4 else dst[0] == 255) if dst else None
+        now = max(now, inst.clock_floor)  # an advert is not older than a timer already run
         self.fast.reclaim(inst)
         effects = inst.router.receive_advert(
             advert, src, now, ttl=None if ttl < 0 else ttl, multicast=multicast
@@ -748,6 +756,7 @@ class VrrpService:
             # wait out the rest here, so the takeover starts on time.
             while (now := now_us()) < due:
                 pass
+        inst.clock_floor = now
         if due is not None and due <= now:
             self.fast.reclaim(inst)
             effects = inst.router.handle_timer(now)

@@ -7,10 +7,18 @@ and give the same results.
 header). ``arm(vrid, src, dst, payload, hold_us)`` tells it the advert a BACKUP
 expects from its master; ``drain`` then absorbs every packet that is exactly that
 advert (TTL 255, protocol 112, same source, destination and VRRP bytes) by
-pushing ``deadline(vrid)`` to ``now_us + hold_us`` and counting it, and returns
-every other packet as ``(vrrp_payload, src, dst, ttl)``. Packets that are not
-IPv4 (shorter than 20 bytes, version not 4, IHL below 5 or past the end, or
-longer than ``MAX_PACKET``) are dropped and counted in ``dropped``.
+pushing ``deadline(vrid)`` to its arrival time plus ``hold_us`` and counting it,
+and returns every other packet as ``(vrrp_payload, src, dst, ttl, arrival_us)``.
+Packets that are not IPv4 (shorter than 20 bytes, version not 4, IHL below 5 or
+past the end, or longer than ``MAX_PACKET``) are dropped and counted in ``dropped``.
+
+A packet's arrival time is ``now_us`` (CLOCK_MONOTONIC, as the cores count) less
+how long ago the kernel received it: its ``SCM_TIMESTAMPNS`` (the socket has
+``SO_TIMESTAMPNS`` on) against ``wall_us``, the wall clock read next to ``now_us``.
+Without a timestamp, with ``wall_us`` negative, or when the timestamp is ahead of
+``wall_us`` or more than ``MAX_LATENESS_US`` behind it (a stepped clock), it is
+``now_us``. So a timer started by an advert runs from when the advert came, not
+from when the event loop got round to reading it.
 
 ``TxPump`` sends the adverts of MASTER instances: ``arm`` gives a key its packets
 ``(payload, dst, src)``, a socket, an interval and a first send time;
@@ -37,8 +45,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pykad.drivers.vrrp_socket import MAX_LATENESS_US, arrival_us
+
+__all__ = ["MAX_LATENESS_US", "MAX_PACKET", "RxFilter", "TxPump"]
+
 MAX_PACKET = 4096
 """Longest IPv4 packet ``drain`` accepts; a valid VRRP advert is at most 1,096 bytes."""
+_CONTROL = socket.CMSG_SPACE(16)
+"""Room for one ``SCM_TIMESTAMPNS`` (a struct timespec)."""
 
 IPPROTO_VRRP = 112
 TTL = 255
@@ -101,43 +115,44 @@ class RxFilter:
         return self._slots[_check_vrid(vrid)].absorbed
 
     def drain(
-        self, fd: int, now_us: int, limit: int = 4096
-    ) -> list[tuple[bytes, bytes, bytes, int]]:
+        self, fd: int, now_us: int, wall_us: int = -1, limit: int = 4096
+    ) -> list[tuple[bytes, bytes, bytes, int, int]]:
         """Read ``fd`` until EAGAIN or ``limit`` packets; return the ones not absorbed."""
-        out: list[tuple[bytes, bytes, bytes, int]] = []
+        out: list[tuple[bytes, bytes, bytes, int, int]] = []
         slots = self._slots
-        read = os.read
-        for _ in range(limit):
-            try:
-                data = read(fd, _READ_SIZE)
-            except BlockingIOError:
-                break
-            except OSError:
-                if out:
-                    break  # hand over what was read; the error shows again on the next call
-                raise
-            n = len(data)
-            if n < 20 or n > MAX_PACKET or data[0] >> 4 != 4:
-                self.dropped += 1
-                continue
-            ihl = (data[0] & 0x0F) * 4
-            if ihl < 20 or ihl > n:
-                self.dropped += 1
-                continue
-            ttl = data[8]
-            payload = data[ihl:]
-            if ttl == TTL and data[9] == IPPROTO_VRRP and n - ihl >= 2:
-                slot = slots[payload[1]]
-                if (
-                    slot.armed
-                    and payload == slot.payload
-                    and data[12:16] == slot.src
-                    and data[16:20] == slot.dst
-                ):
-                    slot.deadline = now_us + slot.hold
-                    slot.absorbed += 1
+        with socket.socket(fileno=os.dup(fd)) as sock:  # recvmsg wants a socket object
+            for _ in range(limit):
+                try:
+                    data, ancdata, _, _ = sock.recvmsg(_READ_SIZE, _CONTROL, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    if out:
+                        break  # hand over what was read; the error shows again next call
+                    raise
+                n = len(data)
+                if n < 20 or n > MAX_PACKET or data[0] >> 4 != 4:
+                    self.dropped += 1
                     continue
-            out.append((payload, data[12:16], data[16:20], ttl))
+                ihl = (data[0] & 0x0F) * 4
+                if ihl < 20 or ihl > n:
+                    self.dropped += 1
+                    continue
+                arrival = arrival_us(ancdata, now_us, wall_us)
+                ttl = data[8]
+                payload = data[ihl:]
+                if ttl == TTL and data[9] == IPPROTO_VRRP and n - ihl >= 2:
+                    slot = slots[payload[1]]
+                    if (
+                        slot.armed
+                        and payload == slot.payload
+                        and data[12:16] == slot.src
+                        and data[16:20] == slot.dst
+                    ):
+                        slot.deadline = arrival + slot.hold
+                        slot.absorbed += 1
+                        continue
+                out.append((payload, data[12:16], data[16:20], ttl, arrival))
         return out
 
 

@@ -52,6 +52,11 @@ def now_us() -> int:
     return time.monotonic_ns() // 1000
 
 
+def wall_us() -> int:
+    """CLOCK_REALTIME in microseconds: the clock of the kernel's packet timestamps."""
+    return time.time_ns() // 1000
+
+
 class TimerFd:
     """A non-blocking CLOCK_MONOTONIC timerfd armed at absolute times."""
 

@@ -7,7 +7,8 @@ the group there; the source address of each advert is chosen per packet with
 IP_PKTINFO / IPV6_PKTINFO, so instances with different ``mcast_src_ip`` or
 ``unicast_src_ip`` share one socket. IPv4 reads return the IP header (TTL,
 source, destination); IPv6 ones carry them as ancillary data. ``drain`` reads
-until the socket is empty (DESIGN.md: a drain loop, not a read per wakeup).
+until the socket is empty (DESIGN.md: a drain loop, not a read per wakeup), and
+gives each packet the time the kernel received it (``SO_TIMESTAMPNS``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ctypes
 import errno
 import socket
 import struct
+from collections.abc import Iterable
 
 from pykad.vrrp.advert import IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6
 
@@ -27,8 +29,14 @@ IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
 IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
 IPV6_CHECKSUM = getattr(socket, "IPV6_CHECKSUM", 7)
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
-_CMSG_SPACE = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+_TIMESPEC = struct.Struct("@qq")
+_CMSG_SPACE = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(_TIMESPEC.size)
 SO_ATTACH_FILTER = 26
+MAX_LATENESS_US = 1_000_000
+"""A packet's kernel receive time is believed when it is at most this far behind the
+read (and not ahead of it): beyond, the wall clock was stepped (or the process stalled)."""
 
 
 class _DropAll:
@@ -42,9 +50,27 @@ class _DropAll:
 _DROP_ALL = _DropAll()
 
 
-Received = tuple[bytes, bytes, bytes, int]
+Received = tuple[bytes, bytes, bytes, int, int]
 """One packet: the VRRP message, the IP source and destination (packed), the TTL / Hop
-Limit (-1 when unknown). Plain tuples: the Cython fast path returns the same."""
+Limit (-1 when unknown), its arrival time (:func:`arrival_us`). Plain tuples: the
+Cython fast path returns the same."""
+
+
+def arrival_us(ancdata: Iterable[tuple[int, int, bytes]], now_us: int, wall_us: int) -> int:
+    """When the kernel received a packet, on the cores' clock: ``now_us`` (CLOCK_MONOTONIC)
+    less how long before ``wall_us`` (the wall clock, read next to it) its
+    ``SCM_TIMESTAMPNS`` says it came; ``now_us`` without a timestamp, with ``wall_us``
+    negative, or when the timestamp is ahead of ``wall_us`` or more than
+    ``MAX_LATENESS_US`` behind it (a stepped clock).  A Master_Down_Timer then runs from
+    when the advert came, not from when the event loop got round to reading it."""
+    if wall_us < 0:
+        return now_us
+    for level, kind, value in ancdata:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = _TIMESPEC.unpack_from(value)
+            late = wall_us - (sec * 1_000_000 + nsec // 1000)
+            return now_us - late if 0 <= late <= MAX_LATENESS_US else now_us
+    return now_us
 
 
 class VrrpSocket:
@@ -60,6 +86,7 @@ class VrrpSocket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             if rcvbuf:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # arrival times
             if family == 4:
                 self._setup4(sock, join=not send_only)
             else:
@@ -129,13 +156,14 @@ class VrrpSocket:
         self.sent += 1
         return True
 
-    def drain(self, limit: int = 1024) -> list[Received]:
-        """Every packet waiting (at most ``limit``), without blocking."""
+    def drain(self, now_us: int, wall_us: int = -1, limit: int = 1024) -> list[Received]:
+        """Every packet waiting (at most ``limit``), without blocking; ``now_us`` and
+        ``wall_us``: the two clocks, read together, for the arrival times."""
         out: list[Received] = []
         recv = self._recv4 if self.family == 4 else self._recv6
         while len(out) < limit:
             try:
-                packet = recv()
+                packet = recv(now_us, wall_us)
             except BlockingIOError:
                 break
             except OSError as e:
@@ -147,14 +175,15 @@ class VrrpSocket:
         self.received += len(out)
         return out
 
-    def _recv4(self) -> Received | None:
-        data = self.sock.recv(65535)
+    def _recv4(self, now_us: int, wall_us: int) -> Received | None:
+        data, ancdata, _flags, _address = self.sock.recvmsg(65535, _CMSG_SPACE)
         if len(data) < 20 or data[0] >> 4 != 4:
             return None
         ihl = (data[0] & 0x0F) * 4
-        return data[ihl:], data[12:16], data[16:20], data[8]
+        arrival = arrival_us(ancdata, now_us, wall_us)
+        return data[ihl:], data[12:16], data[16:20], data[8], arrival
 
-    def _recv6(self) -> Received | None:
+    def _recv6(self, now_us: int, wall_us: int) -> Received | None:
         data, ancdata, _flags, address = self.sock.recvmsg(65535, _CMSG_SPACE)
         dst, hops = b"", -1
         for level, kind, value in ancdata:
@@ -163,7 +192,7 @@ class VrrpSocket:
             elif level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT and len(value) >= 4:
                 hops = struct.unpack("@i", value[:4])[0]
         src = socket.inet_pton(socket.AF_INET6, address[0].split("%")[0])
-        return data, src, dst, hops
+        return data, src, dst, hops, arrival_us(ancdata, now_us, wall_us)
 
     def close(self) -> None:
         self.sock.close()

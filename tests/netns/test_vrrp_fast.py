@@ -87,7 +87,8 @@ rx = mod.RxFilter()
 rx.arm(51, LO2, LO, P1, 300_000)
 pump.send_due(20_000)
 time.sleep(0.1)
-result["drained"] = [[p.hex(), s.hex(), d.hex(), t] for p, s, d, t in rx.drain(rx4.fileno(), 77)]
+drained = rx.drain(rx4.fileno(), 77)
+result["drained"] = [[p.hex(), s.hex(), d.hex(), t, a] for p, s, d, t, a in drained]
 result["absorbed"] = [rx.absorbed(51), rx.deadline(51), rx.dropped]
 
 for key in range(100, 200):
@@ -130,7 +131,7 @@ def test_tx_pump_and_rx_filter_on_raw_sockets(netns_lab: Topology) -> None:
     assert cy["counts"] == [4, 0, 1, 0]
 
     # Round 3: P1 absorbed by the filter, P2 (not armed) handed over parsed.
-    assert cy["drained"] == [[p2, "7f000001", "7f000001", 255]]
+    assert cy["drained"] == [[p2, "7f000001", "7f000001", 255, 77]]
     assert cy["absorbed"] == [1, 77 + 300_000, 0]
 
     # A hundred keys due at once: every advert sent once, one round.

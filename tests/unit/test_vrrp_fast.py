@@ -10,7 +10,8 @@ tests/netns/test_vrrp_fast.py.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from pykad import _accel
 from pykad.drivers import fast, fast_py
+from pykad.drivers.vrrp_socket import MAX_LATENESS_US, SO_TIMESTAMPNS
 from pykad.vrrp import wire_py
 from pykad.vrrp.advert import VRRP_MCAST_V4, Advert
 
@@ -79,6 +81,7 @@ def test_installed_package_loads_the_compiled_twin() -> None:
     assert expected == fast.IMPLEMENTATION
     assert fast_cy is not None and _accel.implementation(fast_cy) == "cython"
     assert fast_cy.MAX_PACKET == fast_py.MAX_PACKET
+    assert fast_cy.MAX_LATENESS_US == fast_py.MAX_LATENESS_US == MAX_LATENESS_US
 
 
 # --------------------------------------------------------------------------- RxFilter
@@ -130,7 +133,9 @@ def test_anything_else_is_returned_parsed(
     rx.arm(VRID, SRC, DST, ADVERT, HOLD)
     packet = mutants()[case]
     writer.send(packet)
-    assert rx.drain(reader.fileno(), 5) == [(packet[20:], packet[12:16], packet[16:20], packet[8])]
+    assert rx.drain(reader.fileno(), 5) == [
+        (packet[20:], packet[12:16], packet[16:20], packet[8], 5)
+    ]
     assert rx.deadline(VRID) == -1 and rx.absorbed(VRID) == 0 and rx.dropped == 0
 
 
@@ -141,7 +146,7 @@ def test_the_ihl_is_honoured(impl: ModuleType, pair: tuple[socket.socket, socket
     options = bytes((0x94, 4, 0, 0))  # router alert
     writer.send(ipv4(ADVERT, options=options))
     writer.send(ipv4(ADVERT, ttl=1, options=options))
-    assert rx.drain(reader.fileno(), 7) == [(ADVERT, SRC, DST, 1)]
+    assert rx.drain(reader.fileno(), 7) == [(ADVERT, SRC, DST, 1, 7)]
     assert rx.absorbed(VRID) == 1 and rx.deadline(VRID) == 7 + HOLD
 
 
@@ -165,7 +170,7 @@ def test_what_is_not_ipv4_is_dropped_and_counted(
     rx.arm(VRID, SRC, DST, ADVERT, HOLD)
     writer.send(packet)
     writer.send(ipv4(ADVERT, ttl=2))
-    assert rx.drain(reader.fileno(), 0) == [(ADVERT, SRC, DST, 2)]
+    assert rx.drain(reader.fileno(), 0) == [(ADVERT, SRC, DST, 2, 0)]
     assert rx.dropped == 1
 
 
@@ -187,7 +192,7 @@ def test_order_limit_and_disarm(
     rx.disarm(VRID)
     assert not rx.armed(VRID)
     writer.send(ipv4(ADVERT))
-    assert rx.drain(reader.fileno(), 3) == [(ADVERT, SRC, DST, 255)]
+    assert rx.drain(reader.fileno(), 3) == [(ADVERT, SRC, DST, 255, 3)]
     assert rx.absorbed(VRID) == 10 and rx.deadline(VRID) == 2 + HOLD
     rx.arm(VRID, SRC, DST, ADVERT, HOLD)  # re-arming resets the deadline, not the count
     assert rx.deadline(VRID) == -1 and rx.absorbed(VRID) == 10
@@ -219,6 +224,43 @@ def test_arm_checks_its_arguments(impl: ModuleType) -> None:
     with pytest.raises(ValueError):
         rx.deadline(-1)
     assert not rx.armed(VRID)
+
+
+def test_arrival_times_come_from_the_kernel_timestamps(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    """With SO_TIMESTAMPNS on, a packet read 30 ms after it came is dated 30 ms back,
+    absorbed or not; without a believable timestamp it is dated ``now_us``."""
+    writer, reader = pair
+    reader.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    rx = impl.RxFilter()
+    rx.arm(VRID, SRC, DST, ADVERT, HOLD)
+    now = 50_000_000
+
+    def read(wall: Callable[[], int]) -> list[tuple[bytes, bytes, bytes, int, int]]:
+        writer.send(ipv4(ADVERT))
+        writer.send(ipv4(ADVERT, ttl=7))
+        time.sleep(0.03)
+        out: list[tuple[bytes, bytes, bytes, int, int]] = rx.drain(reader.fileno(), now, wall())
+        return out
+
+    def wall_now() -> int:
+        return time.time_ns() // 1000
+
+    (kept,) = read(wall_now)
+    assert kept[:4] == (ADVERT, SRC, DST, 7)
+    assert now - MAX_LATENESS_US < kept[4] <= now - 30_000
+    assert kept[4] - 10_000 < rx.deadline(VRID) - HOLD <= kept[4]  # the absorbed one came first
+    for wall in (
+        lambda: -1,  # no wall clock given
+        lambda: 1_000,  # the timestamp is ahead of it
+        lambda: wall_now() + 2 * MAX_LATENESS_US,  # too far behind it
+    ):
+        ((*_, arrival),) = read(wall)
+        assert arrival == now and rx.deadline(VRID) == now + HOLD
+    reader.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 0)
+    ((*_, arrival),) = read(wall_now)
+    assert arrival == now
 
 
 def test_a_bad_fd_raises(impl: ModuleType) -> None:
@@ -257,7 +299,7 @@ def test_both_twins_agree_on_any_packets(packets: list[bytes], limit: int) -> No
                 writer.send(packet)
             out = []
             for call in range(len(packets) // limit + 2):
-                out.append(rx.drain(reader.fileno(), call, limit))
+                out.append(rx.drain(reader.fileno(), call, limit=limit))
             results.append((out, rx.dropped, rx.absorbed(VRID), rx.deadline(VRID)))
     assert results[0] == results[1]
 

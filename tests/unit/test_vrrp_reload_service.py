@@ -40,7 +40,7 @@ class FakeSock:
     def send(self, data, dst, src):
         self.sent.append((data, dst))
 
-    def drain(self):
+    def drain(self, now_us, wall_us=-1):
         return []
 
     def set_ttl(self, ttl):
