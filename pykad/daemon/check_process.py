@@ -10,9 +10,8 @@ or SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  SIGHUP (passed on by
 the parent) reads the configuration again: one that cannot be used is refused
 with a log line and the running one kept; otherwise only what changed is
 applied.  BFD_CHECK events arrive on the pipe the BFD child writes for
-checkers (``bfd_process.BfdPipes``).  SIGUSR1, which keepalived's checker
-answers with its part of the data dump, is taken and ignored: that dump is not
-built.
+checkers (``bfd_process.BfdPipes``).  SIGUSR1 writes its part of the data dump,
+``keepalived_check.data`` (``daemon.dump_data``), as keepalived's checker does.
 
 The child serves its control socket (``daemon.control``, ``check.sock`` in the
 run directory) from a trio task: ``status``/``stats`` (virtual and real
@@ -34,6 +33,8 @@ from pykad.config.model import Config
 from pykad.daemon.child import fork_child
 
 if TYPE_CHECKING:
+    from pykad.config.scripts import Script
+    from pykad.daemon.check_service import CheckService
     from pykad.daemon.ipvs_stats import IpvsStatsReader, ServiceStats
     from pykad.lb.table import ServiceKey
 
@@ -61,7 +62,23 @@ class _Counters:
             self._reader = None
 
 
-CHECKER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+CHECKER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+
+
+def write_check_dump(service: CheckService) -> None:
+    """SIGUSR1: ``keepalived_check.data``, the global definitions and the checker's part."""
+    from pykad.daemon.dump_data import CHECK_FILE, format_check
+    from pykad.daemon.process import global_dump, write_dump
+    from pykad.drivers.notify import resolve_user
+
+    def script_view(script: Script) -> tuple[str, int, int]:
+        ids = resolve_user(script.user, script.group) if script.user else None
+        uid, gid = ids or service.default_user or (os.geteuid(), os.getegid())
+        return os.path.realpath(script.argv[0]), uid, gid
+
+    log.info("Printing checker data for process(%d) on signal", os.getpid())
+    lines = global_dump(service.config) + format_check(service.dump_state(), script_view)
+    write_dump(CHECK_FILE, "\n".join(lines) + "\n")
 
 
 def start(
@@ -140,6 +157,9 @@ async def _serve(
 
                 reloads = Reloads(nursery, reload)
                 async for signum in with_held_signals(signals, CHECKER_SIGNALS):
+                    if signum == signal.SIGUSR1:
+                        write_check_dump(service)
+                        continue
                     if signum != signal.SIGHUP:
                         reloads.cancel()
                         break

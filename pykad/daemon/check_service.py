@@ -66,6 +66,7 @@ from pykad.config.sections._lvs_model import (
     VirtualServer,
 )
 from pykad.config.sections.global_defs import LvsFlushOnStop
+from pykad.daemon.dump_data import VsDump
 from pykad.daemon.latency import Latency
 from pykad.daemon.memory import freeze_long_lived
 from pykad.drivers.notify import Notifier, UserIds
@@ -485,6 +486,18 @@ class CheckService:
                     self._start_checkers([s])
                 else:
                     self._stop_checkers(s)
+
+    def dump_state(self) -> list[VsDump]:
+        """Every virtual server with its pool's state, for the data dump."""
+        return [
+            VsDump(
+                config=s.config,
+                active=s.pool.active,
+                quorum_up=s.pool.quorum_up,
+                servers=tuple(s.pool.server_dump(j) for j in range(len(s.config.real_servers))),
+            )
+            for s in self.servers
+        ]
 
     async def reload(self, config: Config) -> int:
         """Apply a new configuration: only what changed (keepalived's ``reload_check_child``

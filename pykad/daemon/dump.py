@@ -14,7 +14,7 @@ caller passes the wall-clock times it knows and writes the files.
 What pykad cannot know yet (it keeps no such state) is left out rather than
 invented: the JSON has no ``vroutes``/``vrules`` arrays (keepalived prints them
 with its own route/rule formatter), and the data dump has only the parts pykad
-has (global ``Router ID``, the instances), not keepalived's sockpool and
+has (the global definitions, the instances), not keepalived's sockpool and
 interface sections.
 """
 
@@ -187,11 +187,11 @@ def _tf(flag: bool) -> str:
     return "true" if flag else "false"
 
 
-def format_data(instances: Sequence[InstanceSnapshot], *, router_id: str | None) -> str:
-    """The ``keepalived.data`` text: keepalived's headings and layout for what pykad has."""
-    lines = ["------< Global definitions >------"]
-    lines.append(f" Router ID = {router_id or '(null)'}")
-    lines.append("------< VRRP Topology >------")
+def format_data(instances: Sequence[InstanceSnapshot], *, global_lines: Sequence[str]) -> str:
+    """The ``keepalived.data`` text: the global definitions
+    (``pykad.daemon.dump_data.format_global``), then keepalived's headings and layout
+    for what pykad has of its instances."""
+    lines = [*global_lines, "------< VRRP Topology >------"]
     for s in instances:
         lines += [
             f" VRRP Instance = {s.name}",

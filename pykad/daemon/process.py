@@ -439,6 +439,15 @@ def write_dump(name: str, text: str) -> None:
         f.write(text)
 
 
+def global_dump(config: Config, *, vrrp: bool = False) -> list[str]:
+    """keepalived's ``Global definitions`` block for this process's dump file."""
+    from pykad.daemon.dump_data import format_global
+    from pykad.drivers.notify import default_script_user
+
+    gd = config.global_defs
+    return format_global(gd, script_ids=default_script_user(gd), vrrp=vrrp)
+
+
 @dataclass
 class VrrpDumps:
     """The VRRP child's answers to the dump signals."""
@@ -459,8 +468,8 @@ class VrrpDumps:
         pid = os.getpid()
         if signum == signal.SIGUSR1:
             log.info("Printing VRRP data for process(%d) on signal", pid)
-            router_id = self.service.config.global_defs.router_id
-            write_dump(dump.DATA_FILE, dump.format_data(self.snapshots(), router_id=router_id))
+            head = global_dump(self.service.config, vrrp=True)
+            write_dump(dump.DATA_FILE, dump.format_data(self.snapshots(), global_lines=head))
         elif signum == signal.SIGUSR2:
             log.info("Printing VRRP stats for process(%d) on signal", pid)
             write_dump(dump.STATS_FILE, dump.format_stats(self.snapshots()))

@@ -16,7 +16,8 @@ trio: children are forked from here and run trio themselves):
   SIGTERM/SIGINT go at once to every child (VRRP first: its priority-0 adverts
   are the handover), which are then waited for (SIGKILL after their stop
   timeout, with keepalived's "failed to die" line).  SIGHUP goes to every child
-  (and the configuration is read again before the next respawn); SIGUSR1 to
+  (and the configuration is read again before the next respawn); SIGUSR1 writes
+  the parent's part of the data dump (``keepalived_parent.data``), then goes to
   every child; SIGUSR2, the JSON and the stats-clear signals to the VRRP child
   only (keepalived's ``propagate_signal``).
 - a child that dies is reported as keepalived does ("pid N exited due to
@@ -49,16 +50,19 @@ from dataclasses import dataclass, field
 from pykad.config.model import Config
 from pykad.daemon import bfd_process, check_process, control, sd_notify
 from pykad.daemon.child import RespawnDelay, child_died_lines, exit_report
+from pykad.daemon.dump_data import PARENT_FILE
 from pykad.daemon.process import (
     CHECKER_SECTIONS,
     PARENT_SIGNALS,
     Options,
     bfd_pid_path,
     checkers_pid_path,
+    global_dump,
     pid_paths,
     reload_config,
     run_dir,
     start_vrrp,
+    write_dump,
 )
 from pykad.daemon.sigfunc import VRRP_ONLY_SIGNALS
 
@@ -269,6 +273,9 @@ class Supervisor:
             if signum == signal.SIGHUP:
                 self.config_stale = True
                 sd_notify.reloading()
+            elif signum == signal.SIGUSR1:  # keepalived's parent writes its part first
+                log.info("Printing parent data for process(%d) on signal", os.getpid())
+                write_dump(PARENT_FILE, "\n".join(global_dump(self.config)) + "\n")
             for kid in self.kids:
                 if kid.name == "vrrp" or signum not in VRRP_ONLY_SIGNALS:
                     self._kill(kid, signum)

@@ -219,6 +219,19 @@ class _Server:
     num_failed: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ServerDump:
+    """A real server's state for the data dump (``Pool.server_dump``)."""
+
+    alive: bool
+    initial_weight: int
+    effective_weight: int
+    failed: int
+    set: bool
+    checkers: tuple[tuple[bool, bool, int], ...]
+    """Per checker: up, has run, its current (dynamic) weight."""
+
+
 class _Cmd(enum.Enum):
     ADD = "add"
     DEL = "del"
@@ -345,6 +358,18 @@ class Pool:
             for j, c in enumerate(server.checkers)
             if c.kind is not _Kind.FILE and c.has_run
         }
+
+    def server_dump(self, rs: int) -> ServerDump:
+        """Real server ``rs`` as keepalived's data dump shows it."""
+        server = self._server(rs)
+        return ServerDump(
+            alive=server.alive,
+            initial_weight=server.iweight,
+            effective_weight=server.effective,
+            failed=server.num_failed,
+            set=server.set,
+            checkers=tuple((c.is_up, c.has_run, c.cur_weight) for c in server.checkers),
+        )
 
     def _server(self, rs: int) -> _Server:
         if rs == SORRY:

@@ -172,7 +172,13 @@ def test_dump_signals_write_keepalived_s_files(
     assert "   Priority = 150\n" in data and "   Virtual Router ID = 51\n" in data
     assert f"     {VIP} dev eth0 scope global set\n" in data
     assert (tmpdir_env / "keepalived.data").stat().st_mode & 0o777 == 0o600
+    assert data.startswith("------< Global definitions >------\n Network namespace = ")
+    assert " Default interface = " in data  # the VRRP process's global lines
     a.wait_for_log(rf"Printing VRRP data for process\({child}\) on signal")
+    parent = read_when_written(tmpdir_env / "keepalived_parent.data", 0)
+    assert parent.startswith("------< Global definitions >------\n")
+    assert " VRRP strict mode = false\n" in parent and " Default interface" not in parent
+    a.wait_for_log(rf"Printing parent data for process\({a.pid}\) on signal")
 
     os.kill(a.pid, SIGFUNCS["JSON"])
     (entry,) = json.loads(read_when_written(tmpdir_env / "keepalived.json", 0))

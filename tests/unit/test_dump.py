@@ -180,7 +180,7 @@ def test_a_backup_reports_its_master_and_optional_lists() -> None:
     assert (data["state"], data["wantstate"], data["master_priority"]) == (1, 1, 200)
     assert data["track_ifp"] == ["eth1"] and data["script_master"] == "/bin/true master"
     assert "evips" not in data and "track_script" not in data
-    text = dump.format_data(backup, router_id="r1")
+    text = dump.format_data(backup, global_lines=["------< Global definitions >------"])
     assert "   State = BACKUP\n" in text and "   Master priority = 200\n" in text
 
 
@@ -203,13 +203,10 @@ def test_address_format_follows_keepalived_s_order() -> None:
 
 
 def test_data_dump_has_keepalived_s_headings_and_lines() -> None:
-    text = dump.format_data(keepalived_state(), router_id="kaexp")
+    head = ["------< Global definitions >------", " Router ID = kaexp"]
+    text = dump.format_data(keepalived_state(), global_lines=head)
     lines = text.splitlines()
-    assert lines[:3] == [
-        "------< Global definitions >------",
-        " Router ID = kaexp",
-        "------< VRRP Topology >------",
-    ]
+    assert lines[:3] == [*head, "------< VRRP Topology >------"]
     # lines keepalived 2.2.7 wrote for VI_1 (its /tmp/keepalived.data), in its order
     expected = [
         " VRRP Instance = VI_1",

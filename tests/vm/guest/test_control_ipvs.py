@@ -12,6 +12,7 @@ its weight back, and a reload forgets a drain.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -72,6 +73,25 @@ def test_status_drain_undrain_and_reload(lab: cd.Servers, tmp_path: Path) -> Non
             (cd.RS["rs2"], 8080, 1),
         ]
         assert cd.RS["rs1"] in ctl(tmp_path, "status").stdout
+
+        # SIGUSR1: the parent's and the checker's parts of the data dump, in keepalived's
+        # files and layout
+        tmp = Path(os.environ.get("TMPDIR") or "/tmp")
+        for name in ("keepalived_check.data", "keepalived_parent.data"):
+            (tmp / name).unlink(missing_ok=True)
+        pykad.signal(signal.SIGUSR1)
+
+        def dumped() -> str:
+            path = tmp / "keepalived_check.data"
+            return path.read_text() if path.exists() else ""
+
+        cd.wait_for("the checker's dump", lambda: "< Health checkers >" in dumped(), 10)
+        text = dumped()
+        assert text.startswith("------< Global definitions >------\n")
+        assert f" VS VIP = {cd.VIP}, VPORT = 80\n" in text
+        assert f"   RIP = {cd.RS['rs1']}, RPORT = 8080, WEIGHT = 1 EFF WEIGHT = 1\n" in text
+        assert "   alive = 1\n" in text and "   Up = yes\n" in text
+        assert (tmp / "keepalived_parent.data").read_text().startswith("------< Global def")
 
         done = ctl(tmp_path, "drain", cd.RS["rs1"], "8080")
         assert done.returncode == 0, done.stdout + done.stderr
