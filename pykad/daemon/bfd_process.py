@@ -4,8 +4,11 @@ keepalived runs BFD in its own child so that nothing else can delay a BFD
 packet; so does pykad.  The parent forks it (``daemon.supervisor``) when the
 configuration has ``bfd_instance`` blocks and ``-B`` was not given; the child
 writes its pid file (``-b``, default /run/bfd.pid), runs ``BfdService`` until
-SIGTERM or SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  SIGHUP is
-taken and ignored (BFD reload is not built); the dump signals are ignored.
+SIGTERM or SIGINT, and dies with its parent (PR_SET_PDEATHSIG).  SIGHUP reads
+the configuration again (its ``global_defs`` and ``bfd_instance`` blocks, in a
+thread: the sessions go on meanwhile) and the loop applies the difference
+(``BfdService.reload``: unchanged sessions untouched); one that cannot be used is
+refused with a log line.  The dump signals are ignored.
 
 Session events go through two pipes, one read by the VRRP child and one by the
 checker child (each gets the sessions whose ``bfd_instance`` names it, both by
@@ -26,14 +29,21 @@ ready (never blocking) after each wake-up (``BfdService.run``'s ``on_wake``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import os
 import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pykad.config.model import Config
 from pykad.daemon.child import fork_child
+
+if TYPE_CHECKING:
+    from pykad.config.sections.bfd import BfdConfig
 
 log = logging.getLogger("pykad.bfd")
 
@@ -72,6 +82,7 @@ def start(
     pid_file: str,
     listener: logging.handlers.QueueListener,
     pipes: BfdPipes,
+    reload_config: Callable[[], Config | None],
     control_dir: str | None = None,
 ) -> int:
     """Fork the BFD child (from the parent); its pid."""
@@ -80,13 +91,62 @@ def start(
         "Keepalived_bfd",
         pid_file,
         listener,
-        lambda: _serve(config, pipes.vrrp_write, pipes.checker_write, control_dir),
+        lambda: _serve(config, pipes.vrrp_write, pipes.checker_write, reload_config, control_dir),
         child_closes=pipes.but(pipes.vrrp_write, pipes.checker_write),
     )
 
 
-def _serve(config: Config, vrrp_fd: int, checker_fd: int, control_dir: str | None) -> int:
-    import contextlib
+class _Reloads:
+    """SIGHUPs read the configuration in a thread, one read at a time (a SIGHUP during
+    one asks for another after it); the loop takes what was read (:meth:`take`),
+    woken by a byte on ``wake_fd``."""
+
+    def __init__(self, read: Callable[[], Config | None], wake_fd: int) -> None:
+        self._read, self._wake_fd = read, wake_fd
+        self._lock = threading.Lock()
+        self._reading = self._again = False
+        self._done: list[Config | None] = []
+
+    def request(self) -> None:
+        with self._lock:
+            if self._reading:
+                self._again = True
+                return
+            self._reading = True
+        log.info("Reloading")
+        threading.Thread(target=self._run, name="bfd-reload", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            config = self._read()
+            with self._lock:
+                self._done.append(config)
+                again, self._again = self._again, False
+                self._reading = again
+            with contextlib.suppress(OSError):
+                os.write(self._wake_fd, b"\0")
+            if not again:
+                return
+
+    def take(self) -> BfdConfig | None:
+        with self._lock:
+            if not self._done:
+                return None
+            config = self._done.pop()
+            self._done.clear()
+        if config is None:
+            log.error("Reload refused: the new configuration cannot be used; kept")
+            return None
+        return config.bfd
+
+
+def _serve(
+    config: Config,
+    vrrp_fd: int,
+    checker_fd: int,
+    reload_config: Callable[[], Config | None],
+    control_dir: str | None,
+) -> int:
     import select
 
     from pykad.daemon import control, status
@@ -106,8 +166,12 @@ def _serve(config: Config, vrrp_fd: int, checker_fd: int, control_dir: str | Non
     signal.set_wakeup_fd(wake_write)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda n, _: stop.append(n))
-    signal.signal(signal.SIGHUP, lambda n, _: None)  # BFD reload is not built yet
-    stop += [n for n in take_held_signals() if n in (signal.SIGTERM, signal.SIGINT)]
+    reloads = _Reloads(reload_config, wake_write)
+    signal.signal(signal.SIGHUP, lambda n, _: reloads.request())
+    held = take_held_signals()
+    stop += [n for n in held if n in (signal.SIGTERM, signal.SIGINT)]
+    if signal.SIGHUP in held:
+        reloads.request()
     server = control.open_server(control_dir, "bfd", status.bfd_handler(service))
     wake = select.epoll()
     wake.register(wake_read, select.EPOLLIN)
@@ -121,7 +185,7 @@ def _serve(config: Config, vrrp_fd: int, checker_fd: int, control_dir: str | Non
             server.serve_ready()
 
     try:
-        service.run(lambda: bool(stop), wake.fileno(), on_wake=on_wake)
+        service.run(lambda: bool(stop), wake.fileno(), on_wake=on_wake, reloads=reloads.take)
     finally:
         if server is not None:
             server.close()

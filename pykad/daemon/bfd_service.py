@@ -106,27 +106,60 @@ class BfdService:
         self.event_errors = 0
         self.flaps: dict[str, int] = {}
         """Per session: how many times it left Up (the control socket and metrics)."""
+        self._wake_fd = -1
 
     def setup(self) -> None:
         """Create the sessions and open the sockets (errors are raised: nothing runs)."""
         now = now_us()
         try:
             for instance in self.instances.values():
-                config, peer = session_config(instance)
-                self.table.add(config, peer, now)
-                family = ipaddress.ip_address(peer.remote).version
-                key = (family, peer.local, peer.ttl)
-                if key not in self.senders:
-                    self.senders[key] = BfdSender(family, peer.local, peer.ttl, self.rng)
-                self._sender_of[instance.name] = self.senders[key]
-                if peer.multihop not in self.receivers:
-                    port = MULTIHOP_PORT if peer.multihop else CONTROL_PORT
-                    self.receivers[peer.multihop] = BfdReceiver(port)
+                self._add(instance, now)
         except BaseException:
             self.close()
             raise
         for name, session in self.table.sessions.items():
             self._send_event(name, session.session_state is State.UP)
+
+    def _add(self, instance: BfdInstance, now: int) -> None:
+        config, peer = session_config(instance)
+        self.table.add(config, peer, now)
+        family = ipaddress.ip_address(peer.remote).version
+        key = (family, peer.local, peer.ttl)
+        if key not in self.senders:
+            self.senders[key] = BfdSender(family, peer.local, peer.ttl, self.rng)
+        self._sender_of[instance.name] = self.senders[key]
+        if peer.multihop not in self.receivers:
+            port = MULTIHOP_PORT if peer.multihop else CONTROL_PORT
+            self.receivers[peer.multihop] = BfdReceiver(port)
+            if self.loop is not None:
+                self._new_loop()  # the loop reads a fixed set of sockets
+
+    def reload(self, config: BfdConfig) -> tuple[list[str], list[str]]:
+        """Apply a new configuration; the sessions (names) removed and added.
+
+        A session whose ``bfd_instance`` is unchanged goes on untouched: same state,
+        discriminators and timers, still in the loop, no event.  One that is gone
+        tells its peer AdminDown (RFC 5880 6.8.16: the peer goes Down without a
+        detection timeout) and ends; one that changed does that and starts again as
+        new, like an added one (Down, its readers told so).  Errors opening a new
+        session's sockets are raised after the others are applied."""
+        new = {i.name: i for i in config.instances}
+        removed = [name for name, i in self.instances.items() if new.get(name) != i]
+        added = [name for name, i in new.items() if self.instances.get(name) != i]
+        now = now_us()
+        for name in removed:
+            session = self.table.sessions[name]
+            self._claim(session)
+            sends, _ = self.table.admin_down(name, now)
+            self._transmit(sends)
+            self.table.remove(name)
+            del self._sender_of[name]
+            self.flaps.pop(name, None)
+        self.instances = new
+        for name in added:
+            self._add(new[name], now)
+            self._send_event(name, False, now)
+        return removed, added
 
     def close(self) -> None:
         if self.loop is not None:
@@ -147,17 +180,26 @@ class BfdService:
         wake_fd: int = -1,
         *,
         on_wake: Callable[[], None] | None = None,
+        reloads: Callable[[], BfdConfig | None] | None = None,
     ) -> None:
         """Serve until ``stopping()`` says so (checked whenever ``wake_fd`` is readable).
 
         ``on_wake`` runs after every return of the loop's wait (the control socket,
-        whose fd is part of ``wake_fd``): it must not block."""
+        whose fd is part of ``wake_fd``): it must not block.  ``reloads`` gives a new
+        configuration to apply (:meth:`reload`) when one is ready, else None; it is
+        asked before every wait."""
         freeze_long_lived()  # no full collector pass over the sessions while they run
-        receivers = [(r.fileno(), multihop) for multihop, r in self.receivers.items()]
-        self.loop = loop = BfdLoop(receivers, seed=self.rng.getrandbits(64), wake_fd=wake_fd)
+        self._wake_fd = wake_fd
+        self._new_loop()
         table = self.table
-        send_errors, told_at = 0, 0
+        send_errors, told_at, counted = 0, 0, self.loop
         while not stopping():
+            if reloads is not None and (config := reloads()) is not None:
+                self.reload(config)
+            loop = self.loop
+            assert loop is not None
+            if loop is not counted:  # a new loop counts from zero
+                send_errors, counted = 0, loop
             if loop.send_errors > send_errors and now_us() - told_at >= IDLE_WAKE_US:
                 # The loop counts failed sends; the service tells, once a second at most.
                 log.warning("BFD: %d packets could not be sent", loop.send_errors - send_errors)
@@ -197,6 +239,16 @@ class BfdService:
         tx = session.steady_packet()
         if tx is not None:
             self._delegate(session, tx, data)
+
+    def _new_loop(self) -> None:
+        """(Re)make the loop over the current receivers; sessions it held come back."""
+        old = self.loop
+        if old is not None:
+            for session in self.table.sessions.values():
+                self._claim(session)
+            old.close()
+        receivers = [(r.fileno(), multihop) for multihop, r in self.receivers.items()]
+        self.loop = BfdLoop(receivers, seed=self.rng.getrandbits(64), wake_fd=self._wake_fd)
 
     def _delegate(self, session: Session, tx: bytes, expect: bytes) -> None:
         """Hand a session in its steady state to the loop (``BfdLoop.arm``)."""

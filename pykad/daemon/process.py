@@ -358,6 +358,8 @@ VRRP_SECTIONS = ("global", "track_file", "static", "bfd", "vrrp")
 """What the VRRP child reads at a reload (keepalived's VRRP process skips the checkers')."""
 CHECKER_SECTIONS = ("global", "track_file", "bfd", "lvs")
 """What the checker child reads at a reload (keepalived's checker skips VRRP's)."""
+BFD_SECTIONS = ("global", "bfd")
+"""What the BFD child reads at a reload."""
 
 
 def reload_config(opts: Options, sections: Collection[str] | None = None) -> Config | None:

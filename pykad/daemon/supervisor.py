@@ -52,6 +52,7 @@ from pykad.daemon import bfd_process, check_process, control, sd_notify
 from pykad.daemon.child import RespawnDelay, child_died_lines, exit_report
 from pykad.daemon.dump_data import PARENT_FILE
 from pykad.daemon.process import (
+    BFD_SECTIONS,
     CHECKER_SECTIONS,
     PARENT_SIGNALS,
     Options,
@@ -148,7 +149,12 @@ class Supervisor:
                     bfd_pid_path(opts),
                     bfd_process.STOP_TIMEOUT_S,
                     lambda c: bfd_process.start(
-                        c, bfd_pid_path(opts), listener, pipes, control_dir=directory
+                        c,
+                        bfd_pid_path(opts),
+                        listener,
+                        pipes,
+                        lambda: reload_config(opts, BFD_SECTIONS),
+                        control_dir=directory,
                     ),
                 )
             )

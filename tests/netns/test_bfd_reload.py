@@ -1,0 +1,74 @@
+"""SIGHUP and the BFD child: only the difference is applied.
+
+Two pykad daemons A and B with a BFD session to each other (10 ms x 3) and no VRRP.
+A reload of A that adds a session leaves the running one alone: neither side sees it
+leave Up, and A keeps its discriminator (B would see a new one after a reset).  A
+reload that removes it tells B AdminDown, so B's session goes Down at once with
+keepalived's "Neighbor Signaled Session Down" rather than by timeout.  A reload of a
+configuration with an error is refused and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from netns.test_control import status
+
+from lab.bfd_pair import ADDRESS, bfd_to
+from lab.keepalived import PYKAD, Keepalived, KeepalivedLab
+from lab.netns import Topology, wait_for
+
+pytestmark = pytest.mark.netns
+
+TO_C = (
+    "bfd_instance to_c {\n    neighbor_ip 192.0.2.3\n    min_rx 10\n    min_tx 10\n"
+    "    multihop\n}\n"
+)
+"""A session to nobody (it stays Down), multihop: the first on UDP 4784, so the BFD
+loop is made again over one more socket (the running session must not notice)."""
+
+
+def sessions(daemon: Keepalived) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in status(daemon)["bfd"]["sessions"]}
+
+
+def test_a_reload_adds_and_removes_sessions_and_leaves_the_others_alone(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
+    a = keepalived_lab.start((netns_lab, "A"), bfd_to("B", "A", 10), name="A", program=(PYKAD,))
+    b = keepalived_lab.start((netns_lab, "B"), bfd_to("A", "B", 10), name="B", program=(PYKAD,))
+    a.wait_for_log(r"\(to_b\) Entering Up state", timeout=10)
+    b.wait_for_log(r"\(to_a\) Entering Up state", timeout=10)
+
+    # Added: to_c starts (Down: nobody answers); to_b goes on untouched.
+    a_mark, b_mark = a.log_mark(), b.log_mark()
+    before = sessions(a)["to_b"]
+    a.reload(bfd_to("B", "A", 10) + TO_C)
+    a.wait_for_log(r"Reloading", timeout=5, since=a_mark)
+    wait_for(lambda: "to_c" in sessions(a), timeout=5, message="A's to_c session")
+    after = sessions(a)
+    assert after["to_c"]["state"] == "DOWN"
+    assert after["to_b"]["state"] == "UP" and after["to_b"]["flaps"] == 0
+    assert after["to_b"]["local_discr"] == before["local_discr"]
+    assert after["to_b"]["remote_discr"] == before["remote_discr"]
+    assert "Entering Down" not in a.log_text()[a_mark:]
+    assert "Entering" not in b.log_text()[b_mark:]  # B saw nothing happen
+
+    # A config with an error: refused, nothing changes.
+    a_mark = a.log_mark()
+    a.reload(bfd_to("B", "A", 10) + "bfd_instance broken {\n    min_rx 10\n}\n")
+    a.wait_for_log(r"Reload refused", timeout=5, since=a_mark)
+    assert set(sessions(a)) == {"to_b", "to_c"}
+
+    # Removed: to_b tells B AdminDown; B goes Down at once, not by timeout.
+    b_mark = b.log_mark()
+    a.reload(TO_C)
+    b.wait_for_log(
+        r"\(to_a\) Entering Down state \(Local diagnostic - Neighbor Signaled Session Down",
+        timeout=5,
+        since=b_mark,
+    )
+    wait_for(lambda: set(sessions(a)) == {"to_c"}, timeout=5, message="to_b gone from A")
+    assert a.stop() == 0 and b.stop() == 0
