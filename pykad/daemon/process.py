@@ -354,6 +354,25 @@ def _sync_daemons(config: Config) -> SyncDaemons | None:
     return SyncDaemons(syncd, inst.vrid, IpvsSocket)
 
 
+def top_level_keywords(opts: Options) -> set[str]:
+    """The top-level keywords of the configuration file, read without building anything
+    but ``global_defs`` (every block walked unread); empty if it cannot be read."""
+    from pykad.config.load import load
+    from pykad.drivers.files import LocalFiles
+    from pykad.drivers.host import LocalHost
+
+    loaded = load(
+        LocalFiles(),
+        opts.config_file,
+        cwd=opts.cwd,
+        config_id=opts.config_id,
+        host=LocalHost(),
+        environ=os.environ,
+        sections=("global",),
+    )
+    return {statement.keyword for statement in loaded.tree}
+
+
 VRRP_SECTIONS = ("global", "track_file", "static", "bfd", "vrrp")
 """What the VRRP child reads at a reload (keepalived's VRRP process skips the checkers')."""
 CHECKER_SECTIONS = ("global", "track_file", "bfd", "lvs")

@@ -63,6 +63,7 @@ from pykad.daemon.process import (
     reload_config,
     run_dir,
     start_vrrp,
+    top_level_keywords,
     write_dump,
 )
 from pykad.daemon.sigfunc import VRRP_ONLY_SIGNALS
@@ -103,8 +104,7 @@ class Supervisor:
         self.kids: list[Kid] = []
         self.run_dir = run_dir(opts)
         directory = self.run_dir
-        with_bfd = bool(config.bfd.instances) and not opts.no_bfd
-        if with_bfd:
+        if not opts.no_bfd:  # always: a reload may start the BFD child
             self.pipes = bfd_process.BfdPipes.open()
         pipes = self.pipes
         if not opts.check_only:
@@ -123,41 +123,7 @@ class Supervisor:
                     ),
                 )
             )
-        if not opts.vrrp_only and config.lvs.virtual_servers:
-            self.kids.append(
-                Kid(
-                    "check",
-                    "Healthcheck",
-                    checkers_pid_path(opts),
-                    check_process.STOP_TIMEOUT_S,
-                    lambda c: check_process.start(
-                        c,
-                        checkers_pid_path(opts),
-                        listener,
-                        pipes.checker_read if pipes else None,
-                        lambda: reload_config(opts, CHECKER_SECTIONS),
-                        child_closes=pipes.but(pipes.checker_read) if pipes else (),
-                        control_dir=directory,
-                    ),
-                )
-            )
-        if pipes is not None:
-            self.kids.append(
-                Kid(
-                    "bfd",
-                    "BFD",
-                    bfd_pid_path(opts),
-                    bfd_process.STOP_TIMEOUT_S,
-                    lambda c: bfd_process.start(
-                        c,
-                        bfd_pid_path(opts),
-                        listener,
-                        pipes,
-                        lambda: reload_config(opts, BFD_SECTIONS),
-                        control_dir=directory,
-                    ),
-                )
-            )
+        self.kids += self._needed(config)
         metrics_at = metrics_address(opts, config)
         if metrics_at is not None and directory is not None:
             from pykad.daemon import metrics
@@ -180,6 +146,68 @@ class Supervisor:
             )
 
     # ---- children
+
+    def _needed(self, config: Config) -> list[Kid]:
+        """The checker and BFD children ``config`` needs that are not there yet."""
+        opts, pipes, directory = self.opts, self.pipes, self.run_dir
+        there = {kid.name for kid in self.kids}
+        kids = []
+        if "check" not in there and not opts.vrrp_only and config.lvs.virtual_servers:
+            kids.append(
+                Kid(
+                    "check",
+                    "Healthcheck",
+                    checkers_pid_path(opts),
+                    check_process.STOP_TIMEOUT_S,
+                    lambda c: check_process.start(
+                        c,
+                        checkers_pid_path(opts),
+                        self.listener,
+                        pipes.checker_read if pipes else None,
+                        lambda: reload_config(opts, CHECKER_SECTIONS),
+                        child_closes=pipes.but(pipes.checker_read) if pipes else (),
+                        control_dir=directory,
+                    ),
+                )
+            )
+        if "bfd" not in there and pipes is not None and config.bfd.instances:
+            kids.append(
+                Kid(
+                    "bfd",
+                    "BFD",
+                    bfd_pid_path(opts),
+                    bfd_process.STOP_TIMEOUT_S,
+                    lambda c: bfd_process.start(
+                        c,
+                        bfd_pid_path(opts),
+                        self.listener,
+                        pipes,
+                        lambda: reload_config(opts, BFD_SECTIONS),
+                        control_dir=directory,
+                    ),
+                )
+            )
+        return kids
+
+    def _start_needed(self) -> None:
+        """After a SIGHUP: start the checker and BFD children the new configuration
+        needs, as keepalived 2.2.7 does (it stops none).  A first look reads only the
+        top-level keywords; the whole configuration is read only if one is needed."""
+        opts, there = self.opts, {kid.name for kid in self.kids}
+        wanted = set()
+        if "check" not in there and not opts.vrrp_only:
+            wanted.add("virtual_server")
+        if "bfd" not in there and self.pipes is not None:
+            wanted.add("bfd_instance")
+        if not wanted or not wanted & top_level_keywords(opts):
+            return
+        new = reload_config(opts)
+        if new is None:
+            return
+        self.config, self.config_stale = new, False
+        for kid in self._needed(new):
+            self.kids.append(kid)
+            self._start(kid)
 
     def _start(self, kid: Kid) -> None:
         if self.config_stale:
@@ -286,6 +314,7 @@ class Supervisor:
                 if kid.name == "vrrp" or signum not in VRRP_ONLY_SIGNALS:
                     self._kill(kid, signum)
             if signum == signal.SIGHUP:
+                self._start_needed()
                 sd_notify.ready()
 
     def _children_ended(self) -> int | None:

@@ -1,4 +1,5 @@
-"""SIGHUP and the BFD child: only the difference is applied.
+"""SIGHUP and the BFD child: only the difference is applied; the child itself is
+started by the reload that brings the first ``bfd_instance``.
 
 Two pykad daemons A and B with a BFD session to each other (10 ms x 3) and no VRRP.
 A reload of A that adds a session leaves the running one alone: neither side sees it
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 from netns.test_control import status
 
-from lab.bfd_pair import ADDRESS, bfd_to
-from lab.keepalived import PYKAD, Keepalived, KeepalivedLab
+from lab.bfd_pair import ADDRESS, DROP_BFD_FROM_B, bfd_to
+from lab.keepalived import PYKAD, Keepalived, KeepalivedLab, vrrp_instance_config
 from lab.netns import Topology, wait_for
 
 pytestmark = pytest.mark.netns
@@ -71,4 +72,31 @@ def test_a_reload_adds_and_removes_sessions_and_leaves_the_others_alone(
         since=b_mark,
     )
     wait_for(lambda: set(sessions(a)) == {"to_c"}, timeout=5, message="to_b gone from A")
+    assert a.stop() == 0 and b.stop() == 0
+
+
+def test_a_reload_that_adds_the_first_bfd_instance_starts_the_bfd_child(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    """keepalived 2.2.7 starts at a reload the children the new configuration needs: a
+    BFD child appears, its session comes up, and the VRRP child gets its events (an
+    instance that now tracks it goes FAULT when the session goes down)."""
+    netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
+    vrrp = vrrp_instance_config(priority=150, advert_int=0.1, version=3)
+    tracked = vrrp_instance_config(
+        priority=150, advert_int=0.1, version=3, extra="track_bfd {\n    to_b\n}"
+    )
+    a = keepalived_lab.start((netns_lab, "A"), vrrp, name="A", program=(PYKAD,))
+    b = keepalived_lab.start((netns_lab, "B"), bfd_to("A", "B", 10), name="B", program=(PYKAD,))
+    a.wait_for_state("VI_1", "MASTER", timeout=10)
+    assert "bfd" not in a.child_pids()
+
+    a.reload(bfd_to("B", "A", 10) + tracked)
+    wait_for(lambda: "bfd" in a.child_pids(), timeout=10, message="A's BFD child")
+    a.wait_for_log(r"\(to_b\) Entering Up state", timeout=10)
+    b.wait_for_log(r"\(to_a\) Entering Up state", timeout=10)
+    a.wait_for_log(r"Tracked BFD instance to_b is UP", timeout=5)
+
+    netns_lab.nft("A", DROP_BFD_FROM_B)
+    a.wait_for_state("VI_1", "FAULT", timeout=5)
     assert a.stop() == 0 and b.stop() == 0
