@@ -45,6 +45,7 @@ from pykad.daemon.dump import InstanceSnapshot, InstanceStats
 from pykad.daemon.sigfunc import SIGJSON, SIGSTATS_CLEAR
 
 if TYPE_CHECKING:
+    from pykad.config.load import Loaded
     from pykad.daemon.sync_daemon import SyncDaemons
     from pykad.daemon.vrrp_service import VrrpService
 
@@ -259,20 +260,8 @@ def load_config(
     drops what a typo broke.  ``sections``: only those are read (a child's own,
     ``VRRP_SECTIONS`` or ``CHECKER_SECTIONS``; see ``pykad.config.load.load``)."""
     from pykad.config.diagnostics import Severity
-    from pykad.config.load import load
-    from pykad.drivers.files import LocalFiles
-    from pykad.drivers.host import LocalHost, LocalScriptHost
 
-    loaded = load(
-        LocalFiles(),
-        opts.config_file,
-        cwd=opts.cwd,
-        config_id=opts.config_id,
-        host=LocalHost(),
-        script_host=LocalScriptHost(),
-        environ=os.environ,
-        sections=sections,
-    )
+    loaded = _read(opts, sections)
     for item in loaded.diagnostics.items:
         log.log(logging.WARNING if item.severity is not Severity.OK else logging.INFO, "%s", item)
     if loaded.config is None or loaded.diagnostics.stopped:
@@ -354,23 +343,27 @@ def _sync_daemons(config: Config) -> SyncDaemons | None:
     return SyncDaemons(syncd, inst.vrid, IpvsSocket)
 
 
-def top_level_keywords(opts: Options) -> set[str]:
-    """The top-level keywords of the configuration file, read without building anything
-    but ``global_defs`` (every block walked unread); empty if it cannot be read."""
+def _read(opts: Options, sections: Collection[str] | None) -> Loaded:
     from pykad.config.load import load
     from pykad.drivers.files import LocalFiles
-    from pykad.drivers.host import LocalHost
+    from pykad.drivers.host import LocalHost, LocalScriptHost
 
-    loaded = load(
+    return load(
         LocalFiles(),
         opts.config_file,
         cwd=opts.cwd,
         config_id=opts.config_id,
         host=LocalHost(),
+        script_host=LocalScriptHost(),
         environ=os.environ,
-        sections=("global",),
+        sections=sections,
     )
-    return {statement.keyword for statement in loaded.tree}
+
+
+def top_level_keywords(opts: Options) -> set[str]:
+    """The top-level keywords of the configuration file, read without building anything
+    but ``global_defs`` (every block walked unread); empty if it cannot be read."""
+    return {statement.keyword for statement in _read(opts, ("global",)).tree}
 
 
 VRRP_SECTIONS = ("global", "track_file", "static", "bfd", "vrrp")
