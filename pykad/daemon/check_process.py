@@ -110,6 +110,7 @@ async def _serve(
     control_dir: str | None = None,
 ) -> int:
     from pykad.daemon import control, status
+    from pykad.daemon.actions import Actions
     from pykad.daemon.check_service import CheckService
     from pykad.daemon.process import Reloads, with_held_signals
     from pykad.drivers.notify import Notifier, default_script_user
@@ -141,10 +142,12 @@ async def _serve(
         with trio.open_signal_receiver(*CHECKER_SIGNALS) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
+                actions = Actions(control_dir, "check")
+                for vs, address, port in actions.load():  # respawned: drained again
+                    service.drain(str(address), int(port), str(vs))
                 counters = _Counters()
-                serving = control.start_trio(
-                    nursery, control_dir, "check", status.check_handler(service, counters.read)
-                )
+                handler = status.check_handler(service, counters.read, actions)
+                serving = control.start_trio(nursery, control_dir, "check", handler)
 
                 async def reload() -> None:
                     log.info("Reloading")
@@ -154,6 +157,7 @@ async def _serve(
                         log.error("Reload refused: the new configuration cannot be used; kept")
                         return
                     await service.reload(new)
+                    actions.clear()  # runtime actions last until the next reload
 
                 reloads = Reloads(nursery, reload)
                 async for signum in with_held_signals(signals, CHECKER_SIGNALS):

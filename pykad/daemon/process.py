@@ -46,6 +46,7 @@ from pykad.daemon.sigfunc import SIGJSON, SIGSTATS_CLEAR
 
 if TYPE_CHECKING:
     from pykad.config.load import Loaded
+    from pykad.daemon.actions import Actions
     from pykad.daemon.sync_daemon import SyncDaemons
     from pykad.daemon.vrrp_service import VrrpService
 
@@ -382,7 +383,7 @@ def reload_config(opts: Options, sections: Collection[str] | None = None) -> Con
     return config
 
 
-async def _reload_vrrp(service: VrrpService, opts: Options) -> None:
+async def _reload_vrrp(service: VrrpService, opts: Options, actions: Actions) -> None:
     """SIGHUP in the VRRP child: the configuration read again and handed to
     ``VrrpService.reload`` (which applies only what changed).  The config is read in
     a thread: a big one takes long, and the adverts must go on meanwhile.  One that
@@ -395,6 +396,7 @@ async def _reload_vrrp(service: VrrpService, opts: Options) -> None:
         log.error("Reload refused: the new configuration cannot be used; kept")
         return
     service.reload(config)
+    actions.clear()  # runtime actions last until the next reload
 
 
 class Reloads:
@@ -519,6 +521,7 @@ def start_vrrp(
 
 async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> int:
     from pykad.daemon import control, status
+    from pykad.daemon.actions import Actions
     from pykad.daemon.child import EXIT_FATAL
     from pykad.daemon.vrrp_service import VrrpService
     from pykad.drivers.notify import Notifier, default_script_user, vrrp_fifos
@@ -543,14 +546,17 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
             return EXIT_FATAL
         started = time.time()
         dumps = VrrpDumps(service, started)
+        actions = Actions(run_dir(opts), "vrrp")
         with trio.open_signal_receiver(*DAEMON_SIGNALS) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
+                for name in actions.load():  # this child was respawned: demoted again
+                    service.demote(str(name))
                 serving = control.start_trio(
-                    nursery, run_dir(opts), "vrrp", status.vrrp_handler(service, started)
+                    nursery, run_dir(opts), "vrrp", status.vrrp_handler(service, started, actions)
                 )
                 log.info("Startup complete")
-                reloads = Reloads(nursery, lambda: _reload_vrrp(service, opts))
+                reloads = Reloads(nursery, lambda: _reload_vrrp(service, opts, actions))
                 async for signum in with_held_signals(signals, DAEMON_SIGNALS):
                     if signum in STOP_SIGNALS:
                         reloads.cancel()  # a stop never waits for a reload

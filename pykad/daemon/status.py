@@ -36,6 +36,7 @@ from pykad.daemon import dump
 from pykad.daemon.control import Reply, dispatch, error
 
 if TYPE_CHECKING:
+    from pykad.daemon.actions import Actions
     from pykad.daemon.bfd_service import BfdService
     from pykad.daemon.check_service import CheckService
     from pykad.daemon.control import AsyncHandler, Handler
@@ -96,7 +97,12 @@ def _instance_name(req: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def vrrp_handler(service: VrrpService, started: float) -> AsyncHandler:
+def vrrp_handler(
+    service: VrrpService, started: float, actions: Actions | None = None
+) -> AsyncHandler:
+    """The VRRP child's commands; demotes are recorded in ``actions`` (a respawned
+    child demotes them again)."""
+
     async def handle(req: Mapping[str, Any]) -> Reply:
         cmd = req.get("cmd")
         if cmd in ("status", "stats"):
@@ -107,6 +113,8 @@ def vrrp_handler(service: VrrpService, started: float) -> AsyncHandler:
         if name is None:
             return error(f"{cmd}: which instance?")
         done, text = service.demote(name) if cmd == "demote" else service.promote(name)
+        if done and actions is not None:
+            actions.save(sorted(service.demoted))
         return {"ok": True, "done": text} if done else error(text)
 
     return handle
@@ -154,7 +162,9 @@ def check_status(service: CheckService) -> Reply:
 
 
 def check_handler(
-    service: CheckService, counters: Callable[[], Mapping[ServiceKey, ServiceStats]] | None = None
+    service: CheckService,
+    counters: Callable[[], Mapping[ServiceKey, ServiceStats]] | None = None,
+    actions: Actions | None = None,
 ) -> AsyncHandler:
     """The checker child's commands.  ``status``/``stats`` also carry the IPVS
     counters of the services pykad owns (``ipvs``: service, connections, packets and
@@ -163,7 +173,7 @@ def check_handler(
 
     from pykad.daemon.check_service import service_text
 
-    commands = check_commands(service)
+    commands = check_commands(service, actions)
 
     async def handle(req: Mapping[str, Any]) -> Reply:
         reply = commands(req)
@@ -184,7 +194,10 @@ def check_handler(
     return handle
 
 
-def check_commands(service: CheckService) -> Handler:
+def check_commands(service: CheckService, actions: Actions | None = None) -> Handler:
+    """``status``/``stats``, ``drain``/``undrain`` (recorded in ``actions``: a respawned
+    child drains them again)."""
+
     def status(req: Mapping[str, Any]) -> Reply:
         return check_status(service)
 
@@ -198,6 +211,8 @@ def check_commands(service: CheckService) -> Handler:
         done = service.drain(address, port, vs, on=on)
         if not done:
             return error(f"no real server {address} port {port}" + (f" in {vs}" if vs else ""))
+        if actions is not None:
+            actions.save(sorted(service.drained))
         return {"ok": True, "done": done}
 
     return dispatch(

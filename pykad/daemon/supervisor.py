@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pykad.config.model import Config
-from pykad.daemon import bfd_process, check_process, control, sd_notify
+from pykad.daemon import actions, bfd_process, check_process, control, sd_notify
 from pykad.daemon.child import RespawnDelay, child_died_lines, exit_report
 from pykad.daemon.dump_data import PARENT_FILE
 from pykad.daemon.process import (
@@ -268,6 +268,7 @@ class Supervisor:
                     control.make_dir(self.run_dir)
                 except OSError as e:
                     log.error("control directory %s: %s", self.run_dir, e)
+                actions.forget_all(self.run_dir)  # a new daemon inherits no runtime action
             for kid in self.kids:
                 self._start(kid)
             sd_notify.ready(f"{len(self.kids)} children")

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +154,17 @@ def test_demote_promote_and_reload(netns_lab: Topology, keepalived_lab: Keepaliv
     wait_for(lambda: has_vip(netns_lab, "A"), timeout=5, message="the VIP back on A")
     assert not instance(a)["demoted"] and instance(a)["effective_priority"] == 150
 
-    # a demotion lasts until the next reload
+    # a demotion lasts until the next reload, even across a respawn of the VRRP child
     ctl(a, "demote", "VI_1")
     wait_for(lambda: has_vip(netns_lab, "B"), timeout=5, message="the VIP on B again")
+    child = a.child_pids()["vrrp"]
+    a_mark = a.log_mark()
+    os.kill(child, signal.SIGKILL)
+    a.wait_for_log(r"Startup complete", since=a_mark, timeout=10)
+    wait_for(lambda: a.child_pids().get("vrrp") not in (None, child), timeout=5, message="respawn")
+    wait_for(lambda: instance(a)["demoted"], timeout=5, message="A demoted after the respawn")
+    time.sleep(0.5)  # three of B's adverts: A, back at 150 (preempt), would take over now
+    assert has_vip(netns_lab, "B") and not has_vip(netns_lab, "A")
     a_mark = a.log_mark()
     ctl(a, "reload")
     a.wait_for_log(r"Reloading", since=a_mark, timeout=5)

@@ -108,6 +108,21 @@ def test_status_drain_undrain_and_reload(lab: cd.Servers, tmp_path: Path) -> Non
         assert web["connections"] >= 4 and web["packets_in"] > 0 and web["bytes_out"] > 0
         assert f"IPVS TCP [{cd.VIP}]:80:" in ctl(tmp_path, "stats").stdout
 
+        # a drain outlives a respawn of the checker child (until undrained or reloaded)
+        old = pykad.checker_pid()
+        os.kill(old, signal.SIGKILL)
+
+        def respawned() -> bool:
+            try:
+                return pykad.checker_pid() != old and "check" in status(tmp_path)
+            except (OSError, ValueError, AssertionError):
+                return False
+
+        cd.wait_for("the checker child respawned", respawned, 30)
+        rs = status(tmp_path)["check"]["virtual_servers"][0]["real_servers"][0]
+        assert rs["drained"] is True
+        cd.wait_for("rs1 still drained", weights({rs1: 0, rs2: 1}), 10)
+
         assert ctl(tmp_path, "undrain", cd.RS["rs1"], "8080").returncode == 0
         cd.wait_for("rs1 back", weights({rs1: 1, rs2: 1}), 10)
         assert ctl(tmp_path, "drain", "203.0.113.99", "8080").returncode == 1
