@@ -4,8 +4,8 @@ A demote (VRRP child) or a drain (checker child) lasts until it is undone or the
 reload.  A child that dies and is respawned by the parent must come back with them, so
 each child keeps its actions in a small JSON file in the run directory
 (``vrrp.actions`` / ``check.actions``, next to its control socket), written after each
-change, read when it starts, and emptied by a reload.  The parent removes the files
-when the daemon starts: a new daemon inherits nothing.
+change, read when it starts, and emptied by a reload.  The parent clears the run
+directory when the daemon starts (``control.clear_dir``): a new daemon inherits nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import os
 from typing import Any
 
 log = logging.getLogger("pykad")
-
-CHILDREN = ("vrrp", "check")
 
 
 def path(directory: str, child: str) -> str:
@@ -63,9 +61,3 @@ class Actions:
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-
-
-def forget_all(directory: str | None) -> None:
-    """At the daemon's start: no child inherits a previous daemon's actions."""
-    for child in CHILDREN:
-        Actions(directory, child).clear()

@@ -73,13 +73,20 @@ def make_dir(directory: str) -> None:
     os.chmod(directory, 0o700)
 
 
-def remove_dir(directory: str) -> None:
-    """The run directory and what the children left in it (their sockets)."""
+def clear_dir(directory: str) -> None:
+    """What children leave in the run directory (sockets, pid files, runtime actions):
+    at the daemon's start nothing of a previous one's is used, at its stop nothing stays."""
     with contextlib.suppress(OSError):
         for name in os.listdir(directory):
-            if name.endswith(".sock") or name.endswith(".pid"):
+            if name.endswith((".sock", ".pid", ".actions")):
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(directory, name))
+
+
+def remove_dir(directory: str) -> None:
+    """The run directory and what the children left in it."""
+    clear_dir(directory)
+    with contextlib.suppress(OSError):
         os.rmdir(directory)
 
 

@@ -223,7 +223,9 @@ def families(replies: Mapping[str, Mapping[str, Any] | None]) -> list[Metric]:
 
 
 class ChildrenCollector(Collector):
-    """Asks each child that should run for its status at every scrape."""
+    """Asks each child that runs for its status at every scrape: those of ``children``
+    (the ones the daemon may start) that have made their control socket (a reload may
+    start one later); one whose socket does not answer is down."""
 
     def __init__(self, directory: str, children: Iterable[str]) -> None:
         self.directory = directory
@@ -232,6 +234,8 @@ class ChildrenCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         replies: dict[str, Mapping[str, Any] | None] = {}
         for child in self.children:
+            if not os.path.exists(control.socket_path(self.directory, child)):
+                continue  # not started (yet)
             try:
                 replies[child] = control.request(
                     control.socket_path(self.directory, child),

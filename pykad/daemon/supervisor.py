@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pykad.config.model import Config
-from pykad.daemon import actions, bfd_process, check_process, control, sd_notify
+from pykad.daemon import bfd_process, check_process, control, sd_notify
 from pykad.daemon.child import RespawnDelay, child_died_lines, exit_report
 from pykad.daemon.dump_data import PARENT_FILE
 from pykad.daemon.process import (
@@ -128,7 +128,15 @@ class Supervisor:
         if metrics_at is not None and directory is not None:
             from pykad.daemon import metrics
 
-            served = tuple(k.name for k in self.kids)
+            served = tuple(  # every child it may run: a reload may start one
+                name
+                for name, off in (
+                    ("vrrp", opts.check_only),
+                    ("check", opts.vrrp_only),
+                    ("bfd", opts.no_bfd),
+                )
+                if not off
+            )
             self.kids.append(
                 Kid(
                     "metrics",
@@ -268,7 +276,7 @@ class Supervisor:
                     control.make_dir(self.run_dir)
                 except OSError as e:
                     log.error("control directory %s: %s", self.run_dir, e)
-                actions.forget_all(self.run_dir)  # a new daemon inherits no runtime action
+                control.clear_dir(self.run_dir)  # a new daemon inherits no socket or action
             for kid in self.kids:
                 self._start(kid)
             sd_notify.ready(f"{len(self.kids)} children")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 from unit.test_ctl import MERGED
@@ -71,3 +73,15 @@ def test_a_child_that_does_not_answer_is_down_and_has_no_series() -> None:
     assert 'pykad_child_up{child="vrrp"} 0.0' in lines
     assert 'pykad_child_up{child="check"} 0.0' in lines
     assert not any(ln.startswith(("pykad_vrrp", "pykad_real", "pykad_checker")) for ln in lines)
+
+
+def test_only_children_with_a_control_socket_are_asked(tmp_path: Path) -> None:
+    """A child the daemon may start but has not (no socket yet) is not reported; one
+    whose socket does not answer is down."""
+    (tmp_path / "check.sock").touch()  # a stale socket file: nobody listens
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(metrics.ChildrenCollector(str(tmp_path), ("vrrp", "check", "bfd")))
+    lines = [ln for ln in generate_latest(reg).decode().splitlines() if ln[:1] != "#"]
+    assert [ln for ln in lines if ln.startswith("pykad_child_up")] == [
+        'pykad_child_up{child="check"} 0.0'
+    ]
