@@ -77,7 +77,8 @@ def write_check_dump(service: CheckService) -> None:
         return os.path.realpath(script.argv[0]), uid, gid
 
     log.info("Printing checker data for process(%d) on signal", os.getpid())
-    lines = global_dump(service.config) + format_check(service.dump_state(), script_view)
+    config = service.config
+    lines = global_dump(config) + format_check(service.dump_state(), script_view, config.lvs.ssl)
     write_dump(CHECK_FILE, "\n".join(lines) + "\n")
 
 

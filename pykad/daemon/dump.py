@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from pykad.config.iproute import IpAddress
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6
+from pykad.daemon.dump_data import enabled, tf, yes_no
 
 if TYPE_CHECKING:
     from pykad.config.model import Config
@@ -179,14 +180,6 @@ def _interval(us: int) -> str:
     return f"{us // 1000} milli-sec"
 
 
-def _on(flag: bool) -> str:
-    return "enabled" if flag else "disabled"
-
-
-def _tf(flag: bool) -> str:
-    return "true" if flag else "false"
-
-
 def format_data(instances: Sequence[InstanceSnapshot], *, global_lines: Sequence[str]) -> str:
     """The ``keepalived.data`` text: the global definitions
     (``pykad.daemon.dump_data.format_global``), then keepalived's headings and layout
@@ -219,9 +212,9 @@ def format_data(instances: Sequence[InstanceSnapshot], *, global_lines: Sequence
             f"   Gratuitous ARP lower priority repeat = {s.garp_lower_prio_rep}",
             f"   Down timer adverts = {s.down_timer_adverts}",
             "   Send advert after receive lower priority advert = "
-            f"{_tf(not s.lower_prio_no_advert)}",
+            f"{tf(not s.lower_prio_no_advert)}",
             "   Send advert after receive higher priority advert = "
-            f"{_tf(s.higher_prio_send_advert)}",
+            f"{tf(s.higher_prio_send_advert)}",
             f"   Virtual Router ID = {s.vrid}",
             f"   Priority = {s.base_priority}",
             f"   Effective priority = {s.effective_priority}",
@@ -231,12 +224,12 @@ def format_data(instances: Sequence[InstanceSnapshot], *, global_lines: Sequence
         if s.state == "BACKUP" and s.master_priority:
             lines.append(f"   Master priority = {s.master_priority}")
         lines += [
-            f"   Accept = {_on(s.accept)}",
-            f"   Preempt = {_on(not s.nopreempt)}",
+            f"   Accept = {enabled(s.accept)}",
+            f"   Preempt = {enabled(not s.nopreempt)}",
         ]
         if s.preempt_delay_us:
             lines.append(f"   Preempt delay = {s.preempt_delay_us / 1_000_000:g} secs")
-        lines.append(f"   Promote_secondaries = {_on(s.promote_secondaries)}")
+        lines.append(f"   Promote_secondaries = {enabled(s.promote_secondaries)}")
         if s.auth_type:
             lines.append(f"   Authentication type = {AUTH_NAMES.get(s.auth_type, '?')}")
             if s.auth_type == 1:
@@ -252,7 +245,7 @@ def format_data(instances: Sequence[InstanceSnapshot], *, global_lines: Sequence
         if s.evips:
             lines.append(f"   Virtual IP Excluded ({len(s.evips)}):")
             lines += [f"     {vip}" for vip in s.evips]
-        lines.append(f"   Using smtp notification = {'yes' if s.smtp_alert else 'no'}")
+        lines.append(f"   Using smtp notification = {yes_no(s.smtp_alert)}")
         lines += [f"   {key} = {cmd}" for key, cmd in s.scripts]
     return "\n".join(lines) + "\n"
 

@@ -43,6 +43,7 @@ from pykad.config.sections._lvs_model import (
     PingCheck,
     RealServer,
     SmtpCheck,
+    SslConfig,
     TcpCheck,
     UdpCheck,
     VirtualServer,
@@ -58,8 +59,20 @@ PARAMETER_UNSET = 4294967295
 """keepalived's ``PARAMETER_UNSET`` (UINT_MAX), printed for an unset lower-priority delay."""
 
 
-def _tf(flag: bool) -> str:
+def tf(flag: bool) -> str:
     return "true" if flag else "false"
+
+
+def enabled(flag: bool) -> str:
+    return "enabled" if flag else "disabled"
+
+
+def on_off(flag: bool) -> str:
+    return "ON" if flag else "OFF"
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def _alert(value: bool | None) -> str:
@@ -80,17 +93,20 @@ def _fifo(label: str, fifo: NotifyFifo, ids: tuple[int, int]) -> list[str]:
 def _process(label: str, p: ProcessTuning) -> list[str]:
     return [
         f" {label} process priority = {p.priority}",
-        f" {label} don't swap = {_tf(p.no_swap)}",
+        f" {label} don't swap = {tf(p.no_swap)}",
         f" {label} realtime priority = {p.rt_priority}",
         f" {label} realtime limit = {p.rlimit_rttime_us}",
     ]
 
 
-def format_global(gd: GlobalDefs, *, script_ids: tuple[int, int], vrrp: bool = False) -> list[str]:
+def format_global(
+    gd: GlobalDefs, *, script_ids: tuple[int, int], hostname: str, vrrp: bool = False
+) -> list[str]:
     """keepalived 2.2.7's ``Global definitions`` block; ``vrrp``: the VRRP process's (it
     alone prints the ``Default interface`` line, and the lower-priority GARP settings
     resolved from the master ones where the others print them unset); ``script_ids``:
-    the default script user's uid and gid (as the process resolved them)."""
+    the default script user's uid and gid (as the process resolved them); ``hostname``:
+    the router id when none is configured (keepalived's default)."""
     smtp, garp, nft, nl = gd.smtp, gd.garp, gd.nftables, gd.netlink
     out = ["------< Global definitions >------"]
     out.append(f" Network namespace = {gd.net_namespace or '(default)'}")
@@ -106,8 +122,7 @@ def format_global(gd: GlobalDefs, *, script_ids: tuple[int, int], vrrp: bool = F
         out.append(f" LVS process name = {names.checker}")
     if names.bfd:
         out.append(f" BFD process name = {names.bfd}")
-    if gd.router_id:
-        out.append(f" Router ID = {gd.router_id}")
+    out.append(f" Router ID = {gd.router_id or hostname}")
     if smtp.server is not None:
         out.append(f" Smtp server = {smtp.server}")
         out.append(f" Smtp server port = {smtp.port}")
@@ -122,14 +137,14 @@ def format_global(gd: GlobalDefs, *, script_ids: tuple[int, int], vrrp: bool = F
     out.append(f" Default smtp_alert = {_alert(smtp.alert)}")
     out.append(f" Default smtp_alert_vrrp = {_alert(smtp.alert_vrrp)}")
     out.append(f" Default smtp_alert_checker = {_alert(smtp.alert_checker)}")
-    out.append(f" Checkers log all failures = {_tf(gd.checker_log_all_failures)}")
+    out.append(f" Checkers log all failures = {tf(gd.checker_log_all_failures)}")
     if gd.reload.check_config:
         out.append(f" Test config before reload, log to {gd.reload.check_config}")
     else:
         out.append(" No test config before reload")
-    out.append(f" Dynamic interfaces = {_tf(gd.dynamic_interfaces)}")
+    out.append(f" Dynamic interfaces = {tf(gd.dynamic_interfaces)}")
     if gd.dynamic_interfaces:
-        out.append(f" Allow interface changes = {_tf(gd.allow_if_changes)}")
+        out.append(f" Allow interface changes = {tf(gd.allow_if_changes)}")
     if smtp.no_email_faults:
         out.append(" Send emails for fault transitions = off")
     t = gd.lvs_timeouts
@@ -141,22 +156,22 @@ def format_global(gd: GlobalDefs, *, script_ids: tuple[int, int], vrrp: bool = F
         out.append(f" LVS TCP timeout = {t.udp}")  # sic: keepalived's label for UDP
     if vrrp:
         out.append(f" Default interface = {gd.default_interface}")
-    out.append(f" Disable local IGMP = {'yes' if gd.disable_local_igmp else 'no'}")
+    out.append(f" Disable local IGMP = {yes_no(gd.disable_local_igmp)}")
     syncd = gd.lvs_sync_daemon
     if syncd is not None and syncd.instance is not None:
         out.append(f" LVS syncd vrrp name = {syncd.instance}")
         out.append(f" LVS syncd interface = {syncd.interface}")
         if syncd.sync_id is not None:
             out.append(f" LVS syncd syncid = {syncd.sync_id}")
-    out.append(f" LVS flush = {_tf(gd.lvs_flush)}")
+    out.append(f" LVS flush = {tf(gd.lvs_flush)}")
     stop = gd.lvs_flush_on_stop
     flush_stop = {None: "disabled", LvsFlushOnStop.FULL: "full", LvsFlushOnStop.VS: "VS"}[stop]
     out.append(f" LVS flush on stop = {flush_stop}")
     out += _fifo("Global", gd.notify_fifo, script_ids)
     out += _fifo("VRRP", gd.vrrp_notify_fifo, script_ids)
     out += _fifo("LVS", gd.lvs_notify_fifo, script_ids)
-    out.append(f" FIFO write vrrp states on reload = {_tf(gd.fifo_write_vrrp_states_on_reload)}")
-    out.append(f" VRRP notify priority changes = {_tf(gd.vrrp_notify_priority_changes)}")
+    out.append(f" FIFO write vrrp states on reload = {tf(gd.fifo_write_vrrp_states_on_reload)}")
+    out.append(f" VRRP notify priority changes = {tf(gd.vrrp_notify_priority_changes)}")
     out.append(f" VRRP IPv4 mcast group = {gd.vrrp_mcast_group4}")
     out.append(f" VRRP IPv6 mcast group = {gd.vrrp_mcast_group6}")
     # Unset outside the VRRP process unless configured (pykad's model holds them resolved).
@@ -175,9 +190,9 @@ def format_global(gd: GlobalDefs, *, script_ids: tuple[int, int], vrrp: bool = F
         f" Num adverts before down = {gd.vrrp_down_timer_adverts}",
         f" Gratuitous ARP for each secondary VMAC = {garp.extra_if_s}s",
         " Send advert after receive lower priority advert = "
-        f"{_tf(not gd.vrrp_lower_prio_no_advert)}",
+        f"{tf(not gd.vrrp_lower_prio_no_advert)}",
         " Send advert after receive higher priority advert = "
-        f"{_tf(gd.vrrp_higher_prio_send_advert)}",
+        f"{tf(gd.vrrp_higher_prio_send_advert)}",
         f" Gratuitous ARP interval = {garp.interval_us / 1_000_000:f}",
         f" Gratuitous NA interval = {garp.gna_interval_us / 1_000_000:f}",
         f" VRRP default protocol version = {gd.vrrp_version}",
@@ -189,9 +204,9 @@ def format_global(gd: GlobalDefs, *, script_ids: tuple[int, int], vrrp: bool = F
                    "for link local IPv6")  # fmt: skip
     out.append(f" nftables with{'' if nft.counters else 'out'} counters")
     out += [
-        f" VRRP check unicast_src = {_tf(gd.vrrp_check_unicast_src)}",
-        f" VRRP skip check advert addresses = {_tf(gd.vrrp_skip_check_adv_addr)}",
-        f" VRRP strict mode = {_tf(gd.vrrp_strict)}",
+        f" VRRP check unicast_src = {tf(gd.vrrp_check_unicast_src)}",
+        f" VRRP skip check advert addresses = {tf(gd.vrrp_skip_check_adv_addr)}",
+        f" VRRP strict mode = {tf(gd.vrrp_strict)}",
         f" Max auto priority = {gd.max_auto_priority}",
         f" Min auto priority delay = {gd.min_auto_priority_delay_us} usecs",
     ]
@@ -200,16 +215,16 @@ def format_global(gd: GlobalDefs, *, script_ids: tuple[int, int], vrrp: bool = F
     out += _process("BFD", gd.bfd_process)
     snmp = gd.snmp
     out += [
-        f" SNMP vrrp {'enabled' if snmp.vrrp else 'disabled'}",
-        f" SNMP checker {'enabled' if snmp.checker else 'disabled'}",
-        f" SNMP RFCv2 {'enabled' if snmp.rfcv2 else 'disabled'}",
-        f" SNMP RFCv3 {'enabled' if snmp.rfcv3 else 'disabled'}",
-        f" SNMP traps {'enabled' if snmp.traps else 'disabled'}",
+        f" SNMP vrrp {enabled(snmp.vrrp)}",
+        f" SNMP checker {enabled(snmp.checker)}",
+        f" SNMP RFCv2 {enabled(snmp.rfcv2)}",
+        f" SNMP RFCv3 {enabled(snmp.rfcv3)}",
+        f" SNMP traps {enabled(snmp.traps)}",
         f" SNMP socket = {snmp.socket or 'default (unix:/var/agentx/master)'}",
-        f" DBus {'enabled' if gd.dbus.enabled else 'disabled'}",
+        f" DBus {enabled(gd.dbus.enabled)}",
         " DBus service name = "
         + ("" if gd.dbus.service_name == DEFAULT_DBUS_SERVICE_NAME else gd.dbus.service_name),
-        f" Script security {'enabled' if gd.script_security else 'disabled'}",
+        f" Script security {enabled(gd.script_security)}",
         f" Default script uid:gid {script_ids[0]}:{script_ids[1]}",
         f" vrrp_netlink_cmd_rcv_bufs = {nl.vrrp_cmd}",
         f" vrrp_netlink_cmd_rcv_bufs_force = {int(nl.vrrp_cmd_force)}",
@@ -278,12 +293,12 @@ def _real_server(vs: VirtualServer, rs: RealServer, state: ServerDump) -> list[s
         f"   RIP = {rs.address}, RPORT = {rs.port}, WEIGHT = {state.initial_weight}"
         f" EFF WEIGHT = {state.effective_weight}",
         f"   forwarding method = {method}",
-        f"   Alpha is {'ON' if rs.alpha else 'OFF'}",
+        f"   Alpha is {on_off(rs.alpha)}",
         f"   connection timeout = {_secs(rs.connect_timeout_us)}",
         f"   connection limit range = {rs.lthreshold} -> {rs.uthreshold}",
         f"   Delay loop = {_secs(rs.delay_loop_us)}",
-        f"   Inhibit on failure is {'ON' if rs.inhibit_on_failure else 'OFF'}",
-        f"   Using smtp notification = {'yes' if rs.smtp_alert else 'no'}",
+        f"   Inhibit on failure is {on_off(rs.inhibit_on_failure)}",
+        f"   Using smtp notification = {yes_no(rs.smtp_alert)}",
         f"   initial weight = {state.initial_weight}",
         f"   effective weight = {state.effective_weight}",
         "   previous effective_weight = 0",
@@ -304,21 +319,21 @@ def _virtual_server(d: VsDump) -> list[str]:
         f"   delay_loop = {_secs(vs.delay_loop_us)}",
         f"   lvs_sched = {vs.scheduler.value}",
         "   Hashed = disabled",
-        f"   flag-1 = {'enabled' if vs.sh_fallback or vs.mh_fallback else 'disabled'}",
-        f"   flag-2 = {'enabled' if vs.sh_port or vs.mh_port else 'disabled'}",
+        f"   flag-1 = {enabled(vs.sh_fallback or vs.mh_fallback)}",
+        f"   flag-2 = {enabled(vs.sh_port or vs.mh_port)}",
         "   flag-3 = disabled",
-        f"   One packet scheduling = {'enabled' if vs.ops else 'disabled'}",
+        f"   One packet scheduling = {enabled(vs.ops)}",
     ]
     if vs.persistence_timeout:
         out.append(f"   persistence timeout = {vs.persistence_timeout}")
     if vs.protocol is not None:
         out.append(f"   protocol = {vs.protocol.value}")
     out += [
-        f"   alpha is {'ON' if vs.alpha else 'OFF'}",
-        f"   omega is {'ON' if vs.omega else 'OFF'}",
-        f"   Inhibit on failure is {'ON' if vs.inhibit_on_failure else 'OFF'}",
+        f"   alpha is {on_off(vs.alpha)}",
+        f"   omega is {on_off(vs.omega)}",
+        f"   Inhibit on failure is {on_off(vs.inhibit_on_failure)}",
         f"   quorum = {vs.quorum}, hysteresis = {vs.hysteresis}",
-        f"   Using smtp notification = {'yes' if vs.smtp_alert else 'no'}",
+        f"   Using smtp notification = {yes_no(vs.smtp_alert)}",
     ]
     if vs.forwarding is not None:
         out.append(f"   default forwarding method = {vs.forwarding.method.value}")
@@ -327,7 +342,7 @@ def _virtual_server(d: VsDump) -> list[str]:
         out += [
             f"   sorry server = {_endpoint(sorry.address, _proto(vs), sorry.port)}",
             f"     forwarding method = {sorry.forwarding.method.value}",
-            f"     Inhibit on failure is {'ON' if sorry.inhibit else 'OFF'}",
+            f"     Inhibit on failure is {on_off(sorry.inhibit)}",
         ]
     out += [
         f"   alive = {int(d.active)}",
@@ -359,15 +374,15 @@ def _checker(vs: VirtualServer, rs: RealServer, check: AnyCheck, up: bool, run: 
         else f" FWM {vs.fwmark} -> {_endpoint(rs.address, proto, rs.port)}"
     )
     if not isinstance(check, Checker):  # FILE_CHECK, BFD_CHECK: no schedule of their own
-        return [head, f"   Up = {'yes' if up else 'no'}", f"   Keepalive method = {_kind(check)}"]
+        return [head, f"   Up = {yes_no(up)}", f"   Keepalive method = {_kind(check)}"]
     default_retry_delay = 3_000_000 if isinstance(check, HttpCheck) else 1_000_000
     out = [
         head,
         "   Enabled = yes",
-        f"   Up = {'yes' if up else 'no'}",
-        f"   Has run = {'yes' if run else 'no'}",
+        f"   Up = {yes_no(up)}",
+        f"   Has run = {yes_no(run)}",
         f"   Current weight = {weight}",
-        f"   Alpha = {'yes' if check.alpha else 'no'}",
+        f"   Alpha = {yes_no(check.alpha)}",
         f"   Delay loop = {check.delay_loop_us} us",
         f"   Warmup = {check.warmup_us} us",
         f"   Retries = {check.retry}",
@@ -376,7 +391,7 @@ def _checker(vs: VirtualServer, rs: RealServer, check: AnyCheck, up: bool, run: 
         out.append(f"   Delay before retry = {check.delay_before_retry_us} us")
     out += [
         f"   Default delay before retry = {default_retry_delay} us",
-        f"   Log all failures = {'yes' if check.log_all_failures else 'no'}",
+        f"   Log all failures = {yes_no(check.log_all_failures)}",
     ]
     connection = getattr(check, "connection", None)
     if connection is not None and not isinstance(check, MiscCheck):
@@ -388,8 +403,8 @@ def _checker(vs: VirtualServer, rs: RealServer, check: AnyCheck, up: bool, run: 
         ]
     out.append(f"   Keepalive method = {_kind(check)}")
     if isinstance(check, HttpCheck):
-        out += ["   Enable SNI unset" if not check.enable_sni else "   Enable SNI = yes"]
-        out += ["   Fast recovery unset" if not check.fast_recovery else "   Fast recovery = yes"]
+        out.append(f"   Enable SNI {'set' if check.enable_sni else 'unset'}")
+        out.append(f"   Fast recovery {'set' if check.fast_recovery else 'unset'}")
         for url in check.urls:
             out += [f"   Checked url = {url.path}", "     HTTP Status Code(s)"]
             out += [
@@ -420,9 +435,36 @@ ScriptView = Callable[[Script], tuple[str, int, int]]
 it vetted), uid and gid."""
 
 
-def format_check(servers: Sequence[VsDump], script_view: ScriptView) -> list[str]:
-    """The checker's ``LVS Topology`` and ``Health checkers`` sections."""
-    out = ["------< LVS Topology >------", " System is compiled with LVS v1.2.1"]
+def format_ssl(ssl: SslConfig | None, servers: Sequence[VsDump]) -> list[str]:
+    """keepalived's ``SSL definitions``: the ``SSL`` block's settings, or the context it
+    makes itself when an SSL_GET needs one and there is no block; nothing otherwise."""
+    if ssl is None:
+        if not any(
+            isinstance(c, HttpCheck) and c.ssl
+            for d in servers
+            for rs in d.config.real_servers
+            for c in rs.checks
+        ):
+            return []
+        return ["------< SSL definitions >------", " Using autogen SSL context"]
+    out = ["------< SSL definitions >------"]
+    for label, value in (
+        ("Password", ssl.password),
+        ("CA-file", ssl.ca),
+        ("Certificate file", ssl.certificate),
+        ("Key file", ssl.key),
+    ):
+        if value is not None:
+            out.append(f" {label} : {value}")
+    return out
+
+
+def format_check(
+    servers: Sequence[VsDump], script_view: ScriptView, ssl: SslConfig | None = None
+) -> list[str]:
+    """The checker's ``SSL definitions``, ``LVS Topology`` and ``Health checkers``."""
+    out = format_ssl(ssl, servers)
+    out += ["------< LVS Topology >------", " System is compiled with LVS v1.2.1"]
     for d in servers:
         out += _virtual_server(d)
     out.append("------< Health checkers >------")

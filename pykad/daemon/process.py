@@ -29,6 +29,7 @@ import logging
 import logging.handlers
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
@@ -461,7 +462,9 @@ def global_dump(config: Config, *, vrrp: bool = False) -> list[str]:
     from pykad.drivers.notify import default_script_user
 
     gd = config.global_defs
-    return format_global(gd, script_ids=default_script_user(gd), vrrp=vrrp)
+    return format_global(
+        gd, script_ids=default_script_user(gd), hostname=socket.gethostname(), vrrp=vrrp
+    )
 
 
 @dataclass
