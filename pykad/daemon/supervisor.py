@@ -90,6 +90,10 @@ class Kid:
     delay: RespawnDelay = field(default_factory=RespawnDelay)
 
 
+NEEDS = {"check": "virtual_server", "bfd": "bfd_instance"}
+"""The top-level keyword that makes a child needed (keepalived's ``have_*_config``)."""
+
+
 class Supervisor:
     """keepalived's parent process for one configuration."""
 
@@ -155,12 +159,18 @@ class Supervisor:
 
     # ---- children
 
+    def _may_start(self) -> set[str]:
+        """The checker and BFD children the options allow that are not there yet."""
+        there = {kid.name for kid in self.kids}
+        allowed = {"check": not self.opts.vrrp_only, "bfd": self.pipes is not None}
+        return {name for name, ok in allowed.items() if ok and name not in there}
+
     def _needed(self, config: Config) -> list[Kid]:
         """The checker and BFD children ``config`` needs that are not there yet."""
         opts, pipes, directory = self.opts, self.pipes, self.run_dir
-        there = {kid.name for kid in self.kids}
+        may = self._may_start()
         kids = []
-        if "check" not in there and not opts.vrrp_only and config.lvs.virtual_servers:
+        if "check" in may and config.lvs.virtual_servers:
             kids.append(
                 Kid(
                     "check",
@@ -178,7 +188,7 @@ class Supervisor:
                     ),
                 )
             )
-        if "bfd" not in there and pipes is not None and config.bfd.instances:
+        if "bfd" in may and pipes is not None and config.bfd.instances:
             kids.append(
                 Kid(
                     "bfd",
@@ -201,15 +211,10 @@ class Supervisor:
         """After a SIGHUP: start the checker and BFD children the new configuration
         needs, as keepalived 2.2.7 does (it stops none).  A first look reads only the
         top-level keywords; the whole configuration is read only if one is needed."""
-        opts, there = self.opts, {kid.name for kid in self.kids}
-        wanted = set()
-        if "check" not in there and not opts.vrrp_only:
-            wanted.add("virtual_server")
-        if "bfd" not in there and self.pipes is not None:
-            wanted.add("bfd_instance")
-        if not wanted or not wanted & top_level_keywords(opts):
+        wanted = {NEEDS[name] for name in self._may_start()}
+        if not wanted or not wanted & top_level_keywords(self.opts):
             return
-        new = reload_config(opts)
+        new = reload_config(self.opts)
         if new is None:
             return
         self.config, self.config_stale = new, False
