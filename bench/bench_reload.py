@@ -989,10 +989,12 @@ def _scaled(run: DaemonRun | None, factor: float) -> DaemonRun | None:
     return out
 
 
-def measure(size: Size, keep: str | None = None) -> dict[str, DaemonRun]:
+def measure(
+    size: Size, keep: str | None = None, kinds: Sequence[str] = ("pykad", "keepalived")
+) -> dict[str, DaemonRun]:
     runs: dict[str, DaemonRun] = {}
     with _workdir(keep) as work, Lab(work, size) as lab:
-        for kind in ("pykad", "keepalived"):
+        for kind in kinds:
             if kind == "keepalived" and _keepalived_ok():
                 continue
             print(f"   {kind}: {size.label}", flush=True)
@@ -1106,8 +1108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--keep", help="a directory for the logs, configs and records")
+    parser.add_argument("--only", choices=("pykad", "keepalived"), help="run one daemon")
     opts = parser.parse_args(args)
-    runs = measure(QUICK if opts.quick else FULL, opts.keep)
+    kinds = [opts.only] if opts.only else ["pykad", "keepalived"]
+    runs = measure(QUICK if opts.quick else FULL, opts.keep, kinds)
     for row in rows_for(runs.get("pykad"), runs.get("keepalived")):
         print(f"{row.metric}: pykad {row.pykad} | keepalived {row.keepalived} {row.ratio}")
     print(json.dumps({k: v.error for k, v in runs.items()}))

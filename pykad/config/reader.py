@@ -30,10 +30,15 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pykad.config.diagnostics import Diagnostics, Location, Severity
 from pykad.config.lexer import BLANKS, WORD, decomment, expand_braces, split_words
+from pykad.config.skip_py import CLOSED, DONE, NOT_PLAIN, pieces
+from pykad.config.skip_py import plain_text as _plain_text
+
+if TYPE_CHECKING:
+    from pykad.config.skip_py import SkipWalk
 
 CHUNK = 1023
 """keepalived reads lines with fgets(buf, 1024): longer lines are cut into chunks."""
@@ -55,12 +60,6 @@ _WILDCARD = re.compile(r"[*?\[]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=[ \t]*(.*)\Z", re.S)
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
-_BRACES = re.compile(r"([{}])")
-_NOT_PLAIN = re.compile(r'[$@~"\\]|include')
-"""What a physical line must not hold to take the fast path (:meth:`Reader._plain_line`):
-the characters of quotes, escapes, conditionals, definitions and loops, and the word
-``include``; a comment is cut off there (``_COMMENT``)."""
-_COMMENT = re.compile(r"[#!]")
 _RANDOM_PARAMS = re.compile(r"((?: +\d+)+)\}")
 _ENV_PARAM = re.compile(r"[ \t]+([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -654,7 +653,7 @@ class Reader:
         if top.index >= len(top.lines):
             return None
         raw = top.lines[top.index]
-        return None if _NOT_PLAIN.search(raw) else raw
+        return None if NOT_PLAIN.search(raw) else raw
 
     def _consume_raw(self, raw: str) -> _File:
         top = self._stack[-1]
@@ -683,64 +682,68 @@ class Reader:
             piece, words = self._pieces.popleft()
             self._queue.append(LogicalLine(piece, tuple(words), location))
 
-    # --- words only, for a walk that skips a block (``pykad.config.tree``) -------------
+    # --- walking a block a process does not own (``pykad.config.tree``) ---------------
 
-    def skip_words(self) -> Iterator[Sequence[str]]:
-        """The words of the logical lines that follow, for a walk that only looks at
-        them; where the last one is: :meth:`where`; :meth:`end_skip` when done.
+    def skip_block(self, walk: SkipWalk) -> Location | None:
+        """Walk the lines that follow with ``walk`` until its block closes; where it
+        closed, or if the input ended first, ``walk.closed_at``.
 
         The same lines as :meth:`next_line`, for a process that skips a section it does
         not own (keepalived's processes walk each other's keywords without acting on
-        them): plain lines are only split, in a tight loop, with no objects made."""
+        them): runs of plain lines go to ``walk.run``, which makes no objects."""
         while True:
             while self._pieces:
-                yield self._pieces.popleft()[1]
+                if self._feed(walk, self._pieces.popleft()[1]):
+                    return self.end_skip()
             if self._queue:
                 line = self._queue.popleft()
                 self._words_at = line.location
-                yield line.words
+                if self._feed(walk, line.words):
+                    return self.end_skip()
                 continue
             if self._plain_ahead() is not None:
                 top = self._stack[-1]
-                lines, i, lineno, main = top.lines, top.index, top.lineno, len(self._stack) == 1
-                while i < len(lines) and not _NOT_PLAIN.search(raw := lines[i]):
-                    i += 1
-                    if raw.endswith("\n"):
-                        lineno += 1
-                    text = _plain_text(raw)
-                    if not text:
-                        continue
-                    top.index, top.lineno = i, lineno
-                    self._words_at = (top.name, lineno)
-                    if main:
-                        self._last_skipped = lineno
-                    if "{" not in text and "}" not in text:
-                        if words := WORD.findall(text):
-                            yield words
-                        continue
-                    self._split_plain(text)
-                    while self._pieces:
-                        yield self._pieces.popleft()[1]
-                top.index, top.lineno = i, lineno
+                index, top.lineno, self.depth, words_at, done, rest = walk.run(
+                    top.lines, top.index, top.lineno, self.depth, top.name
+                )
+                top.index = index
+                if words_at:
+                    self._skipped_to(top, words_at)
+                if done:
+                    self._pieces.extend(rest)
+                    return self.end_skip()
+                if (raw := self._plain_ahead()) is not None:  # a '}' too many: reported
+                    top = self._consume_raw(raw)
+                    self._skipped_to(top, top.lineno)
+                    self._split_plain(_plain_text(raw))
                 continue
             self._note_skipped()
             read = self.next_line()
             if read is None:
-                return
+                return walk.closed_at
             self._words_at = read.location
-            yield read.words
+            if self._feed(walk, read.words):
+                return self.end_skip()
+
+    def _feed(self, walk: SkipWalk, words: Sequence[str]) -> bool:
+        said = walk.feed(words)
+        if said == CLOSED:
+            walk.closed_at = self.where()
+        return said == DONE
+
+    def _skipped_to(self, top: _File, lineno: int) -> None:
+        self._words_at = (top.name, lineno)
+        if len(self._stack) == 1:
+            self._last_skipped = lineno
 
     def _split_plain(self, text: str) -> None:
         """The pieces of a plain line with braces, into ``_pieces`` (§1.4)."""
-        for piece in _BRACES.split(text):
-            piece = piece.strip(BLANKS)
+        for piece, words in pieces(text):
             if piece == "{":
                 self.depth += 1
             elif piece == "}":
                 self._close_brace()
-            words = WORD.findall(piece)
-            if words:
-                self._pieces.append((piece, words))
+            self._pieces.append((piece, words))
 
     def where(self) -> Location:
         """Where the last line :meth:`skip_words` gave is."""
@@ -786,15 +789,6 @@ class Reader:
         return line
 
 
-def _plain_text(raw: str) -> str:
-    """A plain physical line decommented (§1.2): without quotes or escapes, a comment is
-    all from the first ``#`` or ``!``."""
-    line = raw.rstrip("\r\n")
-    if m := _COMMENT.search(line):
-        line = line[: m.start()]
-    return line.strip(BLANKS)
-
-
 def _static_dir(pattern: str) -> str:
     """The directory part of ``pattern`` before its first wildcard."""
     m = _WILDCARD.search(pattern)
@@ -804,8 +798,11 @@ def _static_dir(pattern: str) -> str:
 
 def _physical_lines(text: str) -> list[str]:
     """Lines as fgets(1024) returns them: chunks of at most 1023 characters."""
+    lines = text.splitlines(keepends=True)
+    if not lines or max(map(len, lines)) <= CHUNK:
+        return lines
     out = []
-    for line in text.splitlines(keepends=True):
+    for line in lines:
         while len(line) > CHUNK:
             out.append(line[:CHUNK])
             line = line[CHUNK:]

@@ -12,18 +12,20 @@ current level and its ``}`` closes the enclosing section, as keepalived does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from pykad._accel import load
 from pykad.config.diagnostics import Diagnostics, Location, Severity
-from pykad.config.keywords import SECTIONS, TOP, Keyword, Kind
+from pykad.config.keywords import SECTIONS, TOP, Kind
 from pykad.config.reader import LogicalLine
+from pykad.config.skip_py import NAMED_VALUE_BLOCKS, SkipWalk
+
+skip_walk = load("conf_skip", "pykad.config.skip_py")
+"""The walk of skipped blocks, compiled or its pure twin (``pykad.config.skip_py``)."""
 
 BOB, EOB = "{", "}"
-
-_NAMED_VALUE_BLOCKS = {"virtual_server_group": 1}
-"""Value-block keywords whose name comes before the block (check_parser.c vsg_handler)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +69,11 @@ acts on a few keywords while it reads, e.g. ``include_check`` for later includes
 
 
 class SkipSource(Protocol):
-    """Words without objects, for blocks that are skipped (``pykad.config.reader.Reader``)."""
+    """Walks a block that is skipped, making nothing (``pykad.config.reader.Reader``)."""
 
-    def skip_words(self) -> Iterator[Sequence[str]]: ...
-
-    def where(self) -> Location: ...
-
-    def end_skip(self) -> Location: ...
+    def skip_block(self, walk: SkipWalk) -> Location | None:
+        """Where the block closed, or if the input ended first, where :meth:`_Builder.section`
+        would say (``walk.closed_at``: the last ``}`` since the last block opened)."""
 
 
 def build_tree(
@@ -150,7 +150,7 @@ class _Builder:
                 if not bob_needed:
                     words = words[:-1]
                 elif level == 0 and word in self.skip and self.source is not None:
-                    end = self.skipped(self.source, sub_path) or line.location
+                    end = self.source.skip_block(skip_walk.SkipWalk(sub_path)) or line.location
                     statements.append(
                         Statement(word, words, line.text, line.location, path, end=end)
                     )
@@ -169,45 +169,10 @@ class _Builder:
                     hook(line.words)
         return tuple(statements)
 
-    @staticmethod
-    def skipped(source: SkipSource, path: str) -> Location | None:
-        """Walk the block of ``path`` as :meth:`section` and :meth:`value_block` would read
-        it (its ``{`` still to come), making nothing; where it closed, or if the input
-        ended first, where :meth:`section` would say (the last ``}`` since the last block
-        opened, or None)."""
-        table, need_bob = SECTIONS[path], True
-        outer: list[tuple[str, dict[str, Keyword]]] = []
-        closed_at: Location | None = None
-        words_in = source.skip_words()
-        for words in words_in:
-            word = words[0]
-            if need_bob:
-                need_bob = False
-                if word == BOB:
-                    continue
-            elif word == BOB:
-                continue
-            if word == EOB:
-                if not outer:
-                    return source.end_skip()
-                path, table = outer.pop()
-                closed_at = source.where()
-                continue
-            keyword = table.get(word)
-            if keyword is None:
-                continue
-            if keyword.kind is Kind.BLOCK:
-                outer.append((path, table))
-                path = f"{path}>{word}"
-                table, need_bob, closed_at = SECTIONS[path], words[-1] != BOB, None
-            elif keyword.kind is Kind.VALUES:
-                _skip_values(words_in, words[1 + _NAMED_VALUE_BLOCKS.get(word, 0) :])
-        return closed_at
-
     def value_block(self, line: LogicalLine, path: str) -> Statement:
         """keepalived's alloc_value_block: value lines up to ``}``."""
         word = line.words[0]
-        head = line.words[1 + _NAMED_VALUE_BLOCKS.get(word, 0) :]
+        head = line.words[1 + (word in NAMED_VALUE_BLOCKS) :]
         values: list[tuple[str, ...]] = []
         locations: list[Location] = []
         need_bob, had_eob = True, False
@@ -250,22 +215,3 @@ class _Builder:
             values=tuple(values),
             value_locations=tuple(locations),
         )
-
-
-def _skip_values(words_in: Iterator[Sequence[str]], head: Sequence[str]) -> None:
-    """:meth:`_Builder.value_block`'s walk, keeping nothing."""
-    need_bob, had_eob = True, False
-    if head and head[0] == BOB:
-        need_bob = False
-        had_eob = len(head) > 1 and head[-1] == EOB
-    while not had_eob and (vec := next(words_in, None)) is not None:
-        if need_bob:
-            need_bob = False
-            if vec[0] == BOB:
-                if len(vec) == 1:
-                    continue
-                vec = vec[1:]
-        if vec[-1] == EOB:
-            if len(vec) == 1:
-                break
-            had_eob = True

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import posixpath
 import random
+from types import ModuleType
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pykad._fastpath import conf_skip
+from pykad.config import skip_py, tree
 from pykad.config.reader import LogicalLine, Reader
 from pykad.config.tree import Statement, build_tree
 
@@ -150,13 +154,20 @@ def _strip(statement: Statement) -> Statement:
     )
 
 
+@pytest.mark.parametrize("twin", [skip_py, conf_skip], ids=["py", "cy"])
 @settings(max_examples=400, deadline=None)
-@given(configs())
-def test_skipped_blocks_leave_the_rest_as_it_was(case: tuple[dict[str, str], str]) -> None:
+@given(case=configs())
+def test_skipped_blocks_leave_the_rest_as_it_was(
+    twin: ModuleType, case: tuple[dict[str, str], str]
+) -> None:
     files, config_id = case
     skip = frozenset({"virtual_server", "vrrp_instance"})
     full, full_reader = _tree(files, config_id, frozenset())
-    skipped, skip_reader = _tree(files, config_id, skip)
+    chosen, tree.skip_walk = tree.skip_walk, twin
+    try:
+        skipped, skip_reader = _tree(files, config_id, skip)
+    finally:
+        tree.skip_walk = chosen
     assert len(skipped) == len(full)
     for a, b in zip(skipped, full, strict=True):
         if a.keyword in skip:
