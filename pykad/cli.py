@@ -217,19 +217,21 @@ def config_test(
     """``pykad -t``: read the configuration, report, exit as keepalived 2.2.7 does."""
     from pykad.config.load import load
     from pykad.config.model import to_jsonable
+    from pykad.daemon.memory import collector_paused
     from pykad.drivers.files import LocalFiles
     from pykad.drivers.host import LocalHost, LocalScriptHost
 
-    loaded = load(
-        LocalFiles(),
-        path,
-        cwd=os.getcwd(),
-        config_id=default_config_id() if config_id is None else config_id,
-        host=LocalHost(),
-        script_host=LocalScriptHost(),
-        all_config=all_config,
-        environ=os.environ,
-    )
+    with collector_paused():
+        loaded = load(
+            LocalFiles(),
+            path,
+            cwd=os.getcwd(),
+            config_id=default_config_id() if config_id is None else config_id,
+            host=LocalHost(),
+            script_host=LocalScriptHost(),
+            all_config=all_config,
+            environ=os.environ,
+        )
     lines = [str(d) for d in loaded.diagnostics.items]
     if log_file:
         with open(log_file, "a") as f:

@@ -286,14 +286,31 @@ def _get_time_rtt(ctx: Context, word: str, unit_mult: int) -> int | None:
     return max(RTT_MIN_MS * unit_mult, min(value, RTT_MAX_MS * unit_mult))
 
 
+_OCTET = r"(0|[1-9][0-9]{0,2})"
+_DOTTED_QUAD = re.compile(r"\.".join([_OCTET] * 4), re.ASCII)
+
+
 def _pton(text: str) -> IPAddress | None:
-    """``inet_pton`` of the family ``text`` names (IPv6 if it has a ``:``)."""
-    try:
-        if ":" in text:
+    """``inet_pton`` of the family ``text`` names (IPv6 if it has a ``:``); the dotted
+    quad is read here (``IPv4Address`` reads it alike, slowly: many are read)."""
+    if ":" in text:
+        try:
             return None if "%" in text else IPv6Address(text)
-        return IPv4Address(text)
-    except ipaddress.AddressValueError:
+        except ipaddress.AddressValueError:
+            return None
+    m = _DOTTED_QUAD.fullmatch(text)
+    if m is None:
         return None
+    a, b, c, d = (int(x) for x in m.groups())
+    if max(a, b, c, d) > 255:
+        return None
+    return IPv4Address(a << 24 | b << 16 | c << 8 | d)
+
+
+def _interface(address: IPAddress, prefixlen: int) -> IPInterface:
+    if address.version == 6:
+        return IPv6Interface((int(address), prefixlen))
+    return IPv4Interface((int(address), prefixlen))
 
 
 def _parse_ipaddress(ctx: Context, text: str, allow_subnet_mask: bool) -> IPInterface | None:
@@ -313,7 +330,7 @@ def _parse_ipaddress(ctx: Context, text: str, allow_subnet_mask: bool) -> IPInte
     if address is None or (address.version == 6) != v6:
         ctx.error(f"VRRP parsed invalid IP {text}. skipping IP...")
         return None
-    return ipaddress.ip_interface(f"{address}/{prefixlen}")
+    return _interface(address, prefixlen)
 
 
 def _parse_route_dst(ctx: Context, text: str) -> tuple[IPInterface | None, bool]:
@@ -533,7 +550,7 @@ def parse_address(
             f["preferred_lft"] = 0 if prefixlen == 128 else INFINITY_LIFE_TIME
 
     return IpAddress(
-        address=ipaddress.ip_interface(f"{addr.ip}/{prefixlen}"),
+        address=addr if prefixlen == addr.network.prefixlen else _interface(addr.ip, prefixlen),
         broadcast=broadcast,
         peer=peer,
         home="home" in flags,

@@ -30,15 +30,19 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from pykad._accel import load
+from pykad.config import plain_py
 from pykad.config.diagnostics import Diagnostics, Location, Severity
 from pykad.config.lexer import BLANKS, WORD, decomment, expand_braces, split_words
-from pykad.config.skip_py import CLOSED, DONE, NOT_PLAIN, pieces
-from pykad.config.skip_py import plain_text as _plain_text
+from pykad.config.plain_py import CLOSED, DONE, NOT_PLAIN, LogicalLine, pieces
+from pykad.config.plain_py import plain_text as _plain_text
 
-if TYPE_CHECKING:
-    from pykad.config.skip_py import SkipWalk
+plain = load("conf_plain", "pykad.config.plain_py")
+"""Runs of plain lines (logical lines, skipped blocks), compiled or the pure twin."""
+
+__all__ = ["LogicalLine", "Reader"]
 
 CHUNK = 1023
 """keepalived reads lines with fgets(buf, 1024): longer lines are cut into chunks."""
@@ -78,15 +82,6 @@ class Files(Protocol):
 
     def read(self, path: str) -> str:
         """The file's text; raises OSError."""
-
-
-@dataclass(frozen=True, slots=True)
-class LogicalLine:
-    """One line as keyword handlers see it: the text after brace splitting, and its words."""
-
-    text: str
-    words: tuple[str, ...]
-    location: Location
 
 
 @dataclass
@@ -611,9 +606,15 @@ class Reader:
         while True:
             if self._queue:
                 return self._queue.popleft()
-            raw = self._plain_ahead()
-            if raw is not None:
-                self._plain_line(raw)
+            if self._plain_ahead() is not None:
+                top = self._stack[-1]
+                top.index, top.lineno, self.depth, made_at = plain.logical_lines(
+                    top.lines, top.index, top.lineno, self.depth, top.name, self._queue
+                )
+                if made_at and len(self._stack) == 1:
+                    self.last_location = Location(top.name, max(made_at, 1))
+                if not self._queue and (raw := self._plain_ahead()) is not None:
+                    self._plain_line(raw)  # a '}' too many: reported
                 continue
             line = self._source()
             if line is None:
@@ -684,13 +685,16 @@ class Reader:
 
     # --- walking a block a process does not own (``pykad.config.tree``) ---------------
 
-    def skip_block(self, walk: SkipWalk) -> Location | None:
-        """Walk the lines that follow with ``walk`` until its block closes; where it
-        closed, or if the input ended first, ``walk.closed_at``.
+    def skip_block(self, path: str) -> Location | None:
+        """Walk the lines that follow as the block of ``path`` (``pykad.config.tree``; its
+        ``{`` still to come) until it closes, making nothing; where it closed, or if the
+        input ended first, where the tree would say (the last ``}`` since the last
+        block opened, or None).
 
         The same lines as :meth:`next_line`, for a process that skips a section it does
         not own (keepalived's processes walk each other's keywords without acting on
-        them): runs of plain lines go to ``walk.run``, which makes no objects."""
+        them): runs of plain lines go to ``SkipWalk.run``, which makes no objects."""
+        walk = plain.SkipWalk(path)
         while True:
             while self._pieces:
                 if self._feed(walk, self._pieces.popleft()[1]):
@@ -720,12 +724,13 @@ class Reader:
             self._note_skipped()
             read = self.next_line()
             if read is None:
-                return walk.closed_at
+                closed_at: Location | None = walk.closed_at
+                return closed_at
             self._words_at = read.location
             if self._feed(walk, read.words):
                 return self.end_skip()
 
-    def _feed(self, walk: SkipWalk, words: Sequence[str]) -> bool:
+    def _feed(self, walk: plain_py.SkipWalk, words: Sequence[str]) -> bool:
         said = walk.feed(words)
         if said == CLOSED:
             walk.closed_at = self.where()

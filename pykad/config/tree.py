@@ -13,24 +13,19 @@ current level and its ``}`` closes the enclosing section, as keepalived does.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from pykad._accel import load
 from pykad.config.diagnostics import Diagnostics, Location, Severity
 from pykad.config.keywords import SECTIONS, TOP, Kind
+from pykad.config.plain_py import NAMED_VALUE_BLOCKS
 from pykad.config.reader import LogicalLine
-from pykad.config.skip_py import NAMED_VALUE_BLOCKS, SkipWalk
-
-skip_walk = load("conf_skip", "pykad.config.skip_py")
-"""The walk of skipped blocks, compiled or its pure twin (``pykad.config.skip_py``)."""
 
 BOB, EOB = "{", "}"
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """One keyword line, with what its block held."""
+class Statement(NamedTuple):
+    """One keyword line, with what its block held (a named tuple: one is made for every
+    keyword read, fast)."""
 
     keyword: str
     words: tuple[str, ...]
@@ -71,9 +66,9 @@ acts on a few keywords while it reads, e.g. ``include_check`` for later includes
 class SkipSource(Protocol):
     """Walks a block that is skipped, making nothing (``pykad.config.reader.Reader``)."""
 
-    def skip_block(self, walk: SkipWalk) -> Location | None:
-        """Where the block closed, or if the input ended first, where :meth:`_Builder.section`
-        would say (``walk.closed_at``: the last ``}`` since the last block opened)."""
+    def skip_block(self, path: str) -> Location | None:
+        """Where the block of ``path`` closed, or if the input ended first, where
+        :meth:`_Builder.section` would say (the last ``}`` since the last block opened)."""
 
 
 def build_tree(
@@ -150,7 +145,7 @@ class _Builder:
                 if not bob_needed:
                     words = words[:-1]
                 elif level == 0 and word in self.skip and self.source is not None:
-                    end = self.source.skip_block(skip_walk.SkipWalk(sub_path)) or line.location
+                    end = self.source.skip_block(sub_path) or line.location
                     statements.append(
                         Statement(word, words, line.text, line.location, path, end=end)
                     )

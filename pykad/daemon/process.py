@@ -24,6 +24,7 @@ SIGUSR1 ``keepalived.data``, SIGUSR2 ``keepalived.stats``, SIGRTMAX-1
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import logging.handlers
@@ -31,8 +32,9 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
@@ -347,19 +349,21 @@ def _sync_daemons(config: Config) -> SyncDaemons | None:
 
 def _read(opts: Options, sections: Collection[str] | None) -> Loaded:
     from pykad.config.load import load
+    from pykad.daemon.memory import collector_paused
     from pykad.drivers.files import LocalFiles
     from pykad.drivers.host import LocalHost, LocalScriptHost
 
-    return load(
-        LocalFiles(),
-        opts.config_file,
-        cwd=opts.cwd,
-        config_id=opts.config_id,
-        host=LocalHost(),
-        script_host=LocalScriptHost(),
-        environ=os.environ,
-        sections=sections,
-    )
+    with collector_paused():
+        return load(
+            LocalFiles(),
+            opts.config_file,
+            cwd=opts.cwd,
+            config_id=opts.config_id,
+            host=LocalHost(),
+            script_host=LocalScriptHost(),
+            environ=os.environ,
+            sections=sections,
+        )
 
 
 def top_level_keywords(opts: Options) -> set[str]:
@@ -376,12 +380,39 @@ BFD_SECTIONS = ("global", "bfd")
 """What the BFD child reads at a reload."""
 
 
-def reload_config(opts: Options, sections: Collection[str] | None = None) -> Config | None:
+BACKGROUND_NICE = 10
+"""How much lower a background re-read runs (see :func:`reload_config`)."""
+
+
+def reload_config(
+    opts: Options, sections: Collection[str] | None = None, *, background: bool = False
+) -> Config | None:
     """The configuration read again for a reload (None: it cannot be used); a child
-    reads only its ``sections``, and refuses only what is wrong in them."""
-    config = load_config(opts, reload=True, sections=sections)
+    reads only its ``sections``, and refuses only what is wrong in them.
+
+    ``background`` (the checker and BFD children): the calling thread reads at a
+    lower CPU priority, so that the VRRP child's re-read, which its adverts wait
+    for, is not slowed by theirs on a busy director."""
+    with _lower_priority(background):
+        config = load_config(opts, reload=True, sections=sections)
     assert config is None or isinstance(config, Config)
     return config
+
+
+@contextlib.contextmanager
+def _lower_priority(lower: bool) -> Iterator[None]:
+    """This thread's nice value raised by ``BACKGROUND_NICE`` for the block (Linux
+    sets it per thread); left as it is if it cannot be put back (not root)."""
+    if not lower or os.geteuid() != 0:
+        yield
+        return
+    tid = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, tid)
+    os.setpriority(os.PRIO_PROCESS, tid, min(before + BACKGROUND_NICE, 19))
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, tid, before)
 
 
 async def _reload_vrrp(service: VrrpService, opts: Options, actions: Actions) -> None:

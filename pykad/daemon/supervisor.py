@@ -182,7 +182,7 @@ class Supervisor:
                         checkers_pid_path(opts),
                         self.listener,
                         pipes.checker_read if pipes else None,
-                        lambda: reload_config(opts, CHECKER_SECTIONS),
+                        lambda: reload_config(opts, CHECKER_SECTIONS, background=True),
                         child_closes=pipes.but(pipes.checker_read) if pipes else (),
                         control_dir=directory,
                     ),
@@ -200,7 +200,7 @@ class Supervisor:
                         bfd_pid_path(opts),
                         self.listener,
                         pipes,
-                        lambda: reload_config(opts, BFD_SECTIONS),
+                        lambda: reload_config(opts, BFD_SECTIONS, background=True),
                         control_dir=directory,
                     ),
                 )

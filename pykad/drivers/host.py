@@ -15,10 +15,19 @@ from pykad.config.scripts import FileStatus
 
 
 class _Basics:
-    """Interfaces of the current network namespace; users and groups of this system."""
+    """Interfaces of the current network namespace; users and groups of this system.
+
+    One object serves one reading of a configuration: the interfaces are listed once
+    (a big configuration names them thousands of times)."""
+
+    @functools.cached_property
+    def _interfaces(self) -> frozenset[str]:
+        return frozenset(name for _, name in socket.if_nameindex())
 
     def interface_exists(self, name: str) -> bool:
-        try:
+        if name in self._interfaces:
+            return True
+        try:  # an alternative name (``ip link property add altname``)
             socket.if_nametoindex(name)
         except OSError:
             return False
@@ -127,6 +136,8 @@ class _Details:
     def enter_namespace(self, name: str) -> bool:
         """Join network namespace ``name`` (``ip netns``'s /run/netns/NAME), as keepalived does."""
         import ctypes
+
+        self.__dict__.pop("_interfaces", None)  # listed again, in the namespace
 
         try:
             fd = os.open(f"/run/netns/{name}", os.O_RDONLY)

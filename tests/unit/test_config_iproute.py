@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address, ip_interface
+from ipaddress import IPv4Address, ip_address, ip_interface
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pykad.config._iproute_names import RtNames, parse_rt_file, strtoul
 from pykad.config.build import Context, MissingParameter
@@ -640,3 +642,22 @@ def test_names_come_from_the_host() -> None:
 
     r, msgs = route("192.0.2.0/24 dev eth0 table blue", context(FileHost()))
     assert msgs == [] and r is not None and r.table == 100
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.integers(0, 300).map(str), st.sampled_from(["", "01", "00", "-1", "1a"])),
+        min_size=1,
+        max_size=5,
+    ).map(".".join)
+    | st.text(alphabet="0123456789.٣ x", max_size=16)
+)
+def test_dotted_quads_are_read_as_ipaddress_reads_them(text: str) -> None:
+    from pykad.config.iproute import _pton
+
+    try:
+        expected: IPv4Address | None = IPv4Address(text)
+    except ValueError:
+        expected = None
+    assert _pton(text) == expected

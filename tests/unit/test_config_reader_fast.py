@@ -1,6 +1,7 @@
 """The reader's fast path and block skipping read what the full pipeline reads.
 
-``Reader._plain_line`` splits a plain physical line itself, and ``Reader.skip_block``
+``logical_lines`` (pykad.config.plain_py and its compiled twin) makes the logical
+lines of runs of plain physical lines itself, and ``Reader.skip_block``
 counts the braces of a block a process does not own; Hypothesis writes configs from
 keepalived.conf's pieces (keywords, braces on their own lines or not, comments,
 quotes, ``$VARS``, ``@id`` conditionals, ``~SEQ`` loops, includes, stray braces,
@@ -12,14 +13,16 @@ from __future__ import annotations
 
 import posixpath
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pykad._fastpath import conf_skip
-from pykad.config import skip_py, tree
+from pykad._fastpath import conf_plain
+from pykad.config import plain_py, reader
 from pykad.config.reader import LogicalLine, Reader
 from pykad.config.tree import Statement, build_tree
 
@@ -126,12 +129,29 @@ def _after(reader: Reader) -> tuple[object, ...]:
     return (reader.depth, reader.last_location, reader.diagnostics.items)
 
 
+TWINS = pytest.mark.parametrize("twin", [plain_py, conf_plain], ids=["py", "cy"])
+
+
+@contextmanager
+def _plain(twin: ModuleType) -> Iterator[None]:
+    """The reader with ``twin`` for its runs of plain lines."""
+    chosen, reader.plain = reader.plain, twin
+    try:
+        yield
+    finally:
+        reader.plain = chosen
+
+
+@TWINS
 @settings(max_examples=400, deadline=None)
-@given(configs())
-def test_fast_path_reads_what_the_full_pipeline_reads(case: tuple[dict[str, str], str]) -> None:
+@given(case=configs())
+def test_fast_path_reads_what_the_full_pipeline_reads(
+    twin: ModuleType, case: tuple[dict[str, str], str]
+) -> None:
     files, config_id = case
     slow, fast = _reader(files, config_id, fast=False), _reader(files, config_id, fast=True)
-    assert _read(fast) == _read(slow)
+    with _plain(twin):
+        assert _read(fast) == _read(slow)
     assert _after(fast) == _after(slow)
 
 
@@ -154,7 +174,7 @@ def _strip(statement: Statement) -> Statement:
     )
 
 
-@pytest.mark.parametrize("twin", [skip_py, conf_skip], ids=["py", "cy"])
+@TWINS
 @settings(max_examples=400, deadline=None)
 @given(case=configs())
 def test_skipped_blocks_leave_the_rest_as_it_was(
@@ -163,11 +183,8 @@ def test_skipped_blocks_leave_the_rest_as_it_was(
     files, config_id = case
     skip = frozenset({"virtual_server", "vrrp_instance"})
     full, full_reader = _tree(files, config_id, frozenset())
-    chosen, tree.skip_walk = tree.skip_walk, twin
-    try:
+    with _plain(twin):
         skipped, skip_reader = _tree(files, config_id, skip)
-    finally:
-        tree.skip_walk = chosen
     assert len(skipped) == len(full)
     for a, b in zip(skipped, full, strict=True):
         if a.keyword in skip:

@@ -1,13 +1,16 @@
-"""The walk of skipped blocks: the compiled twin walks as the pure one does.
+"""Runs of plain lines: the compiled twin reads them as the pure one does.
 
-``pykad.config.skip_py.SkipWalk`` and ``pykad._fastpath.conf_skip.SkipWalk`` get the
-same plain lines (``run``) and the same word lists (``feed``) from the same state;
-they must return the same and end in the same state. That the walk reads what the
-tree reads is tests/unit/test_config_reader_fast.py's (run with both twins).
+``pykad.config.plain_py`` and ``pykad._fastpath.conf_plain`` get the same lines:
+``logical_lines`` must make the same logical lines and stop at the same place;
+``SkipWalk`` gets the same plain lines (``run``) and the same word lists (``feed``)
+from the same state and must return the same and end in the same state. That both
+read what the full pipeline reads is tests/unit/test_config_reader_fast.py's (run
+with both twins).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from types import ModuleType
 from typing import Any
 
@@ -15,15 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pykad.config import skip_py
+from pykad.config import plain_py
 from pykad.config.diagnostics import Location
 
 try:
-    from pykad._fastpath import conf_skip as skip_cy
+    from pykad._fastpath import conf_plain as plain_cy
 except ImportError:  # pragma: no cover - a checkout that was not built
-    skip_cy = None
+    plain_cy = None
 
-TWINS = [pytest.param(skip_py, id="py"), pytest.param(skip_cy, id="cy")]
+TWINS = [pytest.param(plain_py, id="py"), pytest.param(plain_cy, id="cy")]
 
 PATHS = ["vrrp_instance", "virtual_server", "global_defs", "virtual_server>real_server"]
 
@@ -76,10 +79,38 @@ def runs(draw: st.DrawFn) -> tuple[list[str], int, int, int, str]:
     )
 
 
+@settings(max_examples=600, deadline=None)
+@given(runs())
+def test_the_twins_make_the_same_lines(case: tuple[list[str], int, int, int, str]) -> None:
+    lines, index, lineno, depth, _ = case
+    made: list[deque[plain_py.LogicalLine]] = [deque(), deque()]
+    said = [
+        twin.logical_lines(lines, index, lineno, depth, "f", out)
+        for twin, out in zip((plain_py, plain_cy), made, strict=True)
+    ]
+    assert said[0] == said[1]
+    assert list(made[0]) == list(made[1])
+    assert all(type(line) is plain_py.LogicalLine for line in made[1])
+    assert all(type(line.location) is Location for line in made[1])
+
+
+@pytest.mark.parametrize("twin", TWINS)
+def test_lines_are_made_a_top_level_line_at_a_time(twin: ModuleType) -> None:
+    lines = ["vrrp_instance V {\n", " priority 1 # x\n", "\n", " }\n", "global_defs\n", "{\n"]
+    out: deque[plain_py.LogicalLine] = deque()
+    assert twin.logical_lines(lines, 0, 0, 0, "f", out) == (1, 1, 1, 1)
+    assert [line.text for line in out] == ["vrrp_instance V", "{"]
+    assert twin.logical_lines(lines, 1, 1, 1, "f", out) == (4, 4, 0, 4)
+    assert out[-1] == plain_py.LogicalLine("}", ("}",), Location("f", 4))
+    assert out[-2] == plain_py.LogicalLine("priority 1", ("priority", "1"), Location("f", 2))
+    # a '}' beyond the depth is left for the reader
+    assert twin.logical_lines(lines, 3, 3, 0, "f", deque()) == (3, 3, 0, 0)
+
+
 def _state(walk: Any) -> tuple[object, ...]:
     return (
         walk.path,
-        walk.table is skip_py.KINDS[walk.path],
+        walk.table is plain_py.KINDS[walk.path],
         [path for path, _ in walk.outer],
         walk.need_bob,
         walk.in_values,
@@ -97,11 +128,11 @@ def test_the_twins_walk_alike(
     case: tuple[list[str], int, int, int, str], fed: list[list[str]]
 ) -> None:
     lines, index, lineno, depth, path = case
-    py, cy = skip_py.SkipWalk(path), skip_cy.SkipWalk(path)
+    py, cy = plain_py.SkipWalk(path), plain_cy.SkipWalk(path)
     for words in fed:  # a state reached through lines that were not plain
         said = py.feed(words)
         assert said == cy.feed(words)
-        if said == skip_py.CLOSED:
+        if said == plain_py.CLOSED:
             py.closed_at = cy.closed_at = Location("f", 1)
         assert _state(py) == _state(cy)
     assert py.run(lines, index, lineno, depth, "f") == cy.run(lines, index, lineno, depth, "f")

@@ -1,7 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Walking a block a process does not own, compiled (twin of ``pykad.config.skip_py``).
+"""Plain physical lines, compiled (twin of ``pykad.config.plain_py``).
 
 Same API and results as the pure-Python twin, whose docstrings give the rules.
+:func:`logical_lines` reads each line once for its bounds and braces and once for
+its pieces and words, and makes the named tuples with ``tuple.__new__``.
 :meth:`SkipWalk.run` reads each plain physical line character by character: the
 plain test, decommenting, brace splitting and the walk in one pass, making a
 string only for the first word of each piece (the keyword the walk looks up).
@@ -12,13 +14,14 @@ needs no more than that.
 from cpython.unicode cimport PyUnicode_DATA, PyUnicode_KIND, PyUnicode_READ
 
 from pykad.config.diagnostics import Location
-from pykad.config.skip_py import (
+from pykad.config.plain_py import (
     BLOCK,
     CLOSED,
     DONE,
     GOING,
     KINDS,
     NAMED_VALUES,
+    LogicalLine,
     VALUE,
     VALUES,
     pieces,
@@ -28,6 +31,10 @@ cdef str BOB = "{"
 cdef str EOB = "}"
 cdef dict _KINDS = KINDS
 cdef object _Location = Location
+cdef object _LogicalLine = LogicalLine
+cdef object _new_tuple = tuple.__new__
+cdef tuple BOB_WORDS = (BOB,)
+cdef tuple EOB_WORDS = (EOB,)
 cdef object _pieces = pieces
 
 
@@ -49,7 +56,7 @@ cdef inline bint _ends_word(Py_UCS4 c) noexcept:
 
 cdef inline bint _plain(int kind, void* data, Py_ssize_t n) noexcept:
     """No character of quotes, escapes, conditionals, definitions or loops, and no
-    ``include`` (``skip_py.NOT_PLAIN``)."""
+    ``include`` (``plain_py.NOT_PLAIN``)."""
     cdef Py_ssize_t i
     cdef Py_UCS4 c
     for i in range(n):
@@ -68,6 +75,110 @@ cdef inline bint _plain(int kind, void* data, Py_ssize_t n) noexcept:
         ):
             return False
     return True
+
+
+cdef inline Py_ssize_t _text_bounds(int kind, void* data, Py_ssize_t n, Py_ssize_t* start) noexcept:
+    """The decommented, stripped text of a plain line: its end, and its start in ``start``."""
+    cdef Py_ssize_t i, end = n
+    cdef Py_UCS4 c
+    while end > 0 and (
+        PyUnicode_READ(kind, data, end - 1) == 10 or PyUnicode_READ(kind, data, end - 1) == 13
+    ):
+        end -= 1
+    for i in range(end):
+        c = PyUnicode_READ(kind, data, i)
+        if c == 35 or c == 33:  # # !
+            end = i
+            break
+    i = 0
+    while i < end and _blank(PyUnicode_READ(kind, data, i)):
+        i += 1
+    while end > i and _blank(PyUnicode_READ(kind, data, end - 1)):
+        end -= 1
+    start[0] = i
+    return end
+
+
+cdef inline Py_ssize_t _depth_after(
+    int kind, void* data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t depth
+) noexcept:
+    """The brace depth after the text, or -1 if a ``}`` takes it below 0."""
+    cdef Py_ssize_t i
+    cdef Py_UCS4 c
+    for i in range(start, end):
+        c = PyUnicode_READ(kind, data, i)
+        if c == 123:
+            depth += 1
+        elif c == 125:
+            depth -= 1
+            if depth < 0:
+                return -1
+    return depth
+
+
+def logical_lines(
+    list lines, Py_ssize_t index, Py_ssize_t lineno, Py_ssize_t depth, str name, out
+):
+    """The logical lines of the plain lines from ``lines[index]`` (see the pure twin)."""
+    cdef Py_ssize_t count = len(lines), made_at = 0
+    cdef Py_ssize_t n, start, end, i, a, b, before, after
+    cdef int kind
+    cdef void* data
+    cdef Py_UCS4 c
+    cdef str raw
+    cdef list words
+    append = out.append
+    while index < count:
+        raw = lines[index]
+        kind, data, n = PyUnicode_KIND(raw), PyUnicode_DATA(raw), len(raw)
+        if not _plain(kind, data, n):
+            break
+        end = _text_bounds(kind, data, n, &start)
+        before = depth
+        if start < end:
+            after = _depth_after(kind, data, start, end, depth)
+            if after < 0:  # left for the reader, which reports it
+                break
+            depth = after
+        index += 1
+        if n and PyUnicode_READ(kind, data, n - 1) == 10:
+            lineno += 1
+        if start >= end:
+            continue
+        made_at = lineno if lineno > 1 else 1
+        location = _new_tuple(_Location, (name, made_at))
+        i = start
+        while i < end:
+            c = PyUnicode_READ(kind, data, i)
+            if c == 123:
+                append(_new_tuple(_LogicalLine, (BOB, BOB_WORDS, location)))
+                i += 1
+                continue
+            if c == 125:
+                append(_new_tuple(_LogicalLine, (EOB, EOB_WORDS, location)))
+                i += 1
+                continue
+            # a piece: up to the next brace, its words between separators
+            a = i
+            words = []
+            while i < end and not _brace(PyUnicode_READ(kind, data, i)):
+                if _separator(PyUnicode_READ(kind, data, i)):
+                    i += 1
+                    continue
+                b = i
+                while i < end and not _ends_word(PyUnicode_READ(kind, data, i)):
+                    i += 1
+                words.append(raw[b:i])
+            if words:
+                b = i
+                while _blank(PyUnicode_READ(kind, data, a)):
+                    a += 1
+                while _blank(PyUnicode_READ(kind, data, b - 1)):
+                    b -= 1
+                append(_new_tuple(_LogicalLine, (raw[a:b], tuple(words), location)))
+        if before == 0 or depth == 0:
+            break
+    return index, lineno, depth, made_at
 
 
 cdef class SkipWalk:
@@ -168,7 +279,7 @@ cdef class SkipWalk:
     def run(self, list lines, Py_ssize_t index, Py_ssize_t lineno, Py_ssize_t depth, str name):
         """Walk the plain lines from ``lines[index]`` (see the pure twin)."""
         cdef Py_ssize_t count = len(lines), words_at = 0
-        cdef Py_ssize_t n, start, end, i, change, word_start
+        cdef Py_ssize_t n, start, end, i, after, word_start
         cdef Py_UCS4 c
         cdef int said, kind
         cdef void* data
@@ -178,39 +289,18 @@ cdef class SkipWalk:
             kind, data, n = PyUnicode_KIND(raw), PyUnicode_DATA(raw), len(raw)
             if not _plain(kind, data, n):
                 break
-            end = n
-            while end > 0 and (
-                PyUnicode_READ(kind, data, end - 1) == 10
-                or PyUnicode_READ(kind, data, end - 1) == 13
-            ):
-                end -= 1
-            for i in range(end):
-                c = PyUnicode_READ(kind, data, i)
-                if c == 35 or c == 33:  # # !
-                    end = i
-                    break
-            start = 0
-            while start < end and _blank(PyUnicode_READ(kind, data, start)):
-                start += 1
-            while end > start and _blank(PyUnicode_READ(kind, data, end - 1)):
-                end -= 1
+            end = _text_bounds(kind, data, n, &start)
             if start < end:
-                change = 0
-                for i in range(start, end):
-                    c = PyUnicode_READ(kind, data, i)
-                    if c == 123:
-                        change += 1
-                    elif c == 125:
-                        change -= 1
-                        if depth + change < 0:  # left for the reader, which reports it
-                            return index, lineno, depth, words_at, False, []
-                depth += change
+                after = _depth_after(kind, data, start, end, depth)
+                if after < 0:  # left for the reader, which reports it
+                    return index, lineno, depth, words_at, False, []
+                depth = after
             index += 1
             if n and PyUnicode_READ(kind, data, n - 1) == 10:
                 lineno += 1
             if start >= end:
                 continue
-            words_at = lineno
+            words_at = lineno if lineno > 1 else 1
             i = start
             while i < end:
                 c = PyUnicode_READ(kind, data, i)

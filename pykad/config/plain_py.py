@@ -1,4 +1,9 @@
-"""Walking a block a process does not own: keepalived's keyword rules, nothing kept.
+"""Plain physical lines: the reader's fast path, and the walk of blocks not owned.
+
+A plain physical line holds nothing for keepalived's line processing to do (no
+quote, escape, ``$``, ``@``, ``~`` or ``include``): it is only decommented and
+split at its braces (``pykad.config.reader``, §1.2 and §1.4).
+:func:`logical_lines` makes the logical lines of a run of them.
 
 keepalived's processes each read the whole configuration but act only on their own
 keywords; the others' blocks are walked by the same rules (``pykad.config.tree``:
@@ -10,14 +15,16 @@ physical lines (``pykad.config.reader``'s fast path: nothing to substitute, no
 quotes) straight from the file's lines: decommented, brace-split and walked with
 no line objects made. ``Reader.skip_block`` drives it.
 
-This is the pure-Python twin of ``pykad._fastpath.conf_skip`` (chosen by
+This is the pure-Python twin of ``pykad._fastpath.conf_plain`` (chosen by
 ``pykad._accel``); tests compare the two.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from pykad.config.diagnostics import Location
 from pykad.config.keywords import SECTIONS, Kind
@@ -59,6 +66,50 @@ Run = tuple[int, int, int, int, bool, list[tuple[str, list[str]]]]
 """What :meth:`SkipWalk.run` returns: the next line's index, the line number, the
 brace depth, the number of the last line that held words (0: none), whether the
 walked block closed, and (if it closed mid-line) the pieces of the line after it."""
+
+
+class LogicalLine(NamedTuple):
+    """One line as keyword handlers see it: the text after brace splitting, and its words
+    (a named tuple: one is made for every line read, fast)."""
+
+    text: str
+    words: tuple[str, ...]
+    location: Location
+
+
+def logical_lines(
+    lines: list[str], index: int, lineno: int, depth: int, name: str, out: deque[LogicalLine]
+) -> tuple[int, int, int, int]:
+    """The logical lines of the plain lines from ``lines[index]`` (of file ``name``;
+    ``lineno`` the number of the line before it), into ``out``: until a line is not
+    plain, the lines end, a line has a ``}`` beyond the brace depth ``depth`` (left for
+    the reader, which reports it), or after a line that starts or ends at depth 0 (the
+    tree looks at a top-level keyword before its block is read: a block a process does
+    not own is walked, not made into lines). Returns the next line's index, the line
+    number, the depth and the number of the last line that was not blank (0: none)."""
+    made_at = 0
+    while index < len(lines):
+        raw = lines[index]
+        if NOT_PLAIN.search(raw):
+            break
+        text = plain_text(raw)
+        split = pieces(text) if text else []
+        before = depth
+        for piece, _ in split:
+            depth += 1 if piece == BOB else -1 if piece == EOB else 0
+            if depth < 0:
+                return index, lineno, before, made_at
+        index += 1
+        if raw.endswith("\n"):
+            lineno += 1
+        if not text:
+            continue
+        made_at = max(lineno, 1)
+        location = Location(name, made_at)
+        out.extend(LogicalLine(piece, tuple(words), location) for piece, words in split)
+        if before == 0 or depth == 0:
+            break
+    return index, lineno, depth, made_at
 
 
 def plain_text(raw: str) -> str:
@@ -160,7 +211,7 @@ class SkipWalk:
                 lineno += 1
             if not text:
                 continue
-            words_at = lineno
+            words_at = max(lineno, 1)
             for i, (_, words) in enumerate(split):
                 said = self.feed(words)
                 if said == CLOSED:
