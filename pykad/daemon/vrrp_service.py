@@ -366,12 +366,16 @@ class VrrpService:
         inst.ah = ah
         inst.ah_key = ah_key(inst.conf.auth_pass or "")
 
+    def _vmac_ifname(self, conf: VrrpInstance) -> str:
+        assert conf.vmac is not None
+        return conf.vmac.ifname or vmac_name(conf.vrid, self.config.global_defs.vmac_prefix)
+
     def _vmac(self, conf: VrrpInstance, base: Interface) -> Interface:
         """The instance's VMAC interface, created now (keepalived does at start-up)."""
         assert conf.vmac is not None
         if self.vmacs is None:
             self.vmacs = Vmacs()
-        name = conf.vmac.ifname or vmac_name(conf.vrid, self.config.global_defs.vmac_prefix)
+        name = self._vmac_ifname(conf)
         mac = vmac_address(conf.vrid, conf.family, conf.vmac.mac)
         index = self.vmacs.ensure(name, base.index, base.name, mac, conf.family)
         found = self._interfaces[name] = dataclasses.replace(base, name=name, index=index, mac=mac)
@@ -587,7 +591,10 @@ class VrrpService:
 
     async def _ah_reader(self, index: int, ah: AhSocket) -> None:
         while True:
-            await trio.lowlevel.wait_readable(ah.fileno())
+            try:
+                await trio.lowlevel.wait_readable(ah.fileno())
+            except trio.ClosedResourceError:
+                return  # its VMAC went with the instance (a reload)
             packets = ah.drain()
             now = now_us()
             for packet in packets:
@@ -1163,6 +1170,7 @@ class VrrpService:
         for inst in added:
             log.info("(%s) added by the reload", inst.name)
             self._apply(inst, inst.router.start(now), now)
+        self._drop_unused_vmacs()
         freeze_long_lived(collect=False)  # a full pass now would hold up the adverts
         log.info(
             "Reload finished: %d unchanged, %d changed in place, %d rebuilt, %d added, %d removed",
@@ -1172,6 +1180,40 @@ class VrrpService:
             len(added),
             len(plan.removed),
         )
+
+    def _drop_unused_vmacs(self) -> None:
+        """The VMACs this process made that no instance has any more (removed by a
+        reload) are deleted, as keepalived's reload deletes a removed instance's VMAC."""
+        if self.vmacs is None:
+            return
+        used = {inst.interface.index for inst in self.instances}
+        for name, index in list(self.vmacs.created.items()):
+            if index not in used:
+                self._drop_vmac(name, index)
+
+    def _drop_vmac(self, name: str, index: int) -> None:
+        """Delete VMAC ``name`` with the sockets on it (the instances that used them
+        are forgotten: the fast paths no longer hold them)."""
+        assert self.vmacs is not None
+        for table in (self.sockets, self._tx_sockets):
+            for family in (4, 6):
+                sock = table.pop((index, family), None)
+                if sock is not None:
+                    self.fast.filters.pop(sock.fileno(), None)  # a new socket may get its fd
+                    trio.lowlevel.notify_closing(sock.sock)
+                    sock.close()
+                self._by_vrid.pop((index, family), None)
+        ah = self._ah_sockets.pop(index, None)
+        if ah is not None:
+            trio.lowlevel.notify_closing(ah.fileno())
+            ah.close()
+            self._ah_by_vrid.pop(index, None)
+        sender = self._senders.pop(index, None)
+        if sender is not None:
+            sender.close()
+        log.info("Removing VMAC interface %s: no instance uses it", name)
+        self._interfaces.pop(name, None)
+        self.vmacs.remove(name)
 
     def _register(self, inst: Instance) -> None:
         self.instances.append(inst)
@@ -1208,6 +1250,13 @@ class VrrpService:
     def _replace(self, old: Instance, p: InstancePlan, now: int) -> Instance:
         """A new instance for ``p.new`` that takes over ``old``'s state, counters and host
         side (``old`` is already forgotten)."""
+        if (
+            self.vmacs is not None
+            and p.new.vmac is not None
+            and old.interface.name in self.vmacs.created
+            and old.interface.name != self._vmac_ifname(p.new)
+        ):  # a renamed VMAC: its MAC can be on one macvlan only, the old one goes first
+            self._drop_vmac(old.interface.name, old.interface.index)
         try:
             new = self._add_instance(p.new, index=old.index)
         except (LookupError, ValueError, OSError) as e:
@@ -1249,8 +1298,8 @@ class VrrpService:
                     wanted.setdefault((a.address, self._vip_ifindex(inst, a)), set()).add(inst.name)
         for p, old, new in masters:
             self._remove_vips(old, new, p, wanted)
-        for p, _, new in masters:
-            self._add_vips(new, p, now)
+        for p, old, new in masters:
+            self._add_vips(new, p, now, moved=old.interface.index != new.interface.index)
 
     def _remove_vips(
         self,
@@ -1283,9 +1332,12 @@ class VrrpService:
                 len(host.remove_rules),
                 len(host.add_rules),
             )
+        gone = host.remove_addresses
+        if old.interface.index != new.interface.index:  # a renamed VMAC: its addresses
+            gone = ()  # went with it
         removed = [
             (a, i)
-            for a, i in ((a, self._vip_ifindex(old, a)) for a in host.remove_addresses)
+            for a, i in ((a, self._vip_ifindex(old, a)) for a in gone)
             if not wanted.get((a.address, i), set()) - {new.name}
         ]
         self.host.apply(
@@ -1296,10 +1348,14 @@ class VrrpService:
         if now_blocked - was:
             self.firewall.block(now_blocked - was, add=True)
 
-    def _add_vips(self, new: Instance, p: InstancePlan, now: int) -> None:
-        """What ``new`` gained (the whole set after a removal), GARPs for the gained."""
+    def _add_vips(self, new: Instance, p: InstancePlan, now: int, moved: bool) -> None:
+        """What ``new`` gained (the whole set after a removal), GARPs for the gained;
+        ``moved``: its interface changed (a renamed VMAC), all its addresses are new there."""
         host = p.host
-        added = [(a, self._vip_ifindex(new, a)) for a in host.add_addresses]
+        gained = new.conf.virtual_ipaddresses + new.conf.virtual_ipaddresses_excluded
+        if not moved:
+            gained = host.add_addresses
+        added = [(a, self._vip_ifindex(new, a)) for a in gained]
         addresses = added
         if host.remove_addresses:
             conf = new.conf

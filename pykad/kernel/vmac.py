@@ -98,6 +98,14 @@ class Vmacs:
         self.ipr.link("set", index=index, state="up")
         return index
 
+    def remove(self, name: str) -> None:
+        """Delete VMAC ``name`` this process created (no instance uses it any more)."""
+        index = self.created.pop(name)
+        try:
+            self.ipr.link("del", index=index)
+        except Exception as e:  # already gone: nothing to do
+            log.debug("VMAC %s: %s", name, e)
+
     def close(self, remove: bool = True) -> None:
         """Delete the VMACs created (keepalived does at exit), then close netlink."""
         if remove:

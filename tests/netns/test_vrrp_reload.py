@@ -328,3 +328,33 @@ def test_a_rebuilt_instance_keeps_its_state_and_addresses(pair: Pair) -> None:
     assert max_gap(ads) <= GAP
     last = [t for t, _, _ in ads[-6:]]
     assert max(b - a for a, b in itertools.pairwise(last)) < 0.08  # the new interval
+
+
+def links(pair: Pair) -> set[str]:
+    return {str(link["ifname"]) for link in json.loads(pair.topo.ip("A", "-j", "link").stdout)}
+
+
+def addresses(pair: Pair, ifname: str) -> set[str]:
+    return {str(a) for a in pair.topo.addresses("A", ifname)}
+
+
+def test_a_vmac_follows_its_instance_through_reloads(pair: Pair) -> None:
+    """keepalived deletes a VMAC whose instance a reload removed; a renamed one moves."""
+    site = a_site()
+    site.instances["VI_3"] = (53, 150, ("192.0.2.30/24",), "    use_vmac vrrp.53\n")
+    pair.reload(site)
+    pair.a.wait_for_state("VI_3", "MASTER", timeout=5)
+    assert "vrrp.53" in links(pair)
+    site.instances["VI_3"] = (53, 150, ("192.0.2.30/24",), "    use_vmac vrrp.63\n")
+    seen = pair.reload(site)
+    assert "vrrp.63" in links(pair) and "vrrp.53" not in links(pair)
+    assert_undisturbed(seen, 51)
+    assert_undisturbed(seen, 52)
+    ads = seen.adverts[(A_IP, 53)]
+    assert max_gap(ads) <= GAP and {p for _, p, _ in ads} == {150}
+    assert "192.0.2.30/24" in addresses(pair, "vrrp.63")
+    seen = pair.reload(a_site())
+    assert not {"vrrp.53", "vrrp.63"} & links(pair)
+    assert (seen.added, seen.deleted) == ([], [])
+    assert_undisturbed(seen, 51)
+    assert_undisturbed(seen, 52)
