@@ -116,6 +116,19 @@ cdef inline Py_ssize_t _depth_after(
     return depth
 
 
+cdef inline Py_ssize_t _scan(
+    int kind, void* data, Py_ssize_t n, Py_ssize_t depth, Py_ssize_t* start, Py_ssize_t* end
+) noexcept:
+    """The brace depth after a plain line, its text's bounds in ``start`` / ``end``; -1 if
+    it is not plain or has a ``}`` beyond ``depth`` (both left for the reader)."""
+    if not _plain(kind, data, n):
+        return -1
+    end[0] = _text_bounds(kind, data, n, start)
+    if start[0] < end[0]:
+        return _depth_after(kind, data, start[0], end[0], depth)
+    return depth
+
+
 def logical_lines(
     list lines, Py_ssize_t index, Py_ssize_t lineno, Py_ssize_t depth, str name, out
 ):
@@ -131,15 +144,10 @@ def logical_lines(
     while index < count:
         raw = lines[index]
         kind, data, n = PyUnicode_KIND(raw), PyUnicode_DATA(raw), len(raw)
-        if not _plain(kind, data, n):
+        after = _scan(kind, data, n, depth, &start, &end)
+        if after < 0:
             break
-        end = _text_bounds(kind, data, n, &start)
-        before = depth
-        if start < end:
-            after = _depth_after(kind, data, start, end, depth)
-            if after < 0:  # left for the reader, which reports it
-                break
-            depth = after
+        before, depth = depth, after
         index += 1
         if n and PyUnicode_READ(kind, data, n - 1) == 10:
             lineno += 1
@@ -287,14 +295,10 @@ cdef class SkipWalk:
         while index < count:
             raw = lines[index]
             kind, data, n = PyUnicode_KIND(raw), PyUnicode_DATA(raw), len(raw)
-            if not _plain(kind, data, n):
+            after = _scan(kind, data, n, depth, &start, &end)
+            if after < 0:
                 break
-            end = _text_bounds(kind, data, n, &start)
-            if start < end:
-                after = _depth_after(kind, data, start, end, depth)
-                if after < 0:  # left for the reader, which reports it
-                    return index, lineno, depth, words_at, False, []
-                depth = after
+            depth = after
             index += 1
             if n and PyUnicode_READ(kind, data, n - 1) == 10:
                 lineno += 1

@@ -90,15 +90,10 @@ def logical_lines(
     made_at = 0
     while index < len(lines):
         raw = lines[index]
-        if NOT_PLAIN.search(raw):
+        line = _plain_line(raw, depth)
+        if line is None:
             break
-        text = plain_text(raw)
-        split = pieces(text) if text else []
-        before = depth
-        for piece, _ in split:
-            depth += 1 if piece == BOB else -1 if piece == EOB else 0
-            if depth < 0:
-                return index, lineno, before, made_at
+        text, split, before, depth = line
         index += 1
         if raw.endswith("\n"):
             lineno += 1
@@ -110,6 +105,21 @@ def logical_lines(
         if before == 0 or depth == 0:
             break
     return index, lineno, depth, made_at
+
+
+def _plain_line(raw: str, depth: int) -> tuple[str, list[tuple[str, list[str]]], int, int] | None:
+    """A plain line's text, pieces, and the brace depth before and after it; None if it
+    is not plain or has a ``}`` beyond ``depth`` (both left for the reader)."""
+    if NOT_PLAIN.search(raw):
+        return None
+    text = plain_text(raw)
+    split = pieces(text) if text else []
+    after = depth
+    for piece, _ in split:
+        after += 1 if piece == BOB else -1 if piece == EOB else 0
+        if after < 0:
+            return None
+    return text, split, depth, after
 
 
 def plain_text(raw: str) -> str:
@@ -195,17 +205,10 @@ class SkipWalk:
         words_at = 0
         while index < len(lines):
             raw = lines[index]
-            if NOT_PLAIN.search(raw):
+            line = _plain_line(raw, depth)
+            if line is None:
                 break
-            text = plain_text(raw)
-            if text:
-                split = pieces(text)
-                change = 0
-                for piece, _ in split:
-                    change += 1 if piece == BOB else -1 if piece == EOB else 0
-                    if depth + change < 0:
-                        return index, lineno, depth, words_at, False, []
-                depth += change
+            text, split, _, depth = line
             index += 1
             if raw.endswith("\n"):
                 lineno += 1
