@@ -37,6 +37,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from queue import SimpleQueue
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING
 
 import trio
@@ -582,6 +583,7 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
         dumps = VrrpDumps(service, started)
         actions = Actions(run_dir(opts), "vrrp")
         with trio.open_signal_receiver(*DAEMON_SIGNALS) as signals:
+            _hand_over_at_once(service)
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
                 for name in actions.load():  # this child was respawned: demoted again
@@ -604,6 +606,40 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
                     serving.cancel()
         log.info("Stopped")
     return 0
+
+
+def _hand_over_at_once(service: VrrpService) -> None:
+    """SIGTERM / SIGINT in the VRRP child: the masters' priority-0 adverts go from the
+    signal handler itself when the trio loop is waiting for events (the handler runs
+    in the interrupted ``epoll_wait``'s frame: no task, nothing half done), then
+    trio's handler passes the signal on to the task that stops the service.  Through
+    that task alone they would leave a few hundred microseconds later."""
+    for signum in STOP_SIGNALS:
+        passed_on = signal.getsignal(signum)
+        if not callable(passed_on):
+            continue
+
+        def handler(
+            n: int, frame: FrameType | None, passed_on: Callable[..., object] = passed_on
+        ) -> None:
+            if frame is not None and frame.f_code is _WAITING_FOR_EVENTS:
+                service.advertise_leaving()
+            passed_on(n, frame)
+
+        signal.signal(signum, handler)
+
+
+def _waiting_for_events() -> CodeType | None:
+    """The code of trio's wait for events (None: this trio has another)."""
+    try:
+        from trio._core._io_epoll import EpollIOManager
+
+        return EpollIOManager.get_events.__code__
+    except (ImportError, AttributeError):
+        return None
+
+
+_WAITING_FOR_EVENTS = _waiting_for_events()
 
 
 # --------------------------------------------------------------------------- the daemon

@@ -259,6 +259,8 @@ class VrrpService:
         self._tracking_send: trio.MemorySendChannel[StatusUpdate] | None = None
         self._stop = trio.Event()
         self._left = False
+        self._zero_sent: set[int] = set()
+        """Instances whose priority-0 advert :meth:`advertise_leaving` sent."""
         self.unknown_vrid = 0
         self.too_short = 0
         self.demoted: set[str] = set()
@@ -560,6 +562,19 @@ class VrrpService:
         if self._nursery is not None:
             self._leave()
 
+    def advertise_leaving(self) -> None:
+        """A stop's first act, before :meth:`stop`: every master's priority-0 advert
+        now (RFC 5798 6.4.3), so that its backups' skew time starts at once.  The
+        VRRP process calls it from its SIGTERM handler while the loop waits for
+        events (nothing is half done then); :meth:`stop` does the rest."""
+        if self._left or self._nursery is None:
+            return
+        for inst in self.instances:
+            if inst.router.state is State.MASTER and inst.index not in self._zero_sent:
+                self.fast.reclaim(inst)  # the pump sends no advert after it
+                self._send_advert(inst, 0)
+                self._zero_sent.add(inst.index)
+
     def _leave(self) -> None:
         if self._left:
             return
@@ -567,7 +582,10 @@ class VrrpService:
         now = now_us()
         for inst in self.instances:
             self.fast.reclaim(inst)
-            self._apply(inst, inst.router.shutdown(now), now)
+            effects = inst.router.shutdown(now)
+            if inst.index in self._zero_sent:
+                effects = [e for e in effects if not isinstance(e, SendAdvert)]
+            self._apply(inst, effects, now)
         if self.release_vips:
             self._change_static(add=False)
 

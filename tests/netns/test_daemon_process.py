@@ -18,6 +18,7 @@ import json
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from lab.bfd_pair import ADDRESS, DROP_BFD_FROM_B, bfd_to
 from lab.keepalived import PYKAD, Keepalived, KeepalivedLab, vrrp_instance_config
 from lab.netns import Topology, pid_alive, wait_for
 from pykad.daemon.sigfunc import SIGFUNCS
+from pykad.tools.pcap import network_layer, parse_ip, read_pcap
 
 pytestmark = pytest.mark.netns
 
@@ -117,10 +119,22 @@ def test_sigterm_to_the_parent_stops_every_child_and_removes_the_pid_files(
     children = a.child_pids()
     assert set(children) == {"vrrp", "bfd"}
     assert all(parent_of(pid) == a.pid for pid in children.values())
+    capture = netns_lab.capture("B", "eth0", "ip proto 112")
+    time.sleep(0.5)
     mark = a.log_mark()
     os.kill(a.pid, signal.SIGTERM)
     assert a.proc is not None
     assert a.proc.wait(timeout=10) == 0
+    time.sleep(0.3)
+    priorities = [
+        ip.payload[2]
+        for ip in (parse_ip(network_layer(f) or b"") for f in read_pcap(capture.stop()))
+        if ip is not None and ip.protocol == 112
+    ]
+    # adverts at priority 150, then one at 0 (from the signal handler or the stopping
+    # task, never both), then silence
+    assert priorities[-1] == 0 and priorities.count(0) == 1
+    assert set(priorities[:-1]) == {150} and len(priorities) > 3
     log = a.log_text()[mark:]
     assert "(VI_1) sent 0 priority" in log and "(VI_1) removing VIPs." in log
     assert "Respawning" not in log and "forcing termination" not in log
