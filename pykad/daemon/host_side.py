@@ -68,6 +68,11 @@ class HostSide:
             tuple(RuleOp.from_config(r, add) for r in rules),
         )
 
+    def prepare(self, ops: Ops) -> None:
+        """Make ready what :meth:`begin` of ``ops`` sends first (a takeover's addresses)."""
+        if ops.add and ops.addresses:
+            self.kernel.prepare(ops.addresses)
+
     def apply(self, owner: str, ops: Ops) -> None:
         """Carry out ``ops``: one batch per kind, in keepalived's order."""
         self.begin(owner, ops)()

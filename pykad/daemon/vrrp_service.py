@@ -418,7 +418,7 @@ class VrrpService:
             self._sender(ifindex)
         self._garp_frames(inst)
         for add in (True, False):
-            self._host_ops(inst, add)
+            self.host.prepare(self._host_ops(inst, add))
         for dst in inst.destinations:
             inst.encoded(inst.router.effective_priority, dst)
 
@@ -800,6 +800,14 @@ class VrrpService:
             for effect in effects:
                 if isinstance(effect, StateChanged) and effect.new is State.MASTER:
                     inst.ah_counter.going_master()  # before its first advert
+        gratuitous: list[tuple[PacketSender, list[bytes]]] = []
+        if any(isinstance(effect, SendGratuitous) for effect in effects):
+            # decided before the advert leaves: between it and the first GARP go only
+            # the VIPs' netlink message and the sends
+            inst.garp.became_master(now)
+            rounds = inst.garp.due(now)
+            if rounds:
+                gratuitous = self._frames_to_send(inst, self._garp_frames(inst), rounds, now)
         for effect in effects:
             if isinstance(effect, SendAdvert):
                 self._send_advert(inst, effect.priority)
@@ -809,10 +817,8 @@ class VrrpService:
                     vips.append(effect.add)
                     unfinished.append(finish)
             elif isinstance(effect, SendGratuitous):
-                inst.garp.became_master(now)
-                rounds = inst.garp.due(now)
-                if rounds:
-                    self._send_gratuitous(inst, rounds, now)
+                for sender, frames in gratuitous:
+                    sender.send(frames)
             else:
                 told.append(effect)
         for finish in unfinished:
@@ -985,6 +991,14 @@ class VrrpService:
     def _send_frames(
         self, inst: Instance, by_interface: dict[int, list[bytes]], rounds: int, now: int
     ) -> None:
+        for sender, frames in self._frames_to_send(inst, by_interface, rounds, now):
+            sender.send(frames)
+
+    def _frames_to_send(
+        self, inst: Instance, by_interface: dict[int, list[bytes]], rounds: int, now: int
+    ) -> list[tuple[PacketSender, list[bytes]]]:
+        """What the pacing lets go now, by sender (the rest is queued and timed)."""
+        out = []
         for ifindex, batch in by_interface.items():
             sender = self._sender(ifindex)
             if sender is None:
@@ -992,9 +1006,10 @@ class VrrpService:
                 continue
             frames, keys = self.pacing.offer(ifindex, batch, rounds, now)
             if frames:
-                sender.send(frames)
+                out.append((sender, frames))
             for key in keys:
                 self.timers.schedule(key, self.pacing.next_deadline(key))
+        return out
 
     def _sender(self, ifindex: int) -> PacketSender | None:
         sender = self._senders.get(ifindex)

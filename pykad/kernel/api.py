@@ -336,6 +336,10 @@ class Addresses(Protocol):
         """
         ...
 
+    def prepare(self, ops: Sequence[AddressOp]) -> None:
+        """Make ready what :meth:`send` of ``ops`` will need (a takeover's VIP set)."""
+        ...
+
     def dump(self, ifindex: int | None = None) -> list[tuple[int, IPInterface]]:
         """(ifindex, address) of every address (on ``ifindex`` only, if given)."""
         ...

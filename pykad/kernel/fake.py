@@ -134,6 +134,9 @@ class FakeKernel:
         results = self.apply(ops)
         return lambda: results
 
+    def prepare(self, ops: Sequence[AddressOp]) -> None:
+        pass
+
     def entries(self, ifindex: int | None = None) -> list[AddressEntry]:
         return [
             e

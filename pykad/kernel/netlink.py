@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import select
 import socket
+import struct
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -30,6 +32,12 @@ from typing import Self
 
 from pykad.kernel import rtnl
 from pykad.kernel.api import AddressEntry, AddressOp, IPInterface, OpResult, RouteOp, RuleOp
+
+_SEQ = struct.Struct("=I")
+_SEQ_OFFSET = 8
+"""Where a netlink message's sequence number is (after its length, type and flags)."""
+_TEMPLATES = 256
+"""Address batches kept encoded (:meth:`NetlinkBatchWriter._encoded`)."""
 
 __all__ = ["NetlinkBatchWriter", "NetlinkError"]
 
@@ -117,6 +125,7 @@ class NetlinkBatchWriter(NetlinkSocket):
         self.timeout = timeout
         super().__init__(NETLINK_ROUTE, sndbuf=max(chunk_bytes * 2, 1), rcvbuf=rcvbuf)
         self._buf = bytearray(RECV_SIZE)
+        self._templates: dict[tuple[AddressOp, ...], tuple[bytes, tuple[int, ...]]] = {}
 
     # ---- the batch
 
@@ -192,12 +201,16 @@ class NetlinkBatchWriter(NetlinkSocket):
         A batch larger than one chunk is applied at once (its answers must be read
         between chunks).
         """
-        first = self.reserve(len(ops))
-        messages = rtnl.address_messages(ops, first)
-        if sum(map(len, messages)) > self.chunk_bytes:
+        encoded = self._encoded(ops)
+        if encoded is None:
             done = self.apply(ops)
             return lambda: done
-        self._sock.send(b"".join(messages))
+        batch, offsets = encoded
+        first = self.reserve(len(ops))
+        message = bytearray(batch)
+        for i, offset in enumerate(offsets):
+            _SEQ.pack_into(message, offset, (first + i) & 0xFFFFFFFF)
+        self._sock.send(message)
 
         def answers() -> list[OpResult[AddressOp]]:
             tracker = rtnl.AckTracker(first, len(ops))
@@ -206,6 +219,26 @@ class NetlinkBatchWriter(NetlinkSocket):
             return [OpResult(op, a.errno, a.message) for op, a in zip(ops, acks, strict=True)]
 
         return answers
+
+    def prepare(self, ops: Sequence[AddressOp]) -> None:
+        """Encode ``ops`` now: :meth:`send` then only numbers them (``Addresses.prepare``)."""
+        self._encoded(ops)
+
+    def _encoded(self, ops: Sequence[AddressOp]) -> tuple[bytes, tuple[int, ...]] | None:
+        """The messages of ``ops`` with where their sequence numbers go, made once (a
+        takeover sends the same VIP set again); None if they take more than a chunk."""
+        key = tuple(ops)
+        found = self._templates.get(key)
+        if found is None:
+            messages = rtnl.address_messages(ops, 0)
+            if sum(map(len, messages)) > self.chunk_bytes:
+                return None
+            offsets = tuple(itertools.accumulate((len(m) for m in messages[:-1]), initial=0))
+            found = (b"".join(messages), tuple(o + _SEQ_OFFSET for o in offsets))
+            if len(self._templates) >= _TEMPLATES:
+                self._templates.clear()
+            self._templates[key] = found
+        return found
 
     def apply_routes(self, ops: Sequence[RouteOp]) -> list[OpResult[RouteOp]]:
         first = self.reserve(len(ops))

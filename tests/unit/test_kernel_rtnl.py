@@ -369,3 +369,32 @@ def test_codec_and_api_do_no_io(module: ModuleType) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
     assert not names & forbidden
+
+
+def test_a_batch_sent_again_is_the_same_messages_with_new_sequence_numbers() -> None:
+    """``NetlinkBatchWriter.send`` keeps a VIP set's messages encoded and only numbers
+    them again (a takeover): the bytes are those ``address_messages`` makes."""
+    from pykad.kernel import rtnl
+    from pykad.kernel.netlink import NetlinkBatchWriter
+
+    ops = [
+        AddressOp(add=True, ifindex=2, address=ip_interface("192.0.2.10/24"), label="eth0:v"),
+        AddressOp(add=True, ifindex=3, address=ip_interface("2001:db8::10/64")),
+        AddressOp(add=True, ifindex=2, address=ip_interface("198.51.100.7/32")),
+    ]
+    sent: list[bytes] = []
+
+    class Socket:  # what the writer sends, kept
+        def send(self, data: bytes) -> None:
+            sent.append(bytes(data))
+
+        def close(self) -> None:
+            pass
+
+    with NetlinkBatchWriter() as writer:
+        writer._sock.close()
+        writer._sock = Socket()  # type: ignore[assignment]
+        for first in (1, 0xFFFFFFFE, 7):
+            writer._seq = first
+            writer.send(ops)
+            assert sent[-1] == b"".join(rtnl.address_messages(ops, first))
