@@ -369,8 +369,10 @@ def _read(opts: Options, sections: Collection[str] | None) -> Loaded:
 
 def top_level_keywords(opts: Options) -> set[str]:
     """The top-level keywords of the configuration file, read without building anything
-    but ``global_defs`` (every block walked unread); empty if it cannot be read."""
-    return {statement.keyword for statement in _read(opts, ("global",)).tree}
+    but ``global_defs`` (every block walked unread); empty if it cannot be read.  The
+    parent reads them at a reload beside its children: at a lower CPU priority."""
+    with _lower_priority(True):
+        return {statement.keyword for statement in _read(opts, ("global",)).tree}
 
 
 VRRP_SECTIONS = ("global", "track_file", "static", "bfd", "vrrp")
