@@ -137,7 +137,7 @@ class Reader:
         """The last line of the main file read (where an unclosed block is reported)."""
         self._last_skipped: int | None = None
         self._pieces: deque[tuple[str, list[str]]] = deque()
-        """What :meth:`skip_words` split from a plain line and did not give yet."""
+        """What :meth:`skip_block` split from a plain line and did not walk yet."""
         self._words_at: Location | tuple[str, int] = Location(self.path, 1)
         self._builtins: dict[str, Callable[[str], str]] = {
             "_PWD": lambda _: self.cwd,
@@ -751,12 +751,12 @@ class Reader:
             self._pieces.append((piece, words))
 
     def where(self) -> Location:
-        """Where the last line :meth:`skip_words` gave is."""
+        """Where the last line :meth:`skip_block` walked is."""
         at = self._words_at
         return at if isinstance(at, Location) else Location(at[0], max(at[1], 1))
 
     def end_skip(self) -> Location:
-        """:meth:`where`; the lines :meth:`skip_words` split but did not give yet go back
+        """:meth:`where`; the pieces :meth:`skip_block` split but did not walk go back
         to :meth:`next_line`."""
         self._note_skipped()
         location = self.where()
@@ -766,7 +766,7 @@ class Reader:
         return location
 
     def _note_skipped(self) -> None:
-        """``last_location`` for the main file's lines :meth:`skip_words` consumed."""
+        """``last_location`` for the main file's lines :meth:`skip_block` consumed."""
         if self._last_skipped is not None:
             self.last_location = Location(self._stack[0].name, max(self._last_skipped, 1))
             self._last_skipped = None

@@ -571,7 +571,8 @@ class VrrpService:
             return
         for inst in self.instances:
             if inst.router.state is State.MASTER and inst.index not in self._zero_sent:
-                self.fast.reclaim(inst)  # the pump sends no advert after it
+                self.fast.reclaim(inst)  # neither the pump nor a timer sends after it
+                self.timers.schedule(inst.index, None)
                 self._send_advert(inst, 0)
                 self._zero_sent.add(inst.index)
 
