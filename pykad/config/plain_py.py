@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from pykad.config.diagnostics import Location
@@ -88,15 +88,8 @@ def logical_lines(
     not own is walked, not made into lines). Returns the next line's index, the line
     number, the depth and the number of the last line that was not blank (0: none)."""
     made_at = 0
-    while index < len(lines):
-        raw = lines[index]
-        line = _plain_line(raw, depth)
-        if line is None:
-            break
-        text, split, before, depth = line
-        index += 1
-        if raw.endswith("\n"):
-            lineno += 1
+    for scanned in _scan(lines, index, lineno, depth):
+        index, lineno, before, depth, text, split = scanned
         if not text:
             continue
         made_at = max(lineno, 1)
@@ -107,19 +100,31 @@ def logical_lines(
     return index, lineno, depth, made_at
 
 
-def _plain_line(raw: str, depth: int) -> tuple[str, list[tuple[str, list[str]]], int, int] | None:
-    """A plain line's text, pieces, and the brace depth before and after it; None if it
-    is not plain or has a ``}`` beyond ``depth`` (both left for the reader)."""
-    if NOT_PLAIN.search(raw):
-        return None
-    text = plain_text(raw)
-    split = pieces(text) if text else []
-    after = depth
-    for piece, _ in split:
-        after += 1 if piece == BOB else -1 if piece == EOB else 0
-        if after < 0:
-            return None
-    return text, split, depth, after
+Scanned = tuple[int, int, int, int, str, list[tuple[str, list[str]]]]
+"""One plain line read by :func:`_scan`: the next line's index, this line's number, the
+brace depth before and after it, its decommented text and its pieces."""
+
+
+def _scan(lines: list[str], index: int, lineno: int, depth: int) -> Iterator[Scanned]:
+    """The plain lines from ``lines[index]`` (``lineno`` the number of the line before
+    it, ``depth`` the brace depth), one at a time, until one is not plain or has a
+    ``}`` beyond the depth (both left for the reader)."""
+    while index < len(lines):
+        raw = lines[index]
+        if NOT_PLAIN.search(raw):
+            return
+        text = plain_text(raw)
+        split = pieces(text) if text else []
+        after = depth
+        for piece, _ in split:
+            after += 1 if piece == BOB else -1 if piece == EOB else 0
+            if after < 0:
+                return
+        index += 1
+        if raw.endswith("\n"):
+            lineno += 1
+        yield index, lineno, depth, after, text, split
+        depth = after
 
 
 def plain_text(raw: str) -> str:
@@ -203,22 +208,15 @@ class SkipWalk:
         block closes, or a line has a ``}`` beyond the brace depth ``depth`` (left for
         the reader, which reports it)."""
         words_at = 0
-        while index < len(lines):
-            raw = lines[index]
-            line = _plain_line(raw, depth)
-            if line is None:
-                break
-            text, split, _, depth = line
-            index += 1
-            if raw.endswith("\n"):
-                lineno += 1
+        for scanned in _scan(lines, index, lineno, depth):
+            index, lineno, _, depth, text, split = scanned
             if not text:
                 continue
             words_at = max(lineno, 1)
             for i, (_, words) in enumerate(split):
                 said = self.feed(words)
                 if said == CLOSED:
-                    self.closed_at = Location(name, max(lineno, 1))
+                    self.closed_at = Location(name, words_at)
                 elif said == DONE:
                     return index, lineno, depth, words_at, True, split[i + 1 :]
         return index, lineno, depth, words_at, False, []

@@ -35,7 +35,7 @@ from typing import Protocol
 from pykad._accel import load
 from pykad.config import plain_py
 from pykad.config.diagnostics import Diagnostics, Location, Severity
-from pykad.config.lexer import BLANKS, WORD, decomment, expand_braces, split_words
+from pykad.config.lexer import BLANKS, decomment, expand_braces, split_words
 from pykad.config.plain_py import CLOSED, DONE, NOT_PLAIN, LogicalLine, pieces
 from pykad.config.plain_py import plain_text as _plain_text
 
@@ -612,9 +612,14 @@ class Reader:
                     top.lines, top.index, top.lineno, self.depth, top.name, self._queue
                 )
                 if made_at and len(self._stack) == 1:
-                    self.last_location = Location(top.name, max(made_at, 1))
+                    self.last_location = Location(top.name, made_at)
                 if not self._queue and (raw := self._plain_ahead()) is not None:
-                    self._plain_line(raw)  # a '}' too many: reported
+                    at = self._extra_brace_line(raw)
+                    if len(self._stack) == 1:
+                        self.last_location = at
+                    while self._pieces:
+                        piece, words = self._pieces.popleft()
+                        self._queue.append(LogicalLine(piece, tuple(words), at))
                 continue
             line = self._source()
             if line is None:
@@ -663,25 +668,13 @@ class Reader:
             top.lineno += 1
         return top
 
-    def _plain_line(self, raw: str) -> None:
-        """Consume ``raw`` (from :meth:`_plain_ahead`) and queue its logical lines: the
-        same as the full pipeline makes of it, brace splitting included (§1.4)."""
+    def _extra_brace_line(self, raw: str) -> Location:
+        """Consume ``raw``, a plain line with a ``}`` beyond the brace depth (the runs of
+        plain lines leave it here): its pieces into ``_pieces``, the ``}`` reported
+        (§1.4); where it is."""
         top = self._consume_raw(raw)
-        text = _plain_text(raw)
-        if not text:
-            return
-        location = Location(top.name, max(top.lineno, 1))
-        if len(self._stack) == 1:
-            self.last_location = location
-        if "{" not in text and "}" not in text:
-            words = WORD.findall(text)
-            if words:
-                self._queue.append(LogicalLine(text, tuple(words), location))
-            return
-        self._split_plain(text)
-        while self._pieces:
-            piece, words = self._pieces.popleft()
-            self._queue.append(LogicalLine(piece, tuple(words), location))
+        self._split_plain(_plain_text(raw))
+        return Location(top.name, max(top.lineno, 1))
 
     # --- walking a block a process does not own (``pykad.config.tree``) ---------------
 
@@ -716,10 +709,9 @@ class Reader:
                 if done:
                     self._pieces.extend(rest)
                     return self.end_skip()
-                if (raw := self._plain_ahead()) is not None:  # a '}' too many: reported
-                    top = self._consume_raw(raw)
-                    self._skipped_to(top, top.lineno)
-                    self._split_plain(_plain_text(raw))
+                if (raw := self._plain_ahead()) is not None:
+                    location = self._extra_brace_line(raw)
+                    self._skipped_to(top, location.line)
                 continue
             self._note_skipped()
             read = self.next_line()

@@ -24,7 +24,6 @@ import errno
 import itertools
 import select
 import socket
-import struct
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -33,9 +32,6 @@ from typing import Self
 from pykad.kernel import rtnl
 from pykad.kernel.api import AddressEntry, AddressOp, IPInterface, OpResult, RouteOp, RuleOp
 
-_SEQ = struct.Struct("=I")
-_SEQ_OFFSET = 8
-"""Where a netlink message's sequence number is (after its length, type and flags)."""
 _TEMPLATES = 256
 """Address batches kept encoded (:meth:`NetlinkBatchWriter._encoded`)."""
 
@@ -209,7 +205,7 @@ class NetlinkBatchWriter(NetlinkSocket):
         first = self.reserve(len(ops))
         message = bytearray(batch)
         for i, offset in enumerate(offsets):
-            _SEQ.pack_into(message, offset, (first + i) & 0xFFFFFFFF)
+            rtnl.SEQ.pack_into(message, offset, (first + i) & 0xFFFFFFFF)
         self._sock.send(message)
 
         def answers() -> list[OpResult[AddressOp]]:
@@ -234,7 +230,7 @@ class NetlinkBatchWriter(NetlinkSocket):
             if sum(map(len, messages)) > self.chunk_bytes:
                 return None
             offsets = tuple(itertools.accumulate((len(m) for m in messages[:-1]), initial=0))
-            found = (b"".join(messages), tuple(o + _SEQ_OFFSET for o in offsets))
+            found = (b"".join(messages), tuple(o + rtnl.SEQ_OFFSET for o in offsets))
             if len(self._templates) >= _TEMPLATES:
                 self._templates.clear()
             self._templates[key] = found

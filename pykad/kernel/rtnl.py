@@ -82,6 +82,9 @@ AF_INET, AF_INET6 = 2, 10
 INFINITY_LIFE_TIME = 0xFFFFFFFF
 
 _NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+SEQ = struct.Struct("=I")
+SEQ_OFFSET = struct.calcsize("=IHH")
+"""Where a message's sequence number is (to number an encoded batch again)."""
 _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 _RTMSG = struct.Struct(
     "=BBBBBBBBI"
