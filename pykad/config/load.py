@@ -9,6 +9,7 @@ from typing import Any
 
 from pykad.config.build import Context, Host, NoHost, build
 from pykad.config.diagnostics import Diagnostics, Severity
+from pykad.config.memo import BlockMemo
 from pykad.config.model import Config, from_parts
 from pykad.config.reader import INCLUDE_ALL, Files, Reader
 from pykad.config.scripts import ScriptHost
@@ -39,13 +40,17 @@ def load(
     rng: random.Random | None = None,
     environ: Mapping[str, str] | None = None,
     sections: Collection[str] | None = None,
+    memo: BlockMemo | None = None,
 ) -> Loaded:
     """Read ``path`` as keepalived 2.2.7 reads it; ``all_config`` is ``-e``.
 
     ``sections`` (names of ``pykad.config.sections`` modules; default all) is what a
     process owns, as each of keepalived's processes reads only its own keywords: the
     blocks of the others' top-level keywords are skipped unread (so their findings
-    are not reported) and their parts of the model are left at their defaults."""
+    are not reported) and their parts of the model are left at their defaults.
+
+    ``memo``: the top-level blocks of the last read of this configuration by the same
+    process (``sections``), taken again where unchanged; this read's go into it."""
     reader = Reader(
         files,
         path,
@@ -54,6 +59,7 @@ def load(
         rng or random.Random(),
         include_check=INCLUDE_ALL if all_config else 0,
         environ=environ or {},
+        memo=memo,
     )
     hooks = {"global_defs>include_check": reader.set_include_check}
     owned = [m for m in modules() if sections is None or m.NAME in sections]

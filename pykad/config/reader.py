@@ -29,15 +29,19 @@ import random
 import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
 
 from pykad._accel import load
 from pykad.config import plain_py
 from pykad.config.diagnostics import Diagnostics, Location, Severity
 from pykad.config.lexer import BLANKS, decomment, expand_braces, split_words
+from pykad.config.memo import Block, BlockMemo, moved
 from pykad.config.plain_py import CLOSED, DONE, NOT_PLAIN, LogicalLine, pieces
 from pykad.config.plain_py import plain_text as _plain_text
+
+if TYPE_CHECKING:
+    from pykad.config.tree import Statement
 
 plain = load("conf_plain", "pykad.config.plain_py")
 """Runs of plain lines (logical lines, skipped blocks), compiled or the pure twin."""
@@ -64,6 +68,8 @@ _WILDCARD = re.compile(r"[*?\[]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=[ \t]*(.*)\Z", re.S)
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
+_NOTHING = re.compile(r"[ \t]*(?:[#!].*)?\n?\Z", re.S)
+"""A physical line with no words: blank, or only a comment."""
 _RANDOM_PARAMS = re.compile(r"((?: +\d+)+)\}")
 _ENV_PARAM = re.compile(r"[ \t]+([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -122,6 +128,8 @@ class Reader:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     fast_path: bool = True
     """False: every line goes through the whole pipeline (tests compare the two)."""
+    memo: BlockMemo | None = None
+    """The last read's top-level blocks, taken again where unchanged (``pykad.config.memo``)."""
 
     def __post_init__(self) -> None:
         self._stack: list[_File] = []
@@ -139,6 +147,9 @@ class Reader:
         self._pieces: deque[tuple[str, list[str]]] = deque()
         """What :meth:`skip_block` split from a plain line and did not walk yet."""
         self._words_at: Location | tuple[str, int] = Location(self.path, 1)
+        self._slow = 0
+        """Lines taken by the whole pipeline (not the plain fast path) so far."""
+        self._mark: tuple[_File, int, int, int, int, Location | None] | None = None
         self._builtins: dict[str, Callable[[str], str]] = {
             "_PWD": lambda _: self.cwd,
             "_INSTANCE": lambda _: self.config_id,
@@ -595,11 +606,15 @@ class Reader:
 
     def lines(self) -> Iterator[LogicalLine]:
         """Every logical line of the configuration, in order."""
+        if self.memo is not None:
+            self.memo.start()
         self._open_glob(self.path, 0)
         while (line := self.next_line()) is not None:
             yield line
         if self._collecting is not None:
             self._end_collecting()
+        if self.memo is not None:
+            self.memo.end()
 
     def next_line(self) -> LogicalLine | None:
         """The next logical line, or None at the end of input."""
@@ -624,6 +639,7 @@ class Reader:
             line = self._source()
             if line is None:
                 return None
+            self._slow += 1
             line = self._process(line)
             if not line or self._include(line):
                 continue
@@ -675,6 +691,87 @@ class Reader:
         top = self._consume_raw(raw)
         self._split_plain(_plain_text(raw))
         return Location(top.name, max(top.lineno, 1))
+
+    # --- the last read's blocks (``pykad.config.memo``) --------------------------------
+
+    def _clean(self) -> bool:
+        """Nothing pending between lines: no words, pieces or pipeline state left."""
+        return not (
+            self.depth or self._queue or self._pieces or not self._stack or not self.fast_path
+            or self._residue is not None or self._pending or self._collecting is not None
+        )  # fmt: skip
+
+    def reuse(self, skip: frozenset[str]) -> Statement | None:
+        """At the top level, before a statement: the last read's statement for the block
+        that follows, if its lines are the same (they are then consumed) and it was not
+        walked where this read reads (``skip``: the keywords this read walks), else None
+        (and where the statement begins is noted for :meth:`learn`)."""
+        self._mark = None
+        memo = self.memo
+        if memo is None or not self._clean():
+            return None
+        top = self._stack[-1]
+        lines, index = top.lines, top.index
+        key_at = index
+        while key_at < len(lines) and _NOTHING.match(lines[key_at]):
+            key_at += 1
+        if key_at == len(lines):
+            return None
+        block = memo.find(lines[key_at])
+        end = index + len(block.lines) if block is not None else 0
+        if (
+            block is None
+            or block.key_at != key_at - index
+            or (block.walked and block.statement.keyword not in skip)
+            or lines[index:end] != block.lines
+        ):
+            self._mark = (top, index, top.lineno, self._slow, len(self.diagnostics.items),
+                          self.last_location)  # fmt: skip
+            return None
+        line = top.lineno + block.offset
+        statement: Statement = block.statement
+        delta = line - statement.location.line
+        if delta or statement.location.file != top.name:
+            statement = moved(statement, top.name, delta)
+        top.index, top.lineno = end, top.lineno + block.newlines
+        if block.last_line is not None and len(self._stack) == 1:
+            self.last_location = Location(top.name, line + block.last_line)
+        if block.words_line is not None:
+            self._words_at = (top.name, line + block.words_line)
+        memo.keep(replace(block, lines=lines[index:end], statement=statement))
+        memo.reused += 1
+        return statement
+
+    def learn(self, statement: Statement, walked: bool) -> None:
+        """After a top-level ``statement`` :meth:`reuse` did not have (``walked``: by
+        :meth:`skip_block`): kept for the next read if it was made from plain lines
+        only, from a line start to a line end, without a finding."""
+        mark, self._mark = self._mark, None
+        if mark is None or self.memo is None:
+            return
+        top, index, lineno, slow, findings, last_before = mark
+        if not self._clean() or self._stack[-1] is not top or top.index <= index:
+            return
+        if self._slow != slow or len(self.diagnostics.items) != findings:
+            return
+        lines = top.lines[index : top.index]
+        key_at = 0
+        while key_at < len(lines) - 1 and _NOTHING.match(lines[key_at]):
+            key_at += 1
+        at = statement.location.line
+        last, words = self.last_location, self._words_at
+        self.memo.keep(
+            Block(
+                lines,
+                key_at,
+                statement,
+                at - lineno,
+                top.lineno - lineno,
+                None if last is last_before or last is None else last.line - at,
+                words[1] - at if words[0] == top.name and lineno < words[1] <= top.lineno else None,
+                walked,
+            )
+        )
 
     # --- walking a block a process does not own (``pykad.config.tree``) ---------------
 

@@ -70,6 +70,15 @@ class SkipSource(Protocol):
         """Where the block of ``path`` closed, or if the input ended first, where
         :meth:`_Builder.section` would say (the last ``}`` since the last block opened)."""
 
+    def reuse(self, skip: frozenset[str]) -> Statement | None:
+        """Before a top-level statement: the last read's, if its lines are the same
+        (``pykad.config.memo``) and it was not walked where this read (``skip``) reads;
+        None otherwise."""
+
+    def learn(self, statement: Statement, walked: bool) -> None:
+        """After a top-level statement ``reuse`` did not give (``walked``: made by
+        ``skip_block``): kept for the next read if it can be."""
+
 
 def build_tree(
     lines: Iterable[LogicalLine],
@@ -88,6 +97,7 @@ def build_tree(
     builder = _Builder(_Lines(lines), diagnostics, hooks or {})
     if source is not None:
         builder.skip, builder.source = skip, source
+        builder.hooked = frozenset(path.split(">")[0] for path in builder.hooks)
     return builder.section(TOP, need_bob=False, level=0)
 
 
@@ -98,6 +108,8 @@ class _Builder:
         self.hooks = hooks
         self.skip: frozenset[str] = frozenset()
         self.source: SkipSource | None = None
+        self.hooked: frozenset[str] = frozenset()
+        """Top-level keywords with hooks inside: never taken from the last read."""
 
     def report(self, severity: Severity, message: str, line: LogicalLine) -> None:
         self.diagnostics.add(severity, message, line.location)
@@ -106,7 +118,21 @@ class _Builder:
         table = SECTIONS[path]
         statements: list[Statement] = []
         self.closed_at: Location | None = None
-        while (line := self.lines.next()) is not None:
+        source = self.source if level == 0 else None
+        made = 0  # statements before the one being read
+        while True:
+            if source is not None:
+                if len(statements) > made and (last := statements[-1]).keyword not in self.hooked:
+                    source.learn(last, last.keyword in self.skip and not last.children)
+                if (reused := source.reuse(self.skip)) is not None:
+                    if reused.children and reused.keyword in self.skip:
+                        reused = reused._replace(children=())  # as the walk makes it
+                    statements.append(reused)
+                made = len(statements)
+                if reused is not None:
+                    continue
+            if (line := self.lines.next()) is None:
+                break
             word = line.words[0]
             if need_bob:
                 need_bob = False

@@ -1,0 +1,97 @@
+"""What a re-read of a configuration may take from the last read: its top-level blocks.
+
+A reload reads the whole configuration again, and on a big director almost all of
+it is what the last read saw. ``BlockMemo`` keeps, from one read to the next (in
+the process that reads), each top-level block that was read from plain lines only
+(``pykad.config.plain_py``: nothing for conditionals, definitions, loops or
+includes to do) without a finding: its physical lines and the statement the block
+tree made of them. A plain block's statement is a function of its lines alone, so
+where the next read finds the same lines at the top level, it takes the statement
+(moved to where the block now is) instead of making it again; this holds for the
+blocks a process walks without reading (``Reader.skip_block``) as for the others.
+
+``BlockMemo.entry`` tells a section builder that a statement came from an
+unchanged block (``pykad.config.sections.vrrp`` reuses the instance it built from
+it, under its own conditions). Owned here: the memo and the moving of statements;
+the reader (``Reader.reuse`` / ``Reader.learn``) decides when a block is plain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pykad.config.diagnostics import Location
+
+
+@dataclass(eq=False, slots=True)
+class Block:
+    """One top-level block of the last read."""
+
+    lines: list[str]
+    """Its physical lines, as read (a new read matches them exactly), blank and
+    comment lines before its keyword included."""
+    key_at: int
+    """Where its keyword's line is in ``lines`` (the memo finds blocks by that line)."""
+    statement: Any
+    """The ``pykad.config.tree.Statement`` it made."""
+    offset: int
+    """The statement's line minus the reader's line count where the block began."""
+    newlines: int
+    """How many of its lines end with a newline (the reader's line count moves by this)."""
+    last_line: int | None
+    """The reader's ``last_location`` line after it, relative to the statement's (None:
+    the block did not move it)."""
+    words_line: int | None
+    """The line of the last words a skip walk saw in it, relative (None: not walked)."""
+    walked: bool = False
+    """Its statement was walked without being read (``Reader.skip_block``): it has no
+    children, and can stand only for a statement a read also walks."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """What builders keep about the block for the next read (by builder)."""
+
+
+class BlockMemo:
+    """The top-level blocks of the last read, by their keyword's physical line, and those of
+    the read in progress (which replace them when it ends)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, Block] = {}
+        self._next: dict[str, Block] = {}
+        self._of: dict[int, Block] = {}
+        self.reused = 0
+        """Blocks taken from the last read by the read in progress (or the last)."""
+
+    def find(self, keyword_line: str) -> Block | None:
+        return self._last.get(keyword_line)
+
+    def keep(self, block: Block) -> None:
+        """``block`` is one of this read's (learnt or taken again)."""
+        self._next[block.lines[block.key_at]] = block
+        self._of[id(block.statement)] = block
+
+    def entry(self, statement: Any) -> Block | None:
+        """The block ``statement`` was made from or taken from, if it is one of this read's."""
+        block = self._of.get(id(statement))
+        return block if block is not None and block.statement is statement else None
+
+    def start(self) -> None:
+        self._next, self._of, self.reused = {}, {}, 0
+
+    def end(self) -> None:
+        """The read in progress is complete: its blocks are what the next read may take."""
+        self._last, self._next = self._next, {}
+
+
+def moved(statement: Any, name: str, delta: int) -> Any:
+    """``statement`` (a ``Statement``) with every location moved ``delta`` lines, in ``name``."""
+
+    def at(location: Location) -> Location:
+        return Location(name, location.line + delta)
+
+    return statement._replace(
+        location=at(statement.location),
+        end=None if statement.end is None else at(statement.end),
+        children=tuple(moved(child, name, delta) for child in statement.children),
+        value_locations=tuple(at(loc) for loc in statement.value_locations),
+    )
