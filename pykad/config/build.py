@@ -83,6 +83,11 @@ class Context:
         """The object post-parse checks are looking at (set by the sections' checks)."""
         self.script_host: Any = None
         """A ``pykad.config.scripts.ScriptHost`` to vet scripts with, or None to skip that."""
+        self.memo: Any = None
+        """The ``pykad.config.memo.BlockMemo`` of a re-read (builders may take what they
+        made from an unchanged block), or None."""
+        self.tree: Sequence[Statement] = ()
+        """The top-level statements being built."""
 
     def _report_here(self, severity: Severity, message: str) -> None:
         self.diagnostics.add(severity, message, self.location or self.subject)

@@ -71,8 +71,12 @@ def load(
             f"There are {reader.depth} missing '}}'s or extra '{{'s",
             reader.last_location,
         )
-    ctx = Context(reader.diagnostics, host or NoHost(), config_test=config_test)
-    ctx.script_host = script_host
+    hosts: dict[str, Any] = {"host": host or NoHost(), "script_host": script_host}
+    if memo is not None:
+        hosts.update(memo.record(hosts))
+    ctx = Context(reader.diagnostics, hosts["host"], config_test=config_test)
+    ctx.script_host = hosts["script_host"]
+    ctx.memo, ctx.tree = memo, tree
     parts = build(tree, ctx, [(m.NAME, m.ORDER, m.Builder) for m in owned])
     if parts is None:
         return Loaded(tree, None, reader.diagnostics, {})

@@ -61,6 +61,25 @@ class BlockMemo:
         self._of: dict[int, Block] = {}
         self.reused = 0
         """Blocks taken from the last read by the read in progress (or the last)."""
+        self.host_log: dict[tuple[Any, ...], Any] = {}
+        """The host's answers the reads since ``host_generation`` began got."""
+        self.host_generation = 0
+        """Counts the times the host answered differently: a result made in another
+        generation than the read's is not taken."""
+        self.records: list[HostRecord] = []
+
+    def record(self, hosts: dict[str, Any]) -> dict[str, Any]:
+        """``hosts`` (by tag) noting their answers; a new generation begins if they no
+        longer answer as noted."""
+        if not same_answers(self.host_log, hosts):
+            self.host_log, self.host_generation = {}, self.host_generation + 1
+        self.records = [HostRecord(h, tag, self.host_log) for tag, h in hosts.items() if h]
+        return {r._tag: r for r in self.records}
+
+    @property
+    def impure(self) -> bool:
+        """This read's hosts were asked more than ``PURE_QUERIES``."""
+        return any(r.impure for r in self.records)
 
     def find(self, keyword_line: str) -> Block | None:
         return self._last.get(keyword_line)
@@ -95,3 +114,54 @@ def moved(statement: Any, name: str, delta: int) -> Any:
         children=tuple(moved(child, name, delta) for child in statement.children),
         value_locations=tuple(at(loc) for loc in statement.value_locations),
     )
+
+
+PURE_QUERIES = frozenset(
+    {
+        "interface_exists", "interface_mtu", "interface_is_loopback", "interface_addresses",
+        "vrf_table", "online_cpus", "resolves", "iproute2_file", "etc_protocols", "user_ids",
+        "group_id", "search_path", "realpath", "stat", "lstat",
+    }
+)  # fmt: skip
+"""What a ``Host`` / ``ScriptHost`` answers without changing anything (asked again to
+see whether the machine still answers as it did)."""
+
+
+class HostRecord:
+    """A host (or script host) whose answers a read got are noted in ``log``, so that
+    the next read can ask them again: a builder may take a result made from the
+    answers only while they are the same. A call of anything but ``PURE_QUERIES``
+    marks it ``impure`` (this read's results are then not kept)."""
+
+    def __init__(self, host: Any, tag: str, log: dict[tuple[Any, ...], Any]) -> None:
+        self._host, self._tag, self._log = host, tag, log
+        self.impure = False
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._host, name)
+        if not callable(found):
+            return found
+        if name not in PURE_QUERIES:
+
+            def act(*args: Any) -> Any:
+                self.impure = True
+                return found(*args)
+
+            return act
+        log, tag = self._log, self._tag
+
+        def ask(*args: Any) -> Any:
+            answer = found(*args)
+            log.setdefault((tag, name, args), answer)
+            return answer
+
+        return ask
+
+
+def same_answers(log: dict[tuple[Any, ...], Any], hosts: dict[str, Any]) -> bool:
+    """Every question of ``log`` answered as then by ``hosts`` (by tag)."""
+    for (tag, name, args), answer in log.items():
+        host = hosts.get(tag)
+        if host is None or getattr(host, name)(*args) != answer:
+            return False
+    return True

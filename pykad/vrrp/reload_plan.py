@@ -207,6 +207,8 @@ def _group_of(groups: Sequence[SyncGroup]) -> dict[str, SyncGroup]:
 
 
 def _changed_fields(old: object, new: object) -> list[str]:
+    if old is new:  # an instance the re-read took from the last (pykad.config.memo)
+        return []
     assert dataclasses.is_dataclass(old) and dataclasses.is_dataclass(new)
     if old == new:  # most instances of a reload: one comparison, not one per field
         return []

@@ -15,11 +15,12 @@ import posixpath
 import random
 from types import ModuleType
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from unit.test_config_reader_fast import PIECES, TWINS, MemoryFiles, _plain
 
-from pykad.config.load import load
+from pykad.config.load import Loaded, load
 from pykad.config.memo import BlockMemo
 from pykad.config.reader import Reader
 from pykad.config.tree import Statement, build_tree
@@ -102,7 +103,7 @@ def test_a_re_read_with_the_last_reads_blocks_reads_what_a_fresh_read_reads(
 def _instance(n: int, priority: int = 100, vips: int = 1) -> str:
     addresses = "".join(f"  192.0.2.{n + 100 * i}/32\n" for i in range(vips))
     return (
-        f"vrrp_instance VI_{n} {{\n interface lo\n virtual_router_id {n}\n"
+        f"vrrp_instance VI_{n} {{\n interface eth0\n virtual_router_id {n}\n"
         f" priority {priority}\n virtual_ipaddress {{\n{addresses} }}\n}}\n"
     )
 
@@ -115,11 +116,17 @@ def _virtual_server(n: int, weight: int = 1) -> str:
     )
 
 
-class LoopbackHost:
-    """Only ``lo`` exists; root is the only user."""
+class Host:
+    """``interfaces`` exist; root is the only user."""
+
+    interfaces: frozenset[str] = frozenset({"eth0"})
+    loopbacks: frozenset[str] = frozenset()
 
     def interface_exists(self, name: str) -> bool:
-        return name == "lo"
+        return name in self.interfaces
+
+    def interface_is_loopback(self, name: str) -> bool:
+        return name in self.loopbacks
 
     def user_ids(self, name: str) -> tuple[int, int] | None:
         return (0, 0) if name == "root" else None
@@ -128,17 +135,82 @@ class LoopbackHost:
         return 0 if name == "root" else None
 
 
-def _load(text: str, memo: BlockMemo | None, sections: tuple[str, ...]) -> tuple[object, ...]:
-    loaded = load(
+def _loaded(text: str, memo: BlockMemo | None, sections: tuple[str, ...]) -> Loaded:
+    return load(
         MemoryFiles({MAIN: text}),
         MAIN,
         cwd="/etc/k",
         config_id="r1",
-        host=LoopbackHost(),
+        host=Host(),
         sections=sections,
         memo=memo,
     )
+
+
+def _load(text: str, memo: BlockMemo | None, sections: tuple[str, ...]) -> tuple[object, ...]:
+    loaded = _loaded(text, memo, sections)
     return loaded.tree, loaded.config, [str(d) for d in loaded.diagnostics.items]
+
+
+VRRP = ("global", "track_file", "static", "bfd", "vrrp")
+HEAD = "global_defs {\n router_id r1\n}\n"
+
+
+def _instances(config: object) -> list[object]:
+    return list(config.vrrp.instances)  # type: ignore[attr-defined]
+
+
+def test_unchanged_instances_are_taken_from_the_last_read() -> None:
+    """The instances of unchanged blocks are the last read's objects; a changed block's
+    is made again; and the config is the one a fresh read makes."""
+    memo = BlockMemo()
+    text = HEAD + "".join(_instance(n) for n in range(1, 6))
+    first = _instances(_loaded(text, memo, VRRP).config)
+    text = text.replace(_instance(3), _instance(3, priority=150))
+    again = _loaded(text, memo, VRRP)
+    assert _load(text, None, VRRP) == (
+        again.tree,
+        again.config,
+        [str(d) for d in again.diagnostics.items],
+    )
+    taken = [a is b for a, b in zip(first, _instances(again.config), strict=True)]
+    assert taken == [True, True, False, True, True]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "global_defs",  # the environment: every instance is made again
+        "loopback",  # the host answers differently
+        "sync_group",  # a sync group now holds an instance
+        "before",  # a script block moves before the instances
+    ],
+)
+def test_instances_are_made_again_when_what_they_depend_on_changed(
+    change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memo = BlockMemo()
+    script = "vrrp_script chk {\n script /bin/true\n}\n"
+    body = "".join(_instance(n) for n in range(1, 4))
+    text = HEAD + body + script
+    first = _instances(_loaded(text, memo, VRRP).config)
+    if change == "global_defs":
+        text = HEAD.replace("router_id r1", "router_id r1\n vrrp_garp_master_delay 9") + body
+        text += script
+    elif change == "loopback":
+        monkeypatch.setattr(Host, "loopbacks", frozenset({"eth0"}))
+    elif change == "sync_group":
+        text += "vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n}\n"
+    else:
+        text = HEAD + script + body
+    again = _loaded(text, memo, VRRP)
+    assert _load(text, None, VRRP) == (
+        again.tree,
+        again.config,
+        [str(d) for d in again.diagnostics.items],
+    )
+    taken = [any(a is b for a in first) for b in _instances(again.config)]
+    assert taken == ([] if change == "loopback" else [False] * 3)
 
 
 def test_a_reload_takes_the_unchanged_blocks_and_reads_what_a_fresh_read_reads() -> None:

@@ -123,8 +123,16 @@ class Checker:
                 continue
             if self._set_group(sg):
                 live_groups.append(sg)
+        reuse = p.reuse
         for d in p.instances:
+            taken = reuse.instance(d) if reuse is not None else None
+            if taken is not None:
+                done.append(taken)
+                continue
+            findings = len(ctx.diagnostics.items)
             done.append(self._complete_instance(d))
+            if reuse is not None:
+                reuse.completed(d, done[-1], findings)
         self._vrid_conflicts(done)
         groups.extend(self._group_tracking(live_groups, done))
 

@@ -43,6 +43,7 @@ from pykad.config.sections._vrrp_model import (
     UnicastPeer,
     UpDownDelay,
 )
+from pykad.config.sections._vrrp_reuse import InstanceReuse
 from pykad.config.tree import Statement
 from pykad.config.values import INT_MAX, UINT_MAX, true_false
 
@@ -179,6 +180,8 @@ class Parser:
         self.nonexistent_interface = False
         self.default_user_failed: bool | None = None
         self.vmac_names: set[str] = set()
+        self.reuse = InstanceReuse(ctx, builders) if ctx.memo is not None else None
+        """What this read takes from the last (``_vrrp_reuse``), if it is a re-read."""
 
     # --- helpers -------------------------------------------------------------------
 
@@ -327,6 +330,12 @@ class Parser:
         if name in self.instance_names:
             ctx.error(f"vrrp instance {name} already defined")
             return
+        reuse = self.reuse
+        if reuse is not None and (taken := reuse.take(st)) is not None:
+            self.instances.append(taken)
+            self.instance_names.add(name)
+            return
+        shared = reuse.shared(self) if reuse is not None else ()
         g = self.g
         d = InstanceDraft(
             name,
@@ -345,6 +354,8 @@ class Parser:
             self.instance_keyword(d, child)
         ctx.location = st.end or st.location
         self.instance_end(d)
+        if reuse is not None:
+            reuse.parsed(st, d, shared, self)
 
     def instance_end(self, d: InstanceDraft) -> None:
         """keepalived's vrrp_end_handler."""
