@@ -67,12 +67,17 @@ class BlockMemo:
         """Counts the times the host answered differently: a result made in another
         generation than the read's is not taken."""
         self.records: list[HostRecord] = []
+        self._reader: Any = None
 
-    def record(self, hosts: dict[str, Any]) -> dict[str, Any]:
+    def record(self, hosts: dict[str, Any], reader: Any = None) -> dict[str, Any]:
         """``hosts`` (by tag) noting their answers; a new generation begins if they no
-        longer answer as noted."""
-        if not same_answers(self.host_log, hosts):
+        longer answer as noted, or if ``reader`` (what the read reads: a process's
+        sections) is not the last read's (a child's first re-read after the parent's
+        read of the whole file: the questions of the other sections are not asked
+        again)."""
+        if reader != self._reader or not same_answers(self.host_log, hosts):
             self.host_log, self.host_generation = {}, self.host_generation + 1
+        self._reader = reader
         self.records = [HostRecord(h, tag, self.host_log) for tag, h in hosts.items() if h]
         return {r._tag: r for r in self.records}
 

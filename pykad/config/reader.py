@@ -730,6 +730,9 @@ class Reader:
             return None
         line = top.lineno + block.offset
         statement: Statement = block.statement
+        walked = block.walked
+        if statement.children and statement.keyword in skip:  # as the walk makes it
+            statement, walked = statement._replace(children=()), True
         delta = line - statement.location.line
         if delta or statement.location.file != top.name:
             statement = moved(statement, top.name, delta)
@@ -738,7 +741,7 @@ class Reader:
             self.last_location = Location(top.name, line + block.last_line)
         if block.words_line is not None:
             self._words_at = (top.name, line + block.words_line)
-        memo.keep(replace(block, lines=lines[index:end], statement=statement))
+        memo.keep(replace(block, lines=lines[index:end], statement=statement, walked=walked))
         memo.reused += 1
         return statement
 

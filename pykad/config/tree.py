@@ -125,8 +125,6 @@ class _Builder:
                 if len(statements) > made and (last := statements[-1]).keyword not in self.hooked:
                     source.learn(last, last.keyword in self.skip and not last.children)
                 if (reused := source.reuse(self.skip)) is not None:
-                    if reused.children and reused.keyword in self.skip:
-                        reused = reused._replace(children=())  # as the walk makes it
                     statements.append(reused)
                 made = len(statements)
                 if reused is not None:

@@ -32,11 +32,7 @@ from pykad.config.sections._vrrp_drafts import InstanceDraft
 from pykad.config.sections._vrrp_model import VrrpInstance
 from pykad.config.tree import Statement
 
-_CONTAINERS = tuple(
-    f.name
-    for f in fields(InstanceDraft)
-    if f.default_factory in (list, dict)
-)
+_CONTAINERS = tuple(f.name for f in fields(InstanceDraft) if f.default_factory in (list, dict))
 
 
 def _fresh(draft: InstanceDraft) -> InstanceDraft:
