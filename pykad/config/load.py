@@ -73,7 +73,7 @@ def load(
         )
     hosts: dict[str, Any] = {"host": host or NoHost(), "script_host": script_host}
     if memo is not None:
-        hosts.update(memo.record(hosts, None if sections is None else frozenset(sections)))
+        hosts.update(memo.record(hosts))
     ctx = Context(reader.diagnostics, hosts["host"], config_test=config_test)
     ctx.script_host = hosts["script_host"]
     ctx.memo, ctx.tree = memo, tree

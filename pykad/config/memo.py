@@ -67,17 +67,12 @@ class BlockMemo:
         """Counts the times the host answered differently: a result made in another
         generation than the read's is not taken."""
         self.records: list[HostRecord] = []
-        self._reader: Any = None
 
-    def record(self, hosts: dict[str, Any], reader: Any = None) -> dict[str, Any]:
+    def record(self, hosts: dict[str, Any]) -> dict[str, Any]:
         """``hosts`` (by tag) noting their answers; a new generation begins if they no
-        longer answer as noted, or if ``reader`` (what the read reads: a process's
-        sections) is not the last read's (a child's first re-read after the parent's
-        read of the whole file: the questions of the other sections are not asked
-        again)."""
-        if reader != self._reader or not same_answers(self.host_log, hosts):
+        longer answer as noted."""
+        if not same_answers(self.host_log, hosts):
             self.host_log, self.host_generation = {}, self.host_generation + 1
-        self._reader = reader
         self.records = [HostRecord(h, tag, self.host_log) for tag, h in hosts.items() if h]
         return {r._tag: r for r in self.records}
 
@@ -108,17 +103,31 @@ class BlockMemo:
 
 
 def moved(statement: Any, name: str, delta: int) -> Any:
-    """``statement`` (a ``Statement``) with every location moved ``delta`` lines, in ``name``."""
+    """``statement`` (a ``Statement``) with every location moved ``delta`` lines, in ``name``
+    (named tuples made directly: a reload moves every block after a changed line)."""
+    new, statement_type = tuple.__new__, type(statement)
 
     def at(location: Location) -> Location:
-        return Location(name, location.line + delta)
+        return new(Location, (name, location[1] + delta))
 
-    return statement._replace(
-        location=at(statement.location),
-        end=None if statement.end is None else at(statement.end),
-        children=tuple(moved(child, name, delta) for child in statement.children),
-        value_locations=tuple(at(loc) for loc in statement.value_locations),
-    )
+    def move(st: Any) -> Any:
+        keyword, words, text, location, section, children, values, where, end = st
+        return new(
+            statement_type,
+            (
+                keyword,
+                words,
+                text,
+                at(location),
+                section,
+                tuple(map(move, children)) if children else children,
+                values,
+                tuple(map(at, where)) if where else where,
+                None if end is None else at(end),
+            ),
+        )
+
+    return move(statement)
 
 
 PURE_QUERIES = frozenset(

@@ -29,7 +29,7 @@ import random
 import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from pykad._accel import load
@@ -723,7 +723,7 @@ class Reader:
             block is None
             or block.key_at != key_at - index
             or (block.walked and block.statement.keyword not in skip)
-            or lines[index:end] != block.lines
+            or (now := lines[index:end]) != block.lines
         ):
             self._mark = (top, index, top.lineno, self._slow, len(self.diagnostics.items),
                           self.last_location)  # fmt: skip
@@ -741,7 +741,10 @@ class Reader:
             self.last_location = Location(top.name, line + block.last_line)
         if block.words_line is not None:
             self._words_at = (top.name, line + block.words_line)
-        memo.keep(replace(block, lines=lines[index:end], statement=statement, walked=walked))
+        memo.keep(
+            Block(now, block.key_at, statement, block.offset, block.newlines, block.last_line,
+                  block.words_line, walked, block.data)
+        )  # fmt: skip
         memo.reused += 1
         return statement
 

@@ -45,6 +45,7 @@ import trio
 import pykad
 from pykad.config.memo import BlockMemo
 from pykad.config.model import Config
+from pykad.config.sections._vrrp_reuse import ENVIRONMENT as VRRP_READS
 from pykad.daemon import dump
 from pykad.daemon.dump import InstanceSnapshot, InstanceStats
 from pykad.daemon.sigfunc import SIGJSON, SIGSTATS_CLEAR
@@ -386,7 +387,7 @@ def top_level_keywords(opts: Options) -> set[str]:
         return {statement.keyword for statement in _read(opts, ("global",)).tree}
 
 
-VRRP_SECTIONS = ("global", "track_file", "static", "bfd", "vrrp")
+VRRP_SECTIONS = VRRP_READS
 """What the VRRP child reads at a reload (keepalived's VRRP process skips the checkers')."""
 CHECKER_SECTIONS = ("global", "track_file", "bfd", "lvs")
 """What the checker child reads at a reload (keepalived's checker skips VRRP's)."""

@@ -8,8 +8,8 @@ made is the one a fresh read would make, and is taken as it is (the very object:
 ``pykad.vrrp.reload_plan`` then sees it unchanged at once). The conditions:
 
 - its block is unchanged (the statement is one ``BlockMemo.entry`` knows);
-- every other top-level statement this process reads (global_defs, scripts, sync
-  groups, track files, BFD, static ...) is unchanged, with as many of them before it;
+- every other top-level statement of the sections VRRP reads (global_defs, scripts,
+  sync groups, track files, BFD, static ...) is unchanged, with as many before it;
 - the host answered every question of the reads since it was made as it did then
   (``BlockMemo.host_generation``), and was asked nothing but ``PURE_QUERIES``;
 - its parse and its post-parse completion reported nothing and changed nothing the
@@ -23,7 +23,6 @@ security, VRID conflicts) run as in a fresh read; only its own completion is ski
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -32,14 +31,19 @@ from pykad.config.sections._vrrp_drafts import InstanceDraft
 from pykad.config.sections._vrrp_model import VrrpInstance
 from pykad.config.tree import Statement
 
-_CONTAINERS = tuple(f.name for f in fields(InstanceDraft) if f.default_factory in (list, dict))
+_LISTS = tuple(f.name for f in fields(InstanceDraft) if f.default_factory is list)
+_DICTS = tuple(f.name for f in fields(InstanceDraft) if f.default_factory is dict)
 
 
 def _fresh(draft: InstanceDraft) -> InstanceDraft:
     """A copy of ``draft`` whose lists and dicts are its own."""
-    out = copy.copy(draft)
-    for name in _CONTAINERS:
-        setattr(out, name, copy.copy(getattr(draft, name)))
+    out: InstanceDraft = object.__new__(InstanceDraft)
+    fields_ = out.__dict__
+    fields_.update(draft.__dict__)
+    for name in _LISTS:
+        fields_[name] = list(fields_[name])
+    for name in _DICTS:
+        fields_[name] = dict(fields_[name])
     return out
 
 
@@ -65,6 +69,11 @@ class _Made:
     instance: VrrpInstance
 
 
+ENVIRONMENT = ("global", "track_file", "static", "bfd", "vrrp")
+"""The sections whose statements an instance may depend on (those the VRRP child reads:
+the parent's read of the whole file then serves the child's first re-read)."""
+
+
 class InstanceReuse:
     """One read's taking and keeping of instances (see the module docstring)."""
 
@@ -73,7 +82,9 @@ class InstanceReuse:
     def __init__(self, ctx: Context, builders: Builders) -> None:
         self.ctx = ctx
         self.memo = ctx.memo
-        owned = {kw for b in builders.by_name.values() for kw in getattr(b, "keywords", ())}
+        owned = {
+            kw for name in ENVIRONMENT for kw in getattr(builders.by_name.get(name), "keywords", ())
+        }
         environment: list[tuple[Any, ...]] = []
         self._before: dict[int, int] = {}
         for statement in ctx.tree:
