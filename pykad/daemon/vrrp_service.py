@@ -80,6 +80,7 @@ from pykad.vrrp.tracking import (
     ScriptState,
     StatusUpdate,
     Tracker,
+    TracksMade,
     config_tracks,
 )
 from pykad.vrrp.validate import ntoa
@@ -250,7 +251,8 @@ class VrrpService:
             config.vrrp.garp_groups,
             self._interface_name,
         )
-        self.tracks = config_tracks(config.vrrp)
+        self._tracks_made: TracksMade = {}
+        self.tracks = config_tracks(config.vrrp, made=self._tracks_made)
         self.tracker = Tracker(self.tracks)
         self.groups = group_of(SyncGroup(g.name, g.members) for g in config.vrrp.sync_groups)
         self._by_name: dict[str, Instance] = {}
@@ -1144,10 +1146,8 @@ class VrrpService:
             self.groups = group_of(SyncGroup(g.name, g.members) for g in config.vrrp.sync_groups)
         self.planner = self.planner.reloaded(config.vrrp.instances, config.vrrp.sync_groups)
         old_tracker = self.tracker
-        self.tracks = config_tracks(config.vrrp)
-        self.tracker = Tracker(
-            self.tracks, {obj: old_tracker.status(obj) for obj in old_tracker.objects()}
-        )
+        self.tracks = config_tracks(config.vrrp, made=self._tracks_made)
+        self.tracker = old_tracker.reloaded(self.tracks)
         if plan.garp_changed:
             self.pacing = Pacing(
                 config.global_defs.garp, config.vrrp.garp_groups, self._interface_name

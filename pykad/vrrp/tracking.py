@@ -297,6 +297,24 @@ class Tracker:
             self._status[obj] = status
         self._outcomes = {name: self._compute(inst) for name, inst in self._instances.items()}
 
+    def reloaded(self, instances: Iterable[InstanceTracks]) -> Tracker:
+        """A tracker for ``instances`` (a reload's) that starts from this one's statuses;
+        an instance whose tracks are the same object as here keeps its outcome."""
+        new = Tracker.__new__(Tracker)
+        new._instances = {i.name: i for i in instances}
+        new._status, new._trackers = {}, {}
+        for inst in new._instances.values():
+            for t in inst.tracks:
+                new._status[t.obj] = self._status.get(t.obj, DEFAULT_STATUS[t.obj.kind])
+                new._trackers.setdefault(t.obj, []).append(inst.name)
+        new._status.update(self._status)
+        mine = self._instances
+        new._outcomes = {
+            name: self._outcomes[name] if mine.get(name) is inst else new._compute(inst)
+            for name, inst in new._instances.items()
+        }
+        return new
+
     def _compute(self, inst: InstanceTracks) -> Outcome:
         total, waiting, failed = 0, False, []
         for t in inst.tracks:
@@ -318,7 +336,7 @@ class Tracker:
 
     def objects(self) -> tuple[ObjectId, ...]:
         """Every object some instance tracks."""
-        return tuple(sorted(self._trackers))
+        return tuple(sorted(self._trackers, key=lambda obj: (obj.kind.value, obj.name)))
 
     def trackers(self, obj: ObjectId) -> tuple[str, ...]:
         """The instances tracking ``obj``."""
@@ -414,8 +432,20 @@ def instance_tracks(
     return InstanceTracks(inst.name, inst.priority, tuple(tracks.values()))
 
 
-def config_tracks(vrrp: VrrpConfig, *, track_primary: bool = True) -> tuple[InstanceTracks, ...]:
-    """``instance_tracks`` for every instance of a configuration, in order."""
+TracksMade = dict[int, tuple[tuple[object, ...], "InstanceTracks"]]
+"""``config_tracks``'s tracks by instance (``id``), with what they were made from."""
+
+
+def config_tracks(
+    vrrp: VrrpConfig,
+    *,
+    track_primary: bool = True,
+    made: TracksMade | None = None,
+) -> tuple[InstanceTracks, ...]:
+    """``instance_tracks`` for every instance of a configuration, in order.
+
+    ``made`` (kept by the caller from one configuration to the next: a reload) gives
+    back the tracks made for the very same instance, group and owner flag."""
     groups: dict[str, SyncGroup] = {}
     for g in vrrp.sync_groups:
         for member in g.members:
@@ -426,10 +456,23 @@ def config_tracks(vrrp: VrrpConfig, *, track_primary: bool = True) -> tuple[Inst
         for g in vrrp.sync_groups
     }
     out = []
+    kept: TracksMade = {}
     for inst in vrrp.instances:
         group = groups.get(inst.name)
         owner = has_owner[group.name] if group is not None else False
-        out.append(instance_tracks(inst, group, group_has_owner=owner, track_primary=track_primary))
+        key = (inst, group, owner, track_primary)
+        found = made.get(id(inst)) if made is not None else None
+        if found is not None and all(a is b for a, b in zip(found[0], key, strict=True)):
+            tracks = found[1]
+        else:
+            tracks = instance_tracks(
+                inst, group, group_has_owner=owner, track_primary=track_primary
+            )
+        kept[id(inst)] = (key, tracks)
+        out.append(tracks)
+    if made is not None:
+        made.clear()
+        made.update(kept)
     return tuple(out)
 
 

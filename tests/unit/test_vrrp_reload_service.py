@@ -251,3 +251,27 @@ def test_a_master_whose_priority_changed_advertises_at_once() -> None:
     before, now, after = trio.run(main)
     assert before is not None and before > now  # the next one was scheduled later
     assert after is not None and after <= now + 1_000
+
+
+def test_a_reload_that_changes_tracking_of_several_kinds() -> None:
+    """Tracked objects of more than one kind (the instance's interface and a script):
+    a reload that changes the tracking lists them (in a stable order) and keeps the
+    instance's state (the list once failed on comparing two kinds)."""
+    from pykad.config.sections._vrrp_model import Tracked
+
+    old = cfg(
+        inst(
+            "a", 51, "192.0.2.10/24", priority=200, track_scripts=(Tracked(name="chk", weight=10),)
+        )
+    )
+    new = cfg(
+        inst(
+            "a", 51, "192.0.2.10/24", priority=200, track_scripts=(Tracked(name="chk", weight=20),)
+        )
+    )
+
+    def look(service: vs.VrrpService) -> tuple[State, list[str]]:
+        return service.instances[0].router.state, [o.name for o in service.tracker.objects()]
+
+    before, after = reload_running(old, new, look)
+    assert before == after == (State.BACKUP, ["eth0", "chk"])

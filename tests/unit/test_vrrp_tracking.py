@@ -384,3 +384,28 @@ def test_group_weights_replace_weighted_member_lines_when_weights_are_kept() -> 
     a = vi("A", track_files=(T("f", 2),))
     [ta] = config_tracks(VrrpConfig(instances=(a,), sync_groups=(group,)), track_primary=False)
     assert ta.tracks == (Track(ObjectId(Kind.FILE, "f"), 5, True),)
+
+
+def test_a_reload_keeps_the_tracks_and_outcomes_of_the_same_instances() -> None:
+    """``config_tracks(made=...)`` gives back the tracks of the very same instance
+    objects (a re-read takes them from the last read), and ``Tracker.reloaded`` their
+    outcomes; the others are made again, and the result is what a new tracker says."""
+    a, b = vi("A", track_files=(T("f", 2),)), vi("B", track_scripts=(T("s", -20),))
+    made: dict[int, tuple[tuple[object, ...], InstanceTracks]] = {}
+    first = config_tracks(VrrpConfig(instances=(a, b)), made=made)
+    tracker = Tracker(first)
+    tracker.update(ObjectId(Kind.SCRIPT, "s"), BAD)
+    tracker.update(ObjectId(Kind.FILE, "f"), 3)
+    b2 = vi("B", 150, track_scripts=(T("s", -20),))
+    c = vi("C", track_bfds=(T("b", 5),))
+    group = SyncGroup(name="G", members=("A",))
+    for config in (
+        VrrpConfig(instances=(a, b2, c)),
+        VrrpConfig(instances=(a, b2, c), sync_groups=(group,)),
+    ):
+        again = config_tracks(config, made=made)
+        assert again == config_tracks(config)
+        assert (again[0] is first[0]) == (not config.sync_groups)
+        reloaded = tracker.reloaded(again)
+        statuses = {obj: tracker.status(obj) for obj in tracker.objects()}
+        assert reloaded.outcomes() == Tracker(again, statuses).outcomes()
