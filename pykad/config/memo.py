@@ -18,6 +18,9 @@ the reader (``Reader.reuse`` / ``Reader.learn``) decides when a block is plain.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,12 +64,35 @@ class BlockMemo:
         self._of: dict[int, Block] = {}
         self.reused = 0
         """Blocks taken from the last read by the read in progress (or the last)."""
+        self.taken = 0
+        """Of their results, those a builder took (e.g. VRRP instances)."""
         self.host_log: dict[tuple[Any, ...], Any] = {}
         """The host's answers the reads since ``host_generation`` began got."""
         self.host_generation = 0
         """Counts the times the host answered differently: a result made in another
         generation than the read's is not taken."""
         self.records: list[HostRecord] = []
+        self._texts: dict[str, tuple[str, list[str], list[int]]] = {}
+        self._next_texts: dict[str, tuple[str, list[str], list[int]]] = {}
+
+    def lines(self, path: str, text: str, split: Callable[[str], list[str]]) -> list[str]:
+        """``split(text)``, the physical lines of file ``path``, made only where the text
+        differs from the last read's (the others are the last read's strings: less to
+        make, and the blocks' lines then compare by identity)."""
+        last = self._texts.get(path)
+        if last is None:
+            lines = split(text)
+        elif last[0] == text:
+            lines = last[1]
+        else:
+            lines = relines(last[0], last[1], last[2], text, split)
+        ends = (
+            last[2]
+            if last is not None and lines is last[1]
+            else list(itertools.accumulate(map(len, lines)))
+        )
+        self._next_texts[path] = (text, lines, ends)
+        return lines
 
     def record(self, hosts: dict[str, Any]) -> dict[str, Any]:
         """``hosts`` (by tag) noting their answers; a new generation begins if they no
@@ -95,11 +121,56 @@ class BlockMemo:
         return block if block is not None and block.statement is statement else None
 
     def start(self) -> None:
-        self._next, self._of, self.reused = {}, {}, 0
+        self._next, self._of, self.reused, self.taken = {}, {}, 0, 0
+        self._next_texts = {}
 
     def end(self) -> None:
         """The read in progress is complete: its blocks are what the next read may take."""
         self._last, self._next = self._next, {}
+        self._texts, self._next_texts = self._next_texts, {}
+
+
+def common_ends(a: str, b: str) -> tuple[int, int]:
+    """How many characters ``a`` and ``b`` share at their start, and then at their end
+    (never overlapping: together at most the shorter's length); binary searches on
+    slices, so a big file is compared at C speed."""
+    n, la, lb = min(len(a), len(b)), len(a), len(b)
+    low, high = 0, n
+    while low < high:
+        mid = (low + high + 1) // 2
+        if b.startswith(a[low:mid], low):
+            low = mid
+        else:
+            high = mid - 1
+    prefix = low
+    low, high = 0, n - prefix
+    while low < high:
+        mid = (low + high + 1) // 2
+        if b.endswith(a[la - mid : la - low], 0, lb - low):
+            low = mid
+        else:
+            high = mid - 1
+    return prefix, low
+
+
+def relines(
+    old: str, old_lines: list[str], ends: list[int], new: str, split: Callable[[str], list[str]]
+) -> list[str]:
+    """``split(new)``, made from ``old_lines`` (``split(old)``, ``ends`` their end offsets)
+    where the texts are the same: the lines inside the common start and end are kept,
+    cut only after a newline (after which ``split`` always starts a line), and only
+    the text between is split."""
+    prefix, suffix = common_ends(old, new)
+    i = bisect.bisect_right(ends, prefix)  # lines that end within the common start
+    while i and not old_lines[i - 1].endswith("\n"):
+        i -= 1
+    # lines whose start and the newline before it are within the common end
+    j = min(bisect.bisect_left(ends, len(old) - suffix + 1) + 1, len(old_lines))
+    while j < len(old_lines) and not old_lines[j - 1].endswith("\n"):
+        j += 1
+    start = ends[i - 1] if i else 0
+    stop = len(new) - (len(old) - (ends[j - 1] if j else 0))
+    return old_lines[:i] + split(new[start:stop]) + old_lines[j:]
 
 
 def moved(statement: Any, name: str, delta: int) -> Any:

@@ -263,11 +263,16 @@ class Reader:
                 continue
             name = path if self._stack else shown
             self._stack.append(
-                _File(path, name, _physical_lines(text), self.cwd, self.include_check)
+                _File(path, name, self._split_file(path, text), self.cwd, self.include_check)
             )
             self.cwd = posixpath.dirname(path)
             return True
         return False
+
+    def _split_file(self, path: str, text: str) -> list[str]:
+        if self.memo is None:
+            return _physical_lines(text)
+        return self.memo.lines(path, text, _physical_lines)
 
     def _close_file(self) -> None:
         done = self._stack.pop()

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from unit.test_config_reader_fast import PIECES, TWINS, MemoryFiles, _plain
 
 from pykad.config.load import Loaded, load
-from pykad.config.memo import BlockMemo
-from pykad.config.reader import Reader
+from pykad.config.memo import BlockMemo, common_ends, relines
+from pykad.config.reader import Reader, _physical_lines
 from pykad.config.tree import Statement, build_tree
 
 MAIN = "/etc/k/main.conf"
@@ -238,3 +238,26 @@ def test_a_reload_takes_the_unchanged_blocks_and_reads_what_a_fresh_read_reads()
         assert _load(config, memo, sections) == _load(config, None, sections)
         # all but global_defs (it has hooks: never taken) and the changed block
         assert memo.reused == len(instances) + 20 - 1
+
+
+TEXT = st.text(alphabet=st.sampled_from("ab \n\r\x0c{}#"), max_size=60).map(
+    lambda t: t.replace("b", "b" * 600)  # long lines: fgets's 1,023-character chunks
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(old=TEXT, new=TEXT, shared=st.tuples(TEXT, TEXT))
+def test_a_changed_file_is_split_as_a_fresh_split_would(
+    old: str, new: str, shared: tuple[str, str]
+) -> None:
+    """Only the text between the common start and end is split again; the lines are
+    those of splitting the new text whole."""
+    head, tail = shared
+    old, new = head + old + tail, head + new + tail
+    prefix, suffix = common_ends(old, new)
+    assert old[:prefix] == new[:prefix] and prefix + suffix <= min(len(old), len(new))
+    assert old[len(old) - suffix :] == new[len(new) - suffix :]
+    assert prefix == len(old) or prefix == len(new) or old[prefix] != new[prefix]
+    lines = _physical_lines(old)
+    ends = [sum(map(len, lines[: k + 1])) for k in range(len(lines))]
+    assert relines(old, lines, ends, new, _physical_lines) == _physical_lines(new)

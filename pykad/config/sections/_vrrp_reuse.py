@@ -114,6 +114,7 @@ class InstanceReuse:
         draft = _fresh(made.draft)
         draft.location = statement.location
         self._taken[id(draft)] = made.instance
+        self.memo.taken += 1
         return draft
 
     def shared(self, parser: Any) -> tuple[Any, ...]:
