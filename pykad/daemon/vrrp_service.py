@@ -1326,7 +1326,8 @@ class VrrpService:
         is "already so"): with ``promote_secondaries`` off the kernel drops the
         secondary addresses of a primary that goes."""
         wanted: dict[tuple[object, int], set[str]] = {}
-        for inst in self.instances:
+        removing = any(p.host.remove_addresses for p, _, _ in masters)
+        for inst in self.instances if removing else ():
             if inst.router.state is State.MASTER:
                 for a in inst.conf.virtual_ipaddresses + inst.conf.virtual_ipaddresses_excluded:
                     wanted.setdefault((a.address, self._vip_ifindex(inst, a)), set()).add(inst.name)

@@ -242,9 +242,10 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
     vmac_prefix_changed = og.vmac_prefix != ng.vmac_prefix
     old_groups, new_groups = _group_of(old.vrrp.sync_groups), _group_of(new.vrrp.sync_groups)
 
+    old_keys = [instance_key(conf) for conf in old.vrrp.instances]
     olds: dict[InstanceKey, VrrpInstance] = {}
-    for conf in old.vrrp.instances:
-        olds.setdefault(instance_key(conf), conf)
+    for key, conf in zip(old_keys, old.vrrp.instances, strict=True):
+        olds.setdefault(key, conf)
     matched: list[InstancePlan] = []
     added: list[VrrpInstance] = []
     seen: set[InstanceKey] = set()
@@ -288,11 +289,16 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         )
     removed = tuple(c for k, c in olds.items() if k not in seen)
     removed += tuple(
-        c for c in old.vrrp.instances if olds.get(instance_key(c)) is not c
+        c for k, c in zip(old_keys, old.vrrp.instances, strict=True) if olds[k] is not c
     )  # duplicates of a key in the old config (refused at start; kept for completeness)
 
-    old_tracked = {(t.name, tuple(_tracks(t))) for t in old.vrrp.instances}
-    new_tracked = {(t.name, tuple(_tracks(t))) for t in new.vrrp.instances}
+    # what the instances track, but for the very same instances in both (a re-read
+    # takes unchanged ones from the last): names are unique in a config, so the sets
+    # of the others are equal exactly when the whole sets are
+    old_ids = {id(t) for t in old.vrrp.instances}
+    new_ids = {id(t) for t in new.vrrp.instances}
+    old_tracked = {(t.name, tuple(_tracks(t))) for t in old.vrrp.instances if id(t) not in new_ids}
+    new_tracked = {(t.name, tuple(_tracks(t))) for t in new.vrrp.instances if id(t) not in old_ids}
     old_group_tracks = {(g.name, tuple(_tracks(g))) for g in old.vrrp.sync_groups}
     new_group_tracks = {(g.name, tuple(_tracks(g))) for g in new.vrrp.sync_groups}
     tracking_changed = (

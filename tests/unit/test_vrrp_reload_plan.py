@@ -231,3 +231,34 @@ def test_configurations_read_from_text(tmp_path: Path) -> None:
         ("VI_1", Change.UNCHANGED),
         ("VI_2", Change.IN_PLACE),
     ]
+
+
+def _summary(old: Config, new: Config) -> tuple[object, ...]:
+    plan = plan_reload(old, new)
+    return (
+        [(p.old.name, p.new.name, p.change, p.host, p.reasons) for p in plan.matched],
+        [c.name for c in plan.added],
+        [c.name for c in plan.removed],
+        plan.tracking_changed,
+        plan.sync_groups_changed,
+    )
+
+
+def test_the_same_instance_objects_plan_as_equal_copies_do() -> None:
+    """A re-read hands over the very instances of unchanged blocks; the plan treats an
+    instance that is the same object as one that is equal (identity is only a short
+    cut), also for the tracking of the others."""
+    scripts = (VrrpScript(name="chk", script=Script(("/bin/true",))),)
+    a = inst("A", 51, track_scripts=(Tracked(name="chk", weight=5),))
+    b = inst("B", 52, virtual_ipaddresses=(vip("192.0.2.20/24"),))
+    c = inst("C", 53, virtual_ipaddresses=(vip("192.0.2.30/24"),))
+    old = config(a, b, c, scripts=scripts)
+    news = [
+        config(a, dataclasses.replace(b, priority=150), c, scripts=scripts),
+        config(a, b, dataclasses.replace(c, track_scripts=(Tracked(name="chk"),)), scripts=scripts),
+        config(dataclasses.replace(a, track_scripts=()), b, scripts=scripts),
+        config(b, a, inst("D", 54, virtual_ipaddresses=(vip("192.0.2.40/24"),)), scripts=scripts),
+    ]
+    for new in news:
+        copies = config(*(dataclasses.replace(i) for i in new.vrrp.instances), scripts=scripts)
+        assert _summary(old, new) == _summary(old, copies)
