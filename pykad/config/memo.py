@@ -73,6 +73,7 @@ class BlockMemo:
         generation than the read's is not taken."""
         self.records: list[HostRecord] = []
         self._texts: dict[str, tuple[str, list[str], list[int]]] = {}
+        self._retired: list[tuple[object, object]] = []
         self._next_texts: dict[str, tuple[str, list[str], list[int]]] = {}
 
     def lines(self, path: str, text: str, split: Callable[[str], list[str]]) -> list[str]:
@@ -125,9 +126,17 @@ class BlockMemo:
         self._next_texts = {}
 
     def end(self) -> None:
-        """The read in progress is complete: its blocks are what the next read may take."""
+        """The read in progress is complete: its blocks are what the next read may take.
+        The last read's are kept until :meth:`retire` (freeing a big read's blocks takes
+        tens of ms: a reload does it once it has applied the new configuration)."""
+        self._retired.append((self._last, self._texts))
         self._last, self._next = self._next, {}
         self._texts, self._next_texts = self._next_texts, {}
+
+    def retire(self) -> None:
+        """Free what earlier reads kept (see :meth:`end`)."""
+        while self._retired:
+            self._retired.pop()
 
 
 def common_ends(a: str, b: str) -> tuple[int, int]:

@@ -258,17 +258,22 @@ def daemonize() -> None:
 
 
 def load_config(
-    opts: Options, *, reload: bool = False, sections: Collection[str] | None = None
+    opts: Options,
+    *,
+    reload: bool = False,
+    sections: Collection[str] | None = None,
+    retire: bool = True,
 ) -> object | None:
     """The checked config, or None (findings already logged) if it cannot run.
 
     With ``reload``, a config with any error (not a warning, a deprecation or a
     script security note) is refused: the running one is better than one that
     drops what a typo broke.  ``sections``: only those are read (a child's own,
-    ``VRRP_SECTIONS`` or ``CHECKER_SECTIONS``; see ``pykad.config.load.load``)."""
+    ``VRRP_SECTIONS`` or ``CHECKER_SECTIONS``; see ``pykad.config.load.load``).
+    ``retire``: what the last read kept is freed now (else by ``_retire_memo``)."""
     from pykad.config.diagnostics import Severity
 
-    loaded = _read(opts, sections)
+    loaded = _read(opts, sections, retire=retire)
     for item in loaded.diagnostics.items:
         log.log(logging.WARNING if item.severity is not Severity.OK else logging.INFO, "%s", item)
     if loaded.config is None or loaded.diagnostics.stopped:
@@ -356,7 +361,7 @@ inherits the parent's start-up read, then keeps its own (``pykad.config.memo``).
 _MEMO_LOCK = threading.Lock()
 
 
-def _read(opts: Options, sections: Collection[str] | None) -> Loaded:
+def _read(opts: Options, sections: Collection[str] | None, *, retire: bool = True) -> Loaded:
     from pykad.config.load import load
     from pykad.daemon.memory import collector_paused
     from pykad.drivers.files import LocalFiles
@@ -366,6 +371,8 @@ def _read(opts: Options, sections: Collection[str] | None) -> Loaded:
         memo = _MEMO if _MEMO_LOCK.acquire(blocking=False) else None
         if memo is not None:
             stack.callback(_MEMO_LOCK.release)
+            if retire:
+                stack.callback(memo.retire)
         return load(
             LocalFiles(),
             opts.config_file,
@@ -400,7 +407,11 @@ BACKGROUND_NICE = 10
 
 
 def reload_config(
-    opts: Options, sections: Collection[str] | None = None, *, background: bool = False
+    opts: Options,
+    sections: Collection[str] | None = None,
+    *,
+    background: bool = False,
+    retire: bool = True,
 ) -> Config | None:
     """The configuration read again for a reload (None: it cannot be used); a child
     reads only its ``sections``, and refuses only what is wrong in them.
@@ -409,7 +420,7 @@ def reload_config(
     lower CPU priority, so that the VRRP child's re-read, which its adverts wait
     for, is not slowed by theirs on a busy director."""
     with _lower_priority(background):
-        config = load_config(opts, reload=True, sections=sections)
+        config = load_config(opts, reload=True, sections=sections, retire=retire)
     assert config is None or isinstance(config, Config)
     return config
 
@@ -430,6 +441,11 @@ def _lower_priority(lower: bool) -> Iterator[None]:
         os.setpriority(os.PRIO_PROCESS, tid, before)
 
 
+def _retire_memo() -> None:
+    with _MEMO_LOCK:
+        _MEMO.retire()
+
+
 async def _reload_vrrp(service: VrrpService, opts: Options, actions: Actions) -> None:
     """SIGHUP in the VRRP child: the configuration read again and handed to
     ``VrrpService.reload`` (which applies only what changed).  The config is read in
@@ -446,7 +462,7 @@ async def _reload_vrrp(service: VrrpService, opts: Options, actions: Actions) ->
     start = time.monotonic()
     with collector_paused():
         config = await trio.to_thread.run_sync(
-            reload_config, opts, VRRP_SECTIONS, abandon_on_cancel=True
+            lambda: reload_config(opts, VRRP_SECTIONS, retire=False), abandon_on_cancel=True
         )
         if config is None:
             log.error("Reload refused: the new configuration cannot be used; kept")
@@ -455,6 +471,7 @@ async def _reload_vrrp(service: VrrpService, opts: Options, actions: Actions) ->
         service.reload(config)
         actions.clear()  # runtime actions last until the next reload
     done = time.monotonic()
+    await trio.to_thread.run_sync(_retire_memo, abandon_on_cancel=True)
     log.info(
         "Reload took %.1f ms: read %.1f (%d unchanged blocks taken, %d instances), applied %.1f",
         1e3 * (done - start),
