@@ -74,11 +74,12 @@ def make_dir(directory: str) -> None:
 
 
 def clear_dir(directory: str) -> None:
-    """What children leave in the run directory (sockets, pid files, runtime actions):
-    at the daemon's start nothing of a previous one's is used, at its stop nothing stays."""
+    """What children leave in the run directory (sockets, pid files, runtime actions, the
+    VRRP child's reload mark): at the daemon's start nothing of a previous one's is
+    used, at its stop nothing stays."""
     with contextlib.suppress(OSError):
         for name in os.listdir(directory):
-            if name.endswith((".sock", ".pid", ".actions")):
+            if name.endswith((".sock", ".pid", ".actions", ".reloading")):
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(directory, name))
 

@@ -46,7 +46,7 @@ import pykad
 from pykad.config.memo import BlockMemo
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_reuse import ENVIRONMENT as VRRP_READS
-from pykad.daemon import dump
+from pykad.daemon import dump, reload_order
 from pykad.daemon.dump import InstanceSnapshot, InstanceStats
 from pykad.daemon.sigfunc import SIGJSON, SIGSTATS_CLEAR
 
@@ -390,6 +390,7 @@ def top_level_keywords(opts: Options) -> set[str]:
     """The top-level keywords of the configuration file, read without building anything
     but ``global_defs`` (every block walked unread); empty if it cannot be read.  The
     parent reads them at a reload beside its children: at a lower CPU priority."""
+    reload_order.after_vrrp(run_dir(opts))
     with _lower_priority(True):
         return {statement.keyword for statement in _read(opts, ("global",)).tree}
 
@@ -417,8 +418,11 @@ def reload_config(
     reads only its ``sections``, and refuses only what is wrong in them.
 
     ``background`` (the checker and BFD children): the calling thread reads at a
-    lower CPU priority, so that the VRRP child's re-read, which its adverts wait
-    for, is not slowed by theirs on a busy director."""
+    lower CPU priority, and only once the VRRP child has reloaded
+    (``reload_order``), so that its re-read, which its adverts wait for, is not
+    slowed by theirs on a busy director."""
+    if background:
+        reload_order.after_vrrp(run_dir(opts))
     with _lower_priority(background):
         config = load_config(opts, reload=True, sections=sections, retire=retire)
     assert config is None or isinstance(config, Config)
@@ -460,7 +464,7 @@ async def _reload_vrrp(service: VrrpService, opts: Options, actions: Actions) ->
 
     log.info("Reloading")
     start = time.monotonic()
-    with collector_paused():
+    with reload_order.reloading(run_dir(opts)), collector_paused():
         config = await trio.to_thread.run_sync(
             lambda: reload_config(opts, VRRP_SECTIONS, retire=False), abandon_on_cancel=True
         )
@@ -649,6 +653,7 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
                         service.stop()
                         break
                     if signum == signal.SIGHUP:
+                        reload_order.mark(run_dir(opts))  # at once: the others wait for it
                         reloads.request()
                     else:
                         dumps.answer(signum)
