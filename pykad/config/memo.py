@@ -101,7 +101,7 @@ class BlockMemo:
         if not same_answers(self.host_log, hosts):
             self.host_log, self.host_generation = {}, self.host_generation + 1
         self.records = [HostRecord(h, tag, self.host_log) for tag, h in hosts.items() if h]
-        return {r._tag: r for r in self.records}
+        return {r.tag: r for r in self.records}
 
     @property
     def impure(self) -> bool:
@@ -228,7 +228,7 @@ class HostRecord:
     marks it ``impure`` (this read's results are then not kept)."""
 
     def __init__(self, host: Any, tag: str, log: dict[tuple[Any, ...], Any]) -> None:
-        self._host, self._tag, self._log = host, tag, log
+        self._host, self.tag, self._log = host, tag, log
         self.impure = False
 
     def __getattr__(self, name: str) -> Any:
@@ -242,7 +242,7 @@ class HostRecord:
                 return found(*args)
 
             return act
-        log, tag = self._log, self._tag
+        log, tag = self._log, self.tag
 
         def ask(*args: Any) -> Any:
             answer = found(*args)
