@@ -42,11 +42,9 @@ class Block:
     """The statement's line minus the reader's line count where the block began."""
     newlines: int
     """How many of its lines end with a newline (the reader's line count moves by this)."""
-    last_line: int | None
-    """The reader's ``last_location`` line after it, relative to the statement's (None:
-    the block did not move it)."""
-    words_line: int | None
-    """The line of the last words a skip walk saw in it, relative (None: not walked)."""
+    last_line: int
+    """The line of its last words, relative to the statement's: where a read leaves
+    ``last_location`` (in the main file) and a skip walk its last words."""
     walked: bool = False
     """Its statement was walked without being read (``Reader.skip_block``): it has no
     children, and can stand only for a statement a read also walks."""

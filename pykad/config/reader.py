@@ -149,7 +149,7 @@ class Reader:
         self._words_at: Location | tuple[str, int] = Location(self.path, 1)
         self._slow = 0
         """Lines taken by the whole pipeline (not the plain fast path) so far."""
-        self._mark: tuple[_File, int, int, int, int, Location | None] | None = None
+        self._mark: tuple[_File, int, int, int, int] | None = None
         self._builtins: dict[str, Callable[[str], str]] = {
             "_PWD": lambda _: self.cwd,
             "_INSTANCE": lambda _: self.config_id,
@@ -730,8 +730,7 @@ class Reader:
             or (block.walked and block.statement.keyword not in skip)
             or (now := lines[index:end]) != block.lines
         ):
-            self._mark = (top, index, top.lineno, self._slow, len(self.diagnostics.items),
-                          self.last_location)  # fmt: skip
+            self._mark = (top, index, top.lineno, self._slow, len(self.diagnostics.items))
             return None
         line = top.lineno + block.offset
         statement: Statement = block.statement
@@ -742,13 +741,13 @@ class Reader:
         if delta or statement.location.file != top.name:
             statement = moved(statement, top.name, delta)
         top.index, top.lineno = end, top.lineno + block.newlines
-        if block.last_line is not None and len(self._stack) == 1:
+        if len(self._stack) == 1:
             self.last_location = Location(top.name, line + block.last_line)
-        if block.words_line is not None:
-            self._words_at = (top.name, line + block.words_line)
+        if statement.keyword in skip:  # where the walk would have left its last words
+            self._words_at = (top.name, line + block.last_line)
         memo.keep(
             Block(now, block.key_at, statement, block.offset, block.newlines, block.last_line,
-                  block.words_line, walked, block.data)
+                  walked, block.data)
         )  # fmt: skip
         memo.reused += 1
         return statement
@@ -760,7 +759,7 @@ class Reader:
         mark, self._mark = self._mark, None
         if mark is None or self.memo is None:
             return
-        top, index, lineno, slow, findings, last_before = mark
+        top, index, lineno, slow, findings = mark
         if not self._clean() or self._stack[-1] is not top or top.index <= index:
             return
         if self._slow != slow or len(self.diagnostics.items) != findings:
@@ -769,20 +768,16 @@ class Reader:
         key_at = 0
         while key_at < len(lines) - 1 and _NOTHING.match(lines[key_at]):
             key_at += 1
+        last = len(lines) - 1
+        while last > key_at and _NOTHING.match(lines[last]):
+            last -= 1
+        # a line's number counts the newline-ended lines up to it (``_consume_raw``)
+        last_line = max(lineno + sum(raw.endswith("\n") for raw in lines[: last + 1]), 1)
         at = statement.location.line
-        last, words = self.last_location, self._words_at
         self.memo.keep(
-            Block(
-                lines,
-                key_at,
-                statement,
-                at - lineno,
-                top.lineno - lineno,
-                None if last is last_before or last is None else last.line - at,
-                words[1] - at if words[0] == top.name and lineno < words[1] <= top.lineno else None,
-                walked,
-            )
-        )
+            Block(lines, key_at, statement, at - lineno, top.lineno - lineno, last_line - at,
+                  walked)
+        )  # fmt: skip
 
     # --- walking a block a process does not own (``pykad.config.tree``) ---------------
 

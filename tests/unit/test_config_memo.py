@@ -16,7 +16,7 @@ import random
 from types import ModuleType
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from unit.test_config_reader_fast import PIECES, TWINS, MemoryFiles, _plain
 
@@ -81,8 +81,24 @@ def _tree(
     return tree, (reader.depth, reader.last_location, reader.diagnostics.items)
 
 
+_SAME_BLOCK_IN_TWO_FILES = (  # found by Hypothesis: the main file's block taken for the
+    # one an included file made last (the same lines, learnt where it is not the main file)
+    "}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 101\n"
+    " virtual_ipaddress {\n  192.0.2.1/32\n }\n}\n"
+)
+
+
 @TWINS
 @settings(max_examples=400, deadline=None)
+@example(
+    case=(
+        files := {MAIN: _SAME_BLOCK_IN_TWO_FILES + "include extra.conf\n",
+                  "/etc/k/extra.conf": _SAME_BLOCK_IN_TWO_FILES + "global_defs {"},
+        files,
+        "r1",
+    ),
+    skips=[frozenset(), frozenset()],
+)  # fmt: skip
 @given(case=edited(), skips=st.lists(st.sampled_from(SKIPS), min_size=2, max_size=2))
 def test_a_re_read_with_the_last_reads_blocks_reads_what_a_fresh_read_reads(
     twin: ModuleType,
