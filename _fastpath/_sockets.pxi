@@ -45,6 +45,7 @@ cdef extern from "<sys/socket.h>" nogil:
     size_t CMSG_SPACE(size_t)
     size_t CMSG_LEN(size_t)
     int sendmmsg(int, mmsghdr*, unsigned int, int)
+    ssize_t sendmsg(int, const msghdr*, int)
     int recvmmsg(int, mmsghdr*, unsigned int, int, timespec*)
     ssize_t sendto(int, const void*, size_t, int, const sockaddr*, socklen_t)
     int MSG_DONTWAIT

@@ -3,7 +3,8 @@
 
 ``RxFilter`` drains a raw IPv4 VRRP socket with ``recvmmsg`` and absorbs, in C,
 the adverts that only refresh a BACKUP's Master_Down_Timer; ``TxPump`` sends the
-adverts of MASTER instances from prebuilt ``msghdr``s with ``sendmmsg``. Same API
+adverts of MASTER instances from prebuilt ``msghdr``s with ``sendmmsg``; ``Burst``
+sends a takeover's first packets from prebuilt ``msghdr``s in one call. Same API
 and results as the pure-Python twin; see ``pykad/drivers/fast_py.py`` for the rules.
 """
 
@@ -283,6 +284,56 @@ cdef void _free_pkts(Key* k) noexcept nogil:
     k.npkts = 0
 
 
+cdef int _fill(Pkt* pk, int family, bytes payload, bytes dst, bytes src, int ifindex) except -1:
+    """Make ``pk`` (zeroed) the sendmsg of one VRRP message; its payload is malloc'ed."""
+    cdef Py_ssize_t alen = 4 if family == 4 else 16
+    if PyBytes_GET_SIZE(dst) != alen or (PyBytes_GET_SIZE(src) not in (0, alen)):
+        raise ValueError(f"IPv{family} dst must be {alen} bytes and src {alen} or 0")
+    cdef Py_ssize_t plen = PyBytes_GET_SIZE(payload)
+    pk.payload = <uint8_t*>malloc(plen if plen else 1)
+    if pk.payload == NULL:
+        raise MemoryError()
+    memcpy(pk.payload, PyBytes_AS_STRING(payload), plen)
+    pk.iov.iov_base = pk.payload
+    pk.iov.iov_len = plen
+    pk.hdr.msg_iov = &pk.iov
+    pk.hdr.msg_iovlen = 1
+    pk.hdr.msg_name = &pk.addr
+    cdef sockaddr_in* a4
+    cdef cmsghdr* c
+    cdef in_pktinfo* i4
+    cdef in6_pktinfo* i6
+    if family == 4:
+        a4 = <sockaddr_in*>&pk.addr
+        a4.sin_family = AF_INET
+        memcpy(&a4.sin_addr, PyBytes_AS_STRING(dst), 4)
+        pk.hdr.msg_namelen = sizeof(sockaddr_in)
+    else:
+        pk.addr.sin6_family = AF_INET6
+        memcpy(&pk.addr.sin6_addr, PyBytes_AS_STRING(dst), 16)
+        pk.addr.sin6_scope_id = ifindex
+        pk.hdr.msg_namelen = sizeof(sockaddr_in6)
+    if PyBytes_GET_SIZE(src):
+        pk.hdr.msg_control = pk.cmsg
+        c = <cmsghdr*>pk.cmsg
+        if family == 4:
+            pk.hdr.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo))
+            c.cmsg_level = IPPROTO_IP
+            c.cmsg_type = C_IP_PKTINFO
+            c.cmsg_len = CMSG_LEN(sizeof(in_pktinfo))
+            i4 = <in_pktinfo*>CMSG_DATA(c)
+            memcpy(&i4.ipi_spec_dst, PyBytes_AS_STRING(src), 4)
+        else:
+            pk.hdr.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo))
+            c.cmsg_level = IPPROTO_IPV6
+            c.cmsg_type = C_IPV6_PKTINFO
+            c.cmsg_len = CMSG_LEN(sizeof(in6_pktinfo))
+            i6 = <in6_pktinfo*>CMSG_DATA(c)
+            memcpy(&i6.ipi6_addr, PyBytes_AS_STRING(src), 16)
+            i6.ipi6_ifindex = ifindex
+    return 0
+
+
 cdef class TxPump:
     """Sends the steady-state adverts of MASTER instances, without Python per advert."""
 
@@ -375,12 +426,7 @@ cdef class TxPump:
         if fd < 0:
             raise ValueError("fd must not be negative")
         cdef list items = list(packets)
-        cdef Py_ssize_t alen = 4 if family == 4 else 16
         cdef bytes payload, dst, src
-        for item in items:
-            payload, dst, src = item
-            if PyBytes_GET_SIZE(dst) != alen or (PyBytes_GET_SIZE(src) not in (0, alen)):
-                raise ValueError(f"IPv{family} dst must be {alen} bytes and src {alen} or 0")
         cdef int n = len(items)
         cdef Pkt* pkts = <Pkt*>calloc(n if n else 1, sizeof(Pkt))
         if pkts == NULL:
@@ -388,55 +434,11 @@ cdef class TxPump:
         cdef Key tmp
         tmp.pkts = pkts
         tmp.npkts = 0
-        cdef Pkt* pk
-        cdef sockaddr_in* a4
-        cdef cmsghdr* c
-        cdef in_pktinfo* i4
-        cdef in6_pktinfo* i6
-        cdef Py_ssize_t plen
         try:
             for idx in range(n):
                 payload, dst, src = items[idx]
-                pk = &pkts[idx]
-                plen = PyBytes_GET_SIZE(payload)
-                pk.payload = <uint8_t*>malloc(plen if plen else 1)
-                if pk.payload == NULL:
-                    raise MemoryError()
+                _fill(&pkts[idx], family, payload, dst, src, ifindex)
                 tmp.npkts += 1
-                memcpy(pk.payload, PyBytes_AS_STRING(payload), plen)
-                pk.iov.iov_base = pk.payload
-                pk.iov.iov_len = plen
-                pk.hdr.msg_iov = &pk.iov
-                pk.hdr.msg_iovlen = 1
-                pk.hdr.msg_name = &pk.addr
-                if family == 4:
-                    a4 = <sockaddr_in*>&pk.addr
-                    a4.sin_family = AF_INET
-                    memcpy(&a4.sin_addr, PyBytes_AS_STRING(dst), 4)
-                    pk.hdr.msg_namelen = sizeof(sockaddr_in)
-                else:
-                    pk.addr.sin6_family = AF_INET6
-                    memcpy(&pk.addr.sin6_addr, PyBytes_AS_STRING(dst), 16)
-                    pk.addr.sin6_scope_id = ifindex
-                    pk.hdr.msg_namelen = sizeof(sockaddr_in6)
-                if PyBytes_GET_SIZE(src):
-                    pk.hdr.msg_control = pk.cmsg
-                    c = <cmsghdr*>pk.cmsg
-                    if family == 4:
-                        pk.hdr.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo))
-                        c.cmsg_level = IPPROTO_IP
-                        c.cmsg_type = C_IP_PKTINFO
-                        c.cmsg_len = CMSG_LEN(sizeof(in_pktinfo))
-                        i4 = <in_pktinfo*>CMSG_DATA(c)
-                        memcpy(&i4.ipi_spec_dst, PyBytes_AS_STRING(src), 4)
-                    else:
-                        pk.hdr.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo))
-                        c.cmsg_level = IPPROTO_IPV6
-                        c.cmsg_type = C_IPV6_PKTINFO
-                        c.cmsg_len = CMSG_LEN(sizeof(in6_pktinfo))
-                        i6 = <in6_pktinfo*>CMSG_DATA(c)
-                        memcpy(&i6.ipi6_addr, PyBytes_AS_STRING(src), 16)
-                        i6.ipi6_ifindex = ifindex
             slot = self.slots.get(key)
             if slot is None:
                 slot = self._new_slot()
@@ -589,3 +591,86 @@ cdef class TxPump:
                 self.keys[self.owner[off]].errors += 1
                 off += 1
             start = end
+
+
+# --------------------------------------------------------------------------- Burst
+
+cdef class Burst:
+    """Sends made ready in advance, sent in order by one call (a takeover's first packets)."""
+
+    cdef Key items  # pkts / npkts only
+    cdef int* fds
+    cdef int cap
+
+    def __dealloc__(self):
+        _free_pkts(&self.items)
+        free(self.fds)
+
+    def __len__(self):
+        return self.items.npkts
+
+    cdef Pkt* _next(self, int fd) except NULL:
+        """A zeroed Pkt at the end (counted by the caller once it is filled)."""
+        if fd < 0:
+            raise ValueError("fd must not be negative")
+        cdef void* p
+        cdef int n = self.items.npkts
+        if n == self.cap:
+            p = realloc(self.items.pkts, (self.cap * 2 if self.cap else 8) * sizeof(Pkt))
+            if p == NULL:
+                raise MemoryError()
+            self.items.pkts = <Pkt*>p
+            p = realloc(self.fds, (self.cap * 2 if self.cap else 8) * sizeof(int))
+            if p == NULL:
+                raise MemoryError()
+            self.fds = <int*>p
+            self.cap = self.cap * 2 if self.cap else 8
+        memset(&self.items.pkts[n], 0, sizeof(Pkt))
+        self.fds[n] = fd
+        return &self.items.pkts[n]
+
+    def add_ip(self, int fd, int family, bytes payload, bytes dst, bytes src, int ifindex=0):
+        """One VRRP message ``payload`` to ``dst`` from ``src`` (empty: the kernel's choice)."""
+        if family != 4 and family != 6:
+            raise ValueError(f"family must be 4 or 6, not {family}")
+        _fill(self._next(fd), family, payload, dst, src, ifindex)
+        self.items.npkts += 1
+
+    def add(self, int fd, bytes data):
+        """``data`` as it is, on a socket that knows where it goes."""
+        cdef Pkt* pk = self._next(fd)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        pk.payload = <uint8_t*>malloc(n if n else 1)
+        if pk.payload == NULL:
+            raise MemoryError()
+        memcpy(pk.payload, PyBytes_AS_STRING(data), n)
+        pk.iov.iov_base = pk.payload
+        pk.iov.iov_len = n
+        pk.hdr.msg_iov = &pk.iov
+        pk.hdr.msg_iovlen = 1
+        self.items.npkts += 1
+
+    def fire(self):
+        """Send every item in order, without blocking; the errno of each, 0 if sent."""
+        cdef int i, n = self.items.npkts
+        cdef ssize_t r
+        cdef int* res = <int*>malloc((n if n else 1) * sizeof(int))
+        if res == NULL:
+            raise MemoryError()
+        # The GIL stays held (the sends never block): close() cannot run meanwhile.
+        for i in range(n):
+            while True:
+                r = sendmsg(self.fds[i], &self.items.pkts[i].hdr, MSG_DONTWAIT)
+                if r >= 0 or errno != EINTR:
+                    break
+            res[i] = 0 if r >= 0 else errno
+        out = [res[i] for i in range(n)]
+        free(res)
+        return out
+
+    def close(self):
+        """Forget every item (the sockets are the caller's and stay open)."""
+        _free_pkts(&self.items)
+        free(self.fds)
+        self.fds = NULL
+        self.cap = 0

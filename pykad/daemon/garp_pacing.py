@@ -59,6 +59,10 @@ class Pacing:
                     keys.append(key)
         return out, keys
 
+    def paces(self, ifindex: int, frames: Sequence[bytes]) -> bool:
+        """Whether :meth:`offer` may hold back any of ``frames`` on ``ifindex``."""
+        return any(self._pacer(ifindex, f[12:14] == _ETHERTYPE_IPV6)[1] is not None for f in frames)
+
     def is_key(self, key: int) -> bool:
         return key in self._by_key
 

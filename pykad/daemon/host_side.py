@@ -15,7 +15,16 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 from pykad.config.iproute import IpAddress, Route, Rule
-from pykad.kernel.api import Addresses, AddressOp, OpResult, RouteOp, Routes, RuleOp, Rules
+from pykad.kernel.api import (
+    Addresses,
+    AddressOp,
+    OpResult,
+    ReadySend,
+    RouteOp,
+    Routes,
+    RuleOp,
+    Rules,
+)
 
 log = logging.getLogger("pykad.vrrp")
 
@@ -86,19 +95,34 @@ class HostSide:
         """
         add, address_ops, route_ops, rule_ops = ops
         if add:
-            answers = self.kernel.send(address_ops) if address_ops else list
+            return self.sent(owner, ops, self.kernel.send(address_ops) if address_ops else list)
+        self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
+        self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])
+        self._report(owner, self.kernel.apply(address_ops) if address_ops else [])
+        return _done
 
-            def finish() -> None:
-                self._report(owner, answers())
-                self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])
-                self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
+    def ready(self, ops: Ops) -> ReadySend | None:
+        """The addresses of adding ``ops`` made ready for someone else to send (a
+        takeover burst); None when :meth:`begin` must send them."""
+        if not (ops.add and ops.addresses):
+            return None
+        return self.kernel.ready_to_send(ops.addresses)
 
-            return finish
-        else:
-            self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
+    def sent(
+        self,
+        owner: str,
+        ops: Ops,
+        answers: Callable[[], Sequence[OpResult[AddressOp]]],
+    ) -> Callable[[], None]:
+        """:meth:`begin`'s result for adding ``ops`` once their addresses were sent."""
+        _, _, route_ops, rule_ops = ops
+
+        def finish() -> None:
+            self._report(owner, answers())
             self._report(owner, self.kernel.apply_routes(route_ops) if route_ops else [])
-            self._report(owner, self.kernel.apply(address_ops) if address_ops else [])
-            return _done
+            self._report(owner, self.kernel.apply_rules(rule_ops) if rule_ops else [])
+
+        return finish
 
     @staticmethod
     def _report(

@@ -13,7 +13,8 @@ The replies (every key stable, ``pykadctl --json`` prints them merged):
 
 - VRRP: ``instances``: name, state, vrid, interface, priority (configured),
   effective_priority, demoted, vips, master (the address a BACKUP follows),
-  transitions, last_transition (wall clock), stats (keepalived's
+  transitions, last_transition (wall clock), takeover_bursts (takeovers whose
+  first packets went out as one prepared burst, ``daemon.takeover``), stats (keepalived's
   ``vrrp_stats`` names, ``daemon.dump``), errors (the router's drop counters
   by kind); ``service``: unknown_vrid, too_short.
 - checker: ``virtual_servers``: name, quorum_up, real_servers (address, port,
@@ -69,6 +70,7 @@ def instance_status(service: VrrpService, inst: Instance, started: float) -> Rep
         "master": str(ip_address(master)) if master else None,
         "transitions": inst.transitions,
         "last_transition": inst.last_transition or started,
+        "takeover_bursts": inst.takeover_bursts,
         "stats": dataclasses.asdict(dump.instance_stats(service, inst)),
         "errors": dict(r.statistics().dropped),
     }

@@ -29,12 +29,14 @@ from pykad.bfd.events import BfdEvent
 from pykad.config.iproute import IpAddress
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
+from pykad.daemon import takeover
 from pykad.daemon.accept_mode import Firewall
 from pykad.daemon.fast_paths import PUMP_KEY, FastPaths
 from pykad.daemon.garp_pacing import Pacing
 from pykad.daemon.host_side import HostSide, Kernel, Ops
 from pykad.daemon.memory import freeze_long_lived
 from pykad.daemon.sync_daemon import SyncDaemons
+from pykad.daemon.takeover import Fired, Takeover
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers.bfd_pipe import BfdEventReader
 from pykad.drivers.notify import Notifier
@@ -170,6 +172,10 @@ class Instance:
     """State changes since start (INIT excluded)."""
     last_transition: float = 0.0
     """Wall-clock time of the last state change (0: none yet)."""
+    takeover: Takeover | None = None
+    """Its takeover's first packets, made while it waits as BACKUP (``daemon.takeover``)."""
+    takeover_bursts: int = 0
+    """Takeovers whose first packets went out as that prepared burst."""
     _encoded: dict[tuple[int, bytes], bytes] = field(default_factory=dict)
 
     @property
@@ -781,21 +787,34 @@ class VrrpService:
         effects: list[Effect] = []
         if due is not None and now < due <= now + TAKEOVER_EARLY_US and self._taking_over(inst):
             # The Master_Down_Timer was woken early (a wake-up costs more than this):
-            # wait out the rest here, so the takeover starts on time.
+            # make its burst if a reload or an interface change dropped it, and wait
+            # out the rest here, so the takeover starts on time.
+            self._ready_takeover(inst)
             while (now := now_us()) < due:
                 pass
         inst.clock_floor = now
+        fired = None
         if due is not None and due <= now:
+            t = inst.takeover
+            if t is not None:
+                priority = inst.router.takeover_priority(now)
+                if priority is not None and t.valid(inst, priority):
+                    fired = t.fire()  # before anything else: see daemon/takeover.py
+                    inst.takeover = None
+                    inst.takeover_bursts += 1
             self.fast.reclaim(inst)
             effects = inst.router.handle_timer(now)
-        self._apply(inst, effects, now)
+        self._apply(inst, effects, now, fired)
 
     # --- effects ------------------------------------------------------------------
 
-    def _apply(self, inst: Instance, effects: list[Effect], now: int) -> None:
+    def _apply(
+        self, inst: Instance, effects: list[Effect], now: int, fired: Fired | None = None
+    ) -> None:
         # What goes on the wire and into the kernel first (advert, VIPs, first GARPs),
         # then what is told (log lines, notifications): a cold log record or notify plan
-        # costs more than a packet.  The log lines keep keepalived's order.
+        # costs more than a packet.  The log lines keep keepalived's order.  ``fired``:
+        # the takeover burst sent the first advert, the VIPs and GARP rounds already.
         told: list[Effect] = []
         vips: list[bool] = []
         unfinished: list[Callable[[], None]] = []
@@ -809,13 +828,26 @@ class VrrpService:
             # the VIPs' netlink message and the sends
             inst.garp.became_master(now)
             rounds = inst.garp.due(now)
-            if rounds:
+            if fired is not None:
+                for sender, results in fired.garp_results():
+                    sender.count(results)
+                rounds -= fired.rounds
+            if rounds > 0:
                 gratuitous = self._frames_to_send(inst, self._garp_frames(inst), rounds, now)
+        burst_advert = burst_vips = fired
         for effect in effects:
             if isinstance(effect, SendAdvert):
-                self._send_advert(inst, effect.priority)
+                if burst_advert is not None and effect.priority == burst_advert.priority:
+                    self._count_advert(inst, burst_advert.advert_results(), effect.priority)
+                    burst_advert = None
+                else:
+                    self._send_advert(inst, effect.priority)
             elif isinstance(effect, ChangeVips):
-                finish = self._change_vips(inst, effect.add, log_it=False)
+                if burst_vips is not None and effect.add:
+                    finish = self._burst_vips(inst, burst_vips)
+                    burst_vips = None
+                else:
+                    finish = self._change_vips(inst, effect.add, log_it=False)
                 if finish is not None:
                     vips.append(effect.add)
                     unfinished.append(finish)
@@ -859,7 +891,39 @@ class VrrpService:
         d = inst.router.next_deadline()
         if d is not None and self._taking_over(inst):
             d -= TAKEOVER_EARLY_US
+            self._ready_takeover(inst)
+        elif inst.takeover is not None:
+            inst.takeover.close()
+            inst.takeover = None
         self.timers.schedule(inst.index, d if g is None else g if d is None or g < d else d)
+
+    def _ready_takeover(self, inst: Instance) -> None:
+        """Make (or keep) the burst of a BACKUP waiting for its Master_Down_Timer."""
+        r = inst.router
+        priority = r.effective_priority
+        t = inst.takeover
+        if t is not None:
+            if t.valid(inst, priority):
+                return
+            t.close()
+            inst.takeover = None
+        conf = inst.conf
+        if inst.ah is not None or r.config.sync_group or self._stop.is_set():
+            return  # AH adverts are numbered at sending; a group decides together
+        if not conf.accept and r.base_priority != PRIORITY_OWNER:
+            return  # the VIPs are blocked by nftables before they appear
+        rounds = inst.garp.first_rounds()
+        garps = []
+        for ifindex, frames in self._garp_frames(inst).items():
+            sender = self._sender(ifindex)
+            if sender is None or self.pacing.paces(ifindex, frames):
+                return  # paced GARPs are timed one by one
+            garps.append((sender, frames * rounds))
+        ops = self._host_ops(inst, True)
+        vips = self.host.ready(ops)
+        if vips is None and ops.addresses:
+            return  # a kernel that sends its own batches (the tests' fake)
+        inst.takeover = takeover.make(inst, priority, vips, garps, rounds)
 
     @staticmethod
     def _taking_over(inst: Instance) -> bool:
@@ -873,6 +937,15 @@ class VrrpService:
             return
         for dst in inst.destinations:
             inst.socket.send(inst.encoded(priority, dst), dst, inst.source)
+        self._count_advert(inst, (), priority)
+
+    def _count_advert(self, inst: Instance, burst: Sequence[int], priority: int) -> None:
+        """One advert went out (``burst``: the errno of each of its sends in a burst)."""
+        for err in burst:
+            if err:
+                inst.socket.send_errors += 1
+            else:
+                inst.socket.sent += 1
         inst.adverts_sent += 1
         if priority == 0:
             inst.priority_zero_sent += 1
@@ -929,6 +1002,13 @@ class VrrpService:
             )
             inst.host_ops[(add, inst.vip_interfaces)] = ops
         return ops
+
+    def _burst_vips(self, inst: Instance, fired: Fired) -> Callable[[], None] | None:
+        """:meth:`_change_vips` (adding) when a takeover burst sent the addresses."""
+        sent = fired.vips_sent()
+        if sent is None:  # no addresses, or the kernel refused the send: the usual way
+            return self._change_vips(inst, True, log_it=False)
+        return self.host.sent(inst.name, self._host_ops(inst, True), sent.answers)
 
     def _change_vips(
         self, inst: Instance, add: bool, *, log_it: bool = True
@@ -1162,6 +1242,8 @@ class VrrpService:
                 continue
             if p.change is Change.UNCHANGED:
                 inst.conf = p.new
+                if inst.takeover is not None and not plan.garp_changed:
+                    inst.takeover.conf = p.new  # the same content: the burst holds
                 continue
             log.info("(%s) %s by the reload: %s", p.new.name, p.change.value, ", ".join(p.reasons))
             changed.append((p, inst))
@@ -1270,6 +1352,9 @@ class VrrpService:
         if inst.ah is not None:
             self._ah_by_vrid.get(inst.interface.index, {}).pop(inst.conf.vrid, None)
         self.timers.schedule(inst.index, None)
+        if inst.takeover is not None:
+            inst.takeover.close()
+            inst.takeover = None
 
     def _remove(self, inst: Instance, now: int) -> None:
         """An instance the new configuration does not have leaves as on a stop

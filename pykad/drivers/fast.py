@@ -1,4 +1,4 @@
-"""Steady-state VRRP adverts in bulk, the compiled way when it is built.
+"""Steady-state VRRP adverts in bulk and takeover bursts, the compiled way when it is built.
 
 ``pykad._accel`` picks ``pykad._fastpath.vrrp_fast`` (Cython) or its twin
 ``pykad.drivers.fast_py``; both have this API (see the twin for the rules).
@@ -17,8 +17,9 @@ else:
     _impl = _accel.load("vrrp_fast", "pykad.drivers.fast_py")
 
 IMPLEMENTATION: str = _accel.implementation(_impl)
+Burst = _impl.Burst
 RxFilter = _impl.RxFilter
 TxPump = _impl.TxPump
 MAX_PACKET: int = _impl.MAX_PACKET
 
-__all__ = ["IMPLEMENTATION", "MAX_PACKET", "RxFilter", "TxPump"]
+__all__ = ["IMPLEMENTATION", "MAX_PACKET", "Burst", "RxFilter", "TxPump"]

@@ -29,15 +29,22 @@ deadline. ``sent`` and ``errors`` count packets per key since the pump was made;
 a send that fails is counted, never raised, and when a socket is full (EAGAIN)
 the rest of that socket's packets in the round are counted as failed unsent.
 
+``Burst`` is a list of sends made ready in advance and sent in order by
+``fire()``, for the moment a BACKUP takes over (its first advert, the VIPs'
+netlink batch, its first gratuitous ARPs): ``add_ip`` takes a VRRP message as
+``TxPump`` does, ``add`` bytes for a socket that knows where they go (a netlink
+socket to the kernel, a packet socket bound to its interface). ``fire`` returns
+the errno of each send, 0 when it was sent.
+
 The sockets belong to the caller: both twins send on the file descriptor number
-(this twin through a duplicate it holds while a key uses that number), so close
-a socket only after disarming its keys. Reads and sends never block: the
-compiled twin passes MSG_DONTWAIT; this one reads with ``os.read``, so the
-socket given to ``RxFilter.drain`` must be non-blocking (VrrpSocket's are).
+(this twin through a duplicate it holds while a key or a burst uses that number),
+so close a socket only after disarming its keys and dropping its bursts. Reads
+and sends never block: both twins pass MSG_DONTWAIT.
 """
 
 from __future__ import annotations
 
+import errno
 import heapq
 import os
 import socket
@@ -47,7 +54,7 @@ from dataclasses import dataclass
 
 from pykad.drivers.vrrp_socket import MAX_LATENESS_US, arrival_us
 
-__all__ = ["MAX_LATENESS_US", "MAX_PACKET", "RxFilter", "TxPump"]
+__all__ = ["MAX_LATENESS_US", "MAX_PACKET", "Burst", "RxFilter", "TxPump"]
 
 MAX_PACKET = 4096
 """Longest IPv4 packet ``drain`` accepts; a valid VRRP advert is at most 1,096 bytes."""
@@ -156,6 +163,30 @@ class RxFilter:
         return out
 
 
+_Message = tuple[bytes, list[tuple[int, int, bytes]], tuple[object, ...]]
+
+
+def _message(family: int, packet: tuple[bytes, bytes, bytes], ifindex: int) -> _Message:
+    """sendmsg's arguments for one VRRP message ``(payload, dst, src)``."""
+    payload, dst, src = packet
+    alen = 4 if family == 4 else 16
+    if len(dst) != alen or len(src) not in (0, alen):
+        raise ValueError(f"IPv{family} dst must be {alen} bytes and src {alen} or 0")
+    anc: list[tuple[int, int, bytes]] = []
+    address: tuple[object, ...]
+    if family == 4:
+        if src:
+            info = bytes(4) + bytes(src) + bytes(4)
+            anc = [(socket.IPPROTO_IP, IP_PKTINFO, info)]
+        address = (socket.inet_ntop(socket.AF_INET, dst), 0)
+    else:
+        if src:
+            info = bytes(src) + ifindex.to_bytes(4, sys.byteorder)
+            anc = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, info)]
+        address = (socket.inet_ntop(socket.AF_INET6, dst), 0, 0, ifindex)
+    return bytes(payload), anc, address
+
+
 @dataclass(slots=True)
 class _Key:
     armed: bool = False
@@ -165,7 +196,7 @@ class _Key:
     gen: int = 0
     sent: int = 0
     errors: int = 0
-    messages: tuple[tuple[bytes, list[tuple[int, int, bytes]], tuple[object, ...]], ...] = ()
+    messages: tuple[_Message, ...] = ()
 
 
 class TxPump:
@@ -209,24 +240,7 @@ class TxPump:
             raise ValueError("interval_us must be positive")
         if fd < 0:
             raise ValueError("fd must not be negative")
-        alen = 4 if family == 4 else 16
-        messages = []
-        for payload, dst, src in packets:
-            if len(dst) != alen or len(src) not in (0, alen):
-                raise ValueError(f"IPv{family} dst must be {alen} bytes and src {alen} or 0")
-            anc: list[tuple[int, int, bytes]] = []
-            address: tuple[object, ...]
-            if family == 4:
-                if src:
-                    info = bytes(4) + bytes(src) + bytes(4)
-                    anc = [(socket.IPPROTO_IP, IP_PKTINFO, info)]
-                address = (socket.inet_ntop(socket.AF_INET, dst), 0)
-            else:
-                if src:
-                    info = bytes(src) + ifindex.to_bytes(4, sys.byteorder)
-                    anc = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, info)]
-                address = (socket.inet_ntop(socket.AF_INET6, dst), 0, 0, ifindex)
-            messages.append((bytes(payload), anc, address))
+        messages = [_message(family, p, ifindex) for p in packets]
         slot = self._slots.get(key)
         if slot is None:
             slot = len(self._keys)
@@ -321,3 +335,75 @@ class TxPump:
     def __del__(self) -> None:
         for sock, _users in self._socks.values():
             sock.close()
+
+
+class Burst:
+    """Sends made ready in advance, sent in order by one call (a takeover's first packets)."""
+
+    def __init__(self) -> None:
+        self._items: list[
+            tuple[
+                socket.socket | None, bytes, list[tuple[int, int, bytes]], tuple[object, ...] | None
+            ]
+        ] = []
+        self._socks: dict[tuple[int, int], socket.socket] = {}  # (fd, family) -> duplicate
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _socket(self, fd: int, family: int = 0) -> socket.socket | None:
+        """A duplicate of ``fd`` (addresses read as IPv``family``'s, if given); None if
+        ``fd`` is not open (its sends fail with EBADF)."""
+        if fd < 0:
+            raise ValueError("fd must not be negative")
+        sock = self._socks.get((fd, family))
+        if sock is None:
+            af = {4: socket.AF_INET, 6: socket.AF_INET6}.get(family)
+            try:
+                if af is None:  # whatever it is: the kernel knows where its sends go
+                    sock = socket.socket(fileno=os.dup(fd))
+                else:
+                    sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP, os.dup(fd))
+            except OSError:
+                return None
+            self._socks[(fd, family)] = sock
+        return sock
+
+    def add_ip(
+        self, fd: int, family: int, payload: bytes, dst: bytes, src: bytes, ifindex: int = 0
+    ) -> None:
+        """One VRRP message ``payload`` to ``dst`` from ``src`` (empty: the kernel's choice)."""
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family}")
+        data, anc, address = _message(family, (payload, dst, src), ifindex)
+        self._items.append((self._socket(fd, family), data, anc, address))
+
+    def add(self, fd: int, data: bytes) -> None:
+        """``data`` as it is, on a socket that knows where it goes."""
+        self._items.append((self._socket(fd), bytes(data), [], None))
+
+    def fire(self) -> list[int]:
+        """Send every item in order, without blocking; the errno of each, 0 if sent."""
+        out = []
+        for sock, data, anc, address in self._items:
+            try:
+                if sock is None:
+                    raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+                if address is None:
+                    sock.sendmsg([data], anc, socket.MSG_DONTWAIT)
+                else:
+                    sock.sendmsg([data], anc, socket.MSG_DONTWAIT, address)
+            except OSError as e:
+                out.append(e.errno or -1)
+            else:
+                out.append(0)
+        return out
+
+    def close(self) -> None:
+        """Let go of the duplicated descriptors (the caller's sockets stay open)."""
+        for sock in self._socks.values():
+            sock.close()
+        self._items, self._socks = [], {}
+
+    def __del__(self) -> None:
+        self.close()

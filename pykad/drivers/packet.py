@@ -92,6 +92,16 @@ class PacketSender:
         self._sent += sent
         return sent
 
+    def count(self, errnos: Sequence[int]) -> None:
+        """Count frames someone else sent on :meth:`fileno` (0: sent, else its errno)."""
+        for err in errnos:
+            if not err:
+                self._sent += 1
+                continue
+            if err in (errno.EAGAIN, errno.EWOULDBLOCK):
+                self._would_block += 1
+            self._failed(err)
+
     def _failed(self, err: int) -> None:
         self._errors += 1
         self._last_errno = err

@@ -317,6 +317,22 @@ class OpResult(Generic[OpT]):
         return f"{name}: {self.message}" if self.message else name
 
 
+@dataclass(frozen=True, slots=True)
+class ReadySend:
+    """A batch of address changes made ready for someone else to send (a takeover burst).
+
+    ``message`` goes to the kernel as it is on the socket ``fd``; once it was sent,
+    ``answers`` reads the kernel's answer to each op (as :meth:`Addresses.send`'s
+    result does).
+    """
+
+    fd: int
+    message: bytes
+    answers: Callable[[], list[OpResult[AddressOp]]]
+    fileno: Callable[[], int]
+    """The socket's descriptor now (-1 once it is closed): ``fd`` is good while they agree."""
+
+
 # --------------------------------------------------------------------------- protocols
 
 
@@ -338,6 +354,11 @@ class Addresses(Protocol):
 
     def prepare(self, ops: Sequence[AddressOp]) -> None:
         """Make ready what :meth:`send` of ``ops`` will need (a takeover's VIP set)."""
+        ...
+
+    def ready_to_send(self, ops: Sequence[AddressOp]) -> ReadySend | None:
+        """``ops`` numbered for sending by someone else; None if that cannot be (no
+        socket, or a batch larger than one send)."""
         ...
 
     def dump(self, ifindex: int | None = None) -> list[tuple[int, IPInterface]]:

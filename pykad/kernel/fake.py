@@ -37,6 +37,7 @@ from pykad.kernel.api import (
     AddressOp,
     IPInterface,
     OpResult,
+    ReadySend,
     RouteOp,
     RuleOp,
 )
@@ -136,6 +137,9 @@ class FakeKernel:
 
     def prepare(self, ops: Sequence[AddressOp]) -> None:
         pass
+
+    def ready_to_send(self, ops: Sequence[AddressOp]) -> ReadySend | None:
+        return None  # no socket: the fake applies what it is given in send()
 
     def entries(self, ifindex: int | None = None) -> list[AddressEntry]:
         return [

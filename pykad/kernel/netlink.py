@@ -30,7 +30,15 @@ from types import TracebackType
 from typing import Self
 
 from pykad.kernel import rtnl
-from pykad.kernel.api import AddressEntry, AddressOp, IPInterface, OpResult, RouteOp, RuleOp
+from pykad.kernel.api import (
+    AddressEntry,
+    AddressOp,
+    IPInterface,
+    OpResult,
+    ReadySend,
+    RouteOp,
+    RuleOp,
+)
 
 _TEMPLATES = 256
 """Address batches kept encoded (:meth:`NetlinkBatchWriter._encoded`)."""
@@ -197,16 +205,23 @@ class NetlinkBatchWriter(NetlinkSocket):
         A batch larger than one chunk is applied at once (its answers must be read
         between chunks).
         """
-        encoded = self._encoded(ops)
-        if encoded is None:
+        ready = self.ready_to_send(ops)
+        if ready is None:
             done = self.apply(ops)
             return lambda: done
+        self._sock.send(ready.message)
+        return ready.answers
+
+    def ready_to_send(self, ops: Sequence[AddressOp]) -> ReadySend | None:
+        """``ops`` numbered (sequence numbers reserved now) for a send on :meth:`fileno`."""
+        encoded = self._encoded(ops)
+        if encoded is None:
+            return None
         batch, offsets = encoded
         first = self.reserve(len(ops))
         message = bytearray(batch)
         for i, offset in enumerate(offsets):
             rtnl.SEQ.pack_into(message, offset, (first + i) & 0xFFFFFFFF)
-        self._sock.send(message)
 
         def answers() -> list[OpResult[AddressOp]]:
             tracker = rtnl.AckTracker(first, len(ops))
@@ -214,7 +229,7 @@ class NetlinkBatchWriter(NetlinkSocket):
             acks = tracker.results()
             return [OpResult(op, a.errno, a.message) for op, a in zip(ops, acks, strict=True)]
 
-        return answers
+        return ReadySend(self.fileno(), bytes(message), answers, self.fileno)
 
     def prepare(self, ops: Sequence[AddressOp]) -> None:
         """Encode ``ops`` now: :meth:`send` then only numbers them (``Addresses.prepare``)."""

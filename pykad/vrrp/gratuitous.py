@@ -272,6 +272,10 @@ class GratuitousSchedule:
             self._add(now + t.master_delay_us, t.master_repeat)
         self._refresh_at = now + t.master_refresh_us if t.master_refresh_us else None
 
+    def first_rounds(self) -> int:
+        """What :meth:`due` gives right after :meth:`became_master` (at the same time)."""
+        return max(self.timing.master_repeat, 0)
+
     def lower_priority_advert(self, now: int) -> None:
         """As master, an advert with a lower priority (or equal, lower address) came in."""
         if not self._master:

@@ -22,6 +22,15 @@ from pykad.vrrp.validate import Drop, Expect, Peer, check_advert, ntoa
 
 PRIORITY_OWNER = 255
 _AUTH_TYPES = {"PASS": AUTH_PASS, "AH": AUTH_AH}
+_TAKEOVER = (
+    Action.CANCEL_MASTER_DOWN_TIMER,
+    Action.RESET_MASTER_INTERVAL,
+    Action.SEND_ADVERT,
+    Action.ADD_VIPS,
+    Action.SEND_GRATUITOUS,
+    Action.START_ADVER_TIMER,
+)
+"""What :meth:`VrrpRouter.takeover_priority` promises: the table's BACKUP + Master_Down_Timer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -372,6 +381,26 @@ class VrrpRouter:
         if state is State.BACKUP:
             return self._fire(Event.SYNC_BACKUP, now)
         return []
+
+    def takeover_priority(self, now: int) -> int | None:
+        """The priority of the advert :meth:`handle_timer` at ``now`` sends as this
+        BACKUP becomes MASTER (RFC 5798 6.4.2: the Master_Down_Timer fired, and the
+        table says advert, VIPs, gratuitous ARPs); None if it would not take over.
+
+        A driver may send that advert, the VIPs and the ARPs before it calls
+        :meth:`handle_timer` (which then still gives the same effects).
+        """
+        if (
+            self.state is not State.BACKUP
+            or self.config.sync_group  # the group decides (handle_timer: WantMaster)
+            or self.master_down_deadline is None
+            or now < self.master_down_deadline
+        ):
+            return None
+        transition = fsm.step(State.BACKUP, Event.MASTER_DOWN_TIMER)
+        if transition.next_state is not State.MASTER or transition.actions != _TAKEOVER:
+            return None
+        return self.effective_priority
 
     def next_deadline(self) -> int | None:
         a, m = self.adver_deadline, self.master_down_deadline

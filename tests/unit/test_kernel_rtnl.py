@@ -391,6 +391,9 @@ def test_a_batch_sent_again_is_the_same_messages_with_new_sequence_numbers() -> 
         def close(self) -> None:
             pass
 
+        def fileno(self) -> int:
+            return 99
+
     with NetlinkBatchWriter() as writer:
         writer._sock.close()
         writer._sock = Socket()  # type: ignore[assignment]
@@ -398,3 +401,9 @@ def test_a_batch_sent_again_is_the_same_messages_with_new_sequence_numbers() -> 
             writer._seq = first
             writer.send(ops)
             assert sent[-1] == b"".join(rtnl.address_messages(ops, first))
+        # Made ready for someone else to send (a takeover burst): numbered, not sent.
+        writer._seq = 40
+        ready = writer.ready_to_send(ops)
+        assert ready is not None and ready.fd == ready.fileno() == 99
+        assert ready.message == b"".join(rtnl.address_messages(ops, 40))
+        assert writer._seq == 40 + len(ops) and len(sent) == 3

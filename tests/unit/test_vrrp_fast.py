@@ -1,4 +1,4 @@
-"""RxFilter and TxPump: absorbing and sending steady-state adverts, both twins agreeing.
+"""RxFilter, TxPump and Burst: absorbing and sending adverts, both twins agreeing.
 
 RxFilter.drain only reads datagrams from a file descriptor, so fake IPv4 packets
 written into an AF_UNIX datagram socket pair stand in for a raw socket. TxPump's
@@ -9,6 +9,8 @@ tests/netns/test_vrrp_fast.py.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -396,3 +398,76 @@ def test_both_pumps_agree_on_any_schedule(ops: list[tuple[str, ...]]) -> None:
             trace.append([(tx.armed(k), tx.sent(k), tx.errors(k)) for k in range(6)])
             traces.append(trace)
         assert traces[0] == traces[1]
+
+
+# --------------------------------------------------------------------------- Burst
+
+
+def test_a_burst_sends_its_items_in_order_each_time_it_fires(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    writer, reader = pair
+    burst = impl.Burst()
+    assert len(burst) == 0 and burst.fire() == []
+    for data in (b"advert", b"netlink", b"garp"):
+        burst.add(writer.fileno(), data)
+    assert len(burst) == 3
+    for _ in range(2):
+        assert burst.fire() == [0, 0, 0]
+        assert [reader.recv(64) for _ in range(3)] == [b"advert", b"netlink", b"garp"]
+    burst.close()
+    assert len(burst) == 0 and burst.fire() == []
+
+
+def test_a_failed_send_is_its_errno_and_the_rest_still_go(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    writer, reader = pair
+    spare, _ = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    closed = spare.fileno()
+    spare.close()
+    _.close()
+    burst = impl.Burst()
+    burst.add(closed, b"lost")
+    # An IPv4 destination on an AF_UNIX socket: refused by the kernel, not by the burst.
+    burst.add_ip(writer.fileno(), 4, ADVERT, DST, SRC)
+    burst.add(writer.fileno(), b"after")
+    errnos = burst.fire()
+    assert errnos[0] == errno.EBADF and errnos[1] != 0 and errnos[2] == 0
+    assert reader.recv(64) == b"after"
+
+
+def test_burst_add_ip_checks_its_arguments(impl: ModuleType) -> None:
+    burst = impl.Burst()
+    with pytest.raises(ValueError):
+        burst.add_ip(3, 5, ADVERT, DST, SRC)
+    with pytest.raises(ValueError):
+        burst.add_ip(3, 4, ADVERT, bytes(16), b"")
+    with pytest.raises(ValueError):
+        burst.add_ip(3, 6, ADVERT, bytes(16), SRC)
+    with pytest.raises(ValueError):
+        burst.add(-1, b"x")
+    assert len(burst) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(items=st.lists(st.tuples(st.booleans(), st.binary(max_size=64)), max_size=12))
+def test_both_bursts_agree(items: list[tuple[bool, bytes]]) -> None:
+    assert fast_cy is not None
+    writer, reader = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reader.setblocking(False)
+    with writer, reader:
+        results = []
+        for module in (fast_py, fast_cy):
+            burst = module.Burst()
+            for good, data in items:
+                burst.add(writer.fileno() if good else 1_000_000, data)
+            sent = burst.fire()
+            got = []
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    got.append(reader.recv(128))
+            results.append((len(burst), sent, got))
+            burst.close()
+        assert results[0] == results[1]
+        assert results[0][2] == [data for good, data in items if good]

@@ -349,3 +349,22 @@ def test_pacing_interval_choice() -> None:
     assert pacing_interval_us("eth1", True, garp, groups) == 0
     assert pacing_interval_us("eth2", True, garp, groups) == 7000
     assert pacing_interval_us("eth2", False, garp, groups) == 0
+
+
+@pytest.mark.parametrize(
+    "timing",
+    [
+        GratuitousTiming(),
+        GratuitousTiming(master_repeat=0),
+        GratuitousTiming(master_delay_us=0, master_repeat=3),
+        GratuitousTiming(master_refresh_us=1, master_refresh_repeat=2),
+    ],
+)
+@pytest.mark.parametrize("refresh_with_adverts", [False, True])
+def test_first_rounds_is_what_a_new_master_sends_at_once(
+    timing: GratuitousTiming, refresh_with_adverts: bool
+) -> None:
+    schedule = GratuitousSchedule(timing, refresh_with_adverts=refresh_with_adverts)
+    promised = schedule.first_rounds()
+    schedule.became_master(1_000)
+    assert schedule.due(1_000) == promised

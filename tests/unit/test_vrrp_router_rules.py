@@ -8,6 +8,8 @@ checks what keepalived 2.2.7 does in ``vrrp_check_packet``, ``vrrp_state_backup`
 from __future__ import annotations
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from pykad.vrrp.advert import AUTH_NONE, AUTH_PASS, Advert
 from pykad.vrrp.fsm import State
@@ -18,6 +20,7 @@ from pykad.vrrp.router import (
     PriorityChanged,
     RouterConfig,
     SendAdvert,
+    SendGratuitous,
     StateChanged,
     VrrpRouter,
 )
@@ -231,3 +234,49 @@ def test_skip_check_adv_addr_skips_the_address_list_of_the_known_master() -> Non
     assert r.receive_advert(advert(150), PEER, 10) == []
     assert r.receive_advert(advert(150, addresses=(US,)), PEER, 20) == []
     assert r.receive_advert(advert(150, addresses=(US,)), bytes((192, 0, 2, 3)), 30) != []
+
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("advert"), st.integers(0, 255), st.integers(0, 3 * SECOND)),
+        st.tuples(st.just("track"), st.integers(0, 1), st.integers(1, 254)),
+        st.tuples(st.just("wait"), st.integers(0, 5 * SECOND), st.just(0)),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=steps, sync_group=st.booleans(), priority=st.sampled_from([100, 255]))
+def test_takeover_priority_says_what_handle_timer_does(
+    steps: list[tuple[str, int, int]], sync_group: bool, priority: int
+) -> None:
+    """A driver may send the takeover before it calls handle_timer (daemon.takeover)."""
+    r = router(priority=priority, sync_group=sync_group)
+    now = 0
+    r.start(now)
+    for kind, a, b in [*steps, ("wait", 10 * SECOND, 0)]:
+        if kind == "advert":
+            now += b
+            r.receive_advert(advert(a), PEER, now)
+        elif kind == "track":
+            r.set_tracking(fault=bool(a), priority=b, now=now)
+        else:
+            now += a
+        before = r.state
+        promised = r.takeover_priority(now)
+        effects = r.handle_timer(now)
+        if promised is None:
+            if before is State.BACKUP:  # nothing it could have sent before
+                assert not any(isinstance(e, SendGratuitous) for e in effects)
+            continue
+        event("took over")
+        assert before is State.BACKUP and not sync_group
+        assert [type(e) for e in effects if not isinstance(e, (Log, PriorityChanged))] == [
+            SendAdvert,
+            ChangeVips,
+            SendGratuitous,
+            StateChanged,
+        ]
+        assert effects[0] == SendAdvert(promised) and r.state is State.MASTER
+        assert ChangeVips(add=True) in effects
