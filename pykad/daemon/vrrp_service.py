@@ -337,8 +337,10 @@ class VrrpService:
         advert = Advert(
             c.version, c.vrid, 0, _interval_field(conf), c.addresses, c.auth_type, c.auth_data
         )
+        # A VIP on the instance's own interface (no dev, or that one) goes on the
+        # carrier, its VMAC if it has one, as keepalived does; the others on their dev.
         vip_interfaces = tuple(
-            self._interface(a.dev).index if a.dev else carrier.index
+            self._interface(a.dev).index if a.dev and a.dev != iface.name else carrier.index
             for a in conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
         )
         inst = Instance(
@@ -1054,15 +1056,18 @@ class VrrpService:
         self.host.change("static", add, addresses, static.routes, static.rules)
 
     def _garp_frames(self, inst: Instance) -> dict[int, list[bytes]]:
-        """The instance's GARP/NA frames by interface, built once per MAC and interface set."""
+        """The instance's GARP/NA frames by interface, built once per MAC and interface
+        set.  Each carries the MAC of the interface its VIP is on, as keepalived's do
+        (the carrier's, a VMAC's for the instance's own VIPs; a ``dev``'s own)."""
         key = (inst.interface.mac, inst.vip_interfaces)
         if inst.garp_frames[0] != key:
             conf = inst.conf
             vips = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
             frames: dict[int, list[bytes]] = {}
-            mac = inst.interface.mac
+            macs = {i.index: i.mac for i in self._interfaces.values()}
+            macs[inst.interface.index] = inst.interface.mac
             for a, ifindex in zip(vips, inst.vip_interfaces, strict=True):
-                ip = a.address.ip
+                ip, mac = a.address.ip, macs.get(ifindex, inst.interface.mac)
                 frame = garp_frame(mac, ip) if ip.version == 4 else unsolicited_na_frame(mac, ip)
                 frames.setdefault(ifindex, []).append(frame)
             inst.garp_frames = (key, frames)

@@ -99,3 +99,46 @@ def test_use_vmac_puts_the_vip_on_a_macvlan_with_the_virtual_mac(
     wait_for(seen, timeout=5, message="an advert and a GARP from the virtual MAC")
     d.stop()
     assert netns_lab.run("A", "ip", "link", "show", "vrrp.51", check=False).returncode != 0
+
+
+@pytest.mark.parametrize("vmac", [False, True])
+def test_a_vip_on_another_interface_goes_there_with_that_interfaces_mac(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, vmac: bool
+) -> None:
+    """As keepalived 2.2.7 does (checked side by side): a VIP with ``dev`` another
+    interface is set there and announced from that interface's own MAC; the instance's
+    own VIPs (no ``dev``, or ``dev`` its interface) go on its VMAC, if it has one."""
+    netns_lab.lan({"A": "192.0.2.1/24"})
+    netns_lab.add_node("P")
+    netns_lab.add_veth("A", "eth1", "P", "p1")
+    netns_lab.add_address("A", "eth1", "198.51.100.1/24")
+    capture = netns_lab.capture("P", "p1", "arp")
+    vips = ("192.0.2.10/24 dev eth0", "198.51.100.10/24 dev eth1")
+    config = vrrp_instance_config(
+        priority=100, advert_int=0.05, version=3, vips=vips, extra="use_vmac" if vmac else ""
+    )
+    d = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,))
+    d.wait_for_state("VI_1", "MASTER", timeout=5)
+    own = "vrrp.51" if vmac else "eth0"
+
+    def placed() -> tuple[bool, bool]:
+        return (
+            "192.0.2.10/24" in {str(a) for a in netns_lab.addresses("A", own)},
+            "198.51.100.10/24" in {str(a) for a in netns_lab.addresses("A", "eth1")},
+        )
+
+    wait_for(lambda: placed() == (True, True), timeout=5, message=lambda: str(placed()))
+    link = json.loads(netns_lab.ip("A", "-j", "link", "show", "eth1").stdout)[0]
+    eth1_mac = bytes.fromhex(link["address"].replace(":", ""))
+    vip = bytes((198, 51, 100, 10))
+
+    def garps() -> set[bytes]:
+        return {
+            f.data[6:12]
+            for f in capture.packets()
+            if f.data[12:14] == b"\x08\x06" and f.data[28:32] == vip
+        }
+
+    wait_for(lambda: bool(garps()), timeout=5, message="a GARP for 198.51.100.10 on eth1")
+    assert garps() == {eth1_mac}
+    d.stop()
