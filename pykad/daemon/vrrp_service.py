@@ -251,6 +251,8 @@ class VrrpService:
         self._by_vrid: dict[tuple[int, int], dict[int, Instance]] = {}
         self._senders: dict[int, PacketSender] = {}
         self._interfaces: dict[str, Interface] = {}
+        self._vip_vmacs: dict[tuple[str, bytes], Interface] = {}
+        """VMACs of VIPs on other interfaces, by base interface name and MAC."""
         self.timers: TimerLoop[int] = TimerLoop()
         self.pacing = Pacing(
             config.global_defs.garp,
@@ -337,10 +339,8 @@ class VrrpService:
         advert = Advert(
             c.version, c.vrid, 0, _interval_field(conf), c.addresses, c.auth_type, c.auth_data
         )
-        # A VIP on the instance's own interface (no dev, or that one) goes on the
-        # carrier, its VMAC if it has one, as keepalived does; the others on their dev.
         vip_interfaces = tuple(
-            self._interface(a.dev).index if a.dev and a.dev != iface.name else carrier.index
+            self._vip_interface(conf, a, iface, carrier).index
             for a in conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
         )
         inst = Instance(
@@ -393,6 +393,46 @@ class VrrpService:
         found = self._interfaces[name] = dataclasses.replace(base, name=name, index=index, mac=mac)
         return found
 
+    def _vip_interface(
+        self, conf: VrrpInstance, a: IpAddress, iface: Interface, carrier: Interface
+    ) -> Interface:
+        """Where a VIP goes, as keepalived 2.2.7 puts it: on the instance's own interface
+        (no ``dev``, or that one) the carrier, its VMAC if it has one; on another ``dev``
+        that interface, or a VMAC there of its own with ``use_vmac`` on the VIP or
+        ``use_vmac_addr`` on the instance (which also gives one to an eVIP of the other
+        family on the instance's interface)."""
+        own = not a.dev or a.dev == iface.name
+        other_family = a.address.ip.version != conf.family
+        base = iface if own else self._interface(a.dev or iface.name)
+        wants = a.use_vmac or (conf.use_vmac_addr and (not own or other_family))
+        if wants and not (own and conf.vmac is not None and not other_family):
+            return self._vip_vmac(conf, base, a.address.ip.version)
+        return carrier if own else base
+
+    def _vip_vmac(self, conf: VrrpInstance, base: Interface, family: int) -> Interface:
+        """The VMAC on ``base`` for VIPs of ``family`` of VRID ``conf.vrid``, created now
+        (one per base and MAC, shared).  keepalived names it PREFIX.VRID, or PREFIXn.VRID
+        (n = 1, 2, ...) when an instance's VMAC or another has that name."""
+        mac = vmac_address(conf.vrid, family)
+        found = self._vip_vmacs.get((base.name, mac))
+        if found is not None:
+            return found
+        if self.vmacs is None:
+            self.vmacs = Vmacs()
+        prefix = self.config.global_defs.vmac_prefix or "vrrp"
+        taken = set(self.vmacs.created) | {
+            self._vmac_ifname(c) for c in self.config.vrrp.instances if c.vmac is not None
+        }
+        name = vmac_name(conf.vrid, prefix)
+        n = 0
+        while name in taken:
+            n += 1
+            name = vmac_name(conf.vrid, f"{prefix}{n}")
+        index = self.vmacs.ensure(name, base.index, base.name, mac, family)
+        found = self._interfaces[name] = dataclasses.replace(base, name=name, index=index, mac=mac)
+        self._vip_vmacs[(base.name, mac)] = found
+        return found
+
     def _send_socket(self, iface: Interface, family: int) -> VrrpSocket:
         key = (iface.index, family)
         sock = self._tx_sockets.get(key)
@@ -429,8 +469,9 @@ class VrrpService:
         self._garp_frames(inst)
         for add in (True, False):
             self.host.prepare(self._host_ops(inst, add))
-        for dst in inst.destinations:
+        for dst in inst.destinations:  # its adverts, and the priority-0 one of a stop
             inst.encoded(inst.router.effective_priority, dst)
+            inst.encoded(0, dst)
 
     def _link_up(self, name: str) -> bool:
         try:
@@ -454,6 +495,13 @@ class VrrpService:
         for inst in self.instances:  # their VMACs went with the old base: make them again
             if inst.conf.vmac is not None and inst.conf.interface == event.name:
                 self._replace_interface(inst.interface, self._vmac(inst.conf, new))
+        for (base, mac), vmac in list(self._vip_vmacs.items()):
+            if base == event.name and self.vmacs is not None:
+                family = 4 if mac[4] == 1 else 6
+                index = self.vmacs.ensure(vmac.name, new.index, new.name, mac, family)
+                fresh = dataclasses.replace(new, name=vmac.name, index=index, mac=mac)
+                self._vip_vmacs[(base, mac)] = fresh
+                self._replace_interface(vmac, fresh)
 
     def _replace_interface(self, old: Interface, new: Interface) -> None:
         for inst in self.instances:  # the fast paths hold the old sockets' fds
@@ -1308,9 +1356,11 @@ class VrrpService:
         if self.vmacs is None:
             return
         used = {inst.interface.index for inst in self.instances}
+        used.update(i for inst in self.instances for i in inst.vip_interfaces)
         for name, index in list(self.vmacs.created.items()):
             if index not in used:
                 self._drop_vmac(name, index)
+        self._vip_vmacs = {k: v for k, v in self._vip_vmacs.items() if v.index in used}
 
     def _drop_vmac(self, name: str, index: int) -> None:
         """Delete VMAC ``name`` with the sockets on it (the instances that used them

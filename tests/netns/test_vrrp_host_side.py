@@ -101,44 +101,64 @@ def test_use_vmac_puts_the_vip_on_a_macvlan_with_the_virtual_mac(
     assert netns_lab.run("A", "ip", "link", "show", "vrrp.51", check=False).returncode != 0
 
 
-@pytest.mark.parametrize("vmac", [False, True])
-def test_a_vip_on_another_interface_goes_there_with_that_interfaces_mac(
-    netns_lab: Topology, keepalived_lab: KeepalivedLab, vmac: bool
+VMAC_MAC = bytes.fromhex("00005e000133")
+
+
+@pytest.mark.parametrize(
+    ("extra", "vip_option", "own", "other"),
+    [
+        ("", "", "eth0", "eth1"),
+        ("use_vmac", "", "vrrp.51", "eth1"),
+        ("", "use_vmac", "eth0", "vrrp.51"),
+        ("use_vmac", "use_vmac", "vrrp.51", "vrrp1.51"),
+        ("use_vmac_addr", "", "eth0", "vrrp.51"),
+    ],
+)
+def test_where_a_vip_on_another_interface_goes_and_whose_mac_announces_it(
+    netns_lab: Topology,
+    keepalived_lab: KeepalivedLab,
+    extra: str,
+    vip_option: str,
+    own: str,
+    other: str,
 ) -> None:
     """As keepalived 2.2.7 does (checked side by side): a VIP with ``dev`` another
-    interface is set there and announced from that interface's own MAC; the instance's
-    own VIPs (no ``dev``, or ``dev`` its interface) go on its VMAC, if it has one."""
+    interface is set there and announced from that interface's own MAC, or with
+    ``use_vmac`` on it (``use_vmac_addr`` on the instance) on a VMAC of its own there
+    (``vrrp.51``, or ``vrrp1.51`` when the instance's VMAC has that name); the
+    instance's own VIPs go on its VMAC, if it has one."""
     netns_lab.lan({"A": "192.0.2.1/24"})
     netns_lab.add_node("P")
     netns_lab.add_veth("A", "eth1", "P", "p1")
     netns_lab.add_address("A", "eth1", "198.51.100.1/24")
     capture = netns_lab.capture("P", "p1", "arp")
-    vips = ("192.0.2.10/24 dev eth0", "198.51.100.10/24 dev eth1")
-    config = vrrp_instance_config(
-        priority=100, advert_int=0.05, version=3, vips=vips, extra="use_vmac" if vmac else ""
-    )
+    vips = ("192.0.2.10/24 dev eth0", f"198.51.100.10/24 dev eth1 {vip_option}")
+    config = vrrp_instance_config(priority=100, advert_int=0.05, version=3, vips=vips, extra=extra)
     d = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,))
     d.wait_for_state("VI_1", "MASTER", timeout=5)
-    own = "vrrp.51" if vmac else "eth0"
 
     def placed() -> tuple[bool, bool]:
         return (
             "192.0.2.10/24" in {str(a) for a in netns_lab.addresses("A", own)},
-            "198.51.100.10/24" in {str(a) for a in netns_lab.addresses("A", "eth1")},
+            "198.51.100.10/24" in {str(a) for a in netns_lab.addresses("A", other)},
         )
 
     wait_for(lambda: placed() == (True, True), timeout=5, message=lambda: str(placed()))
-    link = json.loads(netns_lab.ip("A", "-j", "link", "show", "eth1").stdout)[0]
-    eth1_mac = bytes.fromhex(link["address"].replace(":", ""))
+    link = json.loads(netns_lab.ip("A", "-j", "-d", "link", "show", other).stdout)[0]
+    other_mac = bytes.fromhex(link["address"].replace(":", ""))
+    if other != "eth1":
+        assert other_mac == VMAC_MAC and link["link"] == "eth1"
+        assert link["linkinfo"]["info_data"]["mode"] == "private"
     vip = bytes((198, 51, 100, 10))
 
     def garps() -> set[bytes]:
+        frames = capture.packets()
         return {
-            f.data[6:12]
-            for f in capture.packets()
-            if f.data[12:14] == b"\x08\x06" and f.data[28:32] == vip
+            f.data[6:12] for f in frames if f.data[12:14] == b"\x08\x06" and f.data[28:32] == vip
         }
 
     wait_for(lambda: bool(garps()), timeout=5, message="a GARP for 198.51.100.10 on eth1")
-    assert garps() == {eth1_mac}
+    assert garps() == {other_mac}
     d.stop()
+    links = {i["ifname"] for i in json.loads(netns_lab.ip("A", "-j", "link", "show").stdout)}
+    assert not any(name.startswith("vrrp") for name in links), links
