@@ -284,20 +284,26 @@ cdef void _free_pkts(Key* k) noexcept nogil:
     k.npkts = 0
 
 
+cdef int _copy_payload(Pkt* pk, bytes data) except -1:
+    """``pk`` sends a malloc'ed copy of ``data`` (one iovec)."""
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    pk.payload = <uint8_t*>malloc(n if n else 1)
+    if pk.payload == NULL:
+        raise MemoryError()
+    memcpy(pk.payload, PyBytes_AS_STRING(data), n)
+    pk.iov.iov_base = pk.payload
+    pk.iov.iov_len = n
+    pk.hdr.msg_iov = &pk.iov
+    pk.hdr.msg_iovlen = 1
+    return 0
+
+
 cdef int _fill(Pkt* pk, int family, bytes payload, bytes dst, bytes src, int ifindex) except -1:
     """Make ``pk`` (zeroed) the sendmsg of one VRRP message; its payload is malloc'ed."""
     cdef Py_ssize_t alen = 4 if family == 4 else 16
     if PyBytes_GET_SIZE(dst) != alen or (PyBytes_GET_SIZE(src) not in (0, alen)):
         raise ValueError(f"IPv{family} dst must be {alen} bytes and src {alen} or 0")
-    cdef Py_ssize_t plen = PyBytes_GET_SIZE(payload)
-    pk.payload = <uint8_t*>malloc(plen if plen else 1)
-    if pk.payload == NULL:
-        raise MemoryError()
-    memcpy(pk.payload, PyBytes_AS_STRING(payload), plen)
-    pk.iov.iov_base = pk.payload
-    pk.iov.iov_len = plen
-    pk.hdr.msg_iov = &pk.iov
-    pk.hdr.msg_iovlen = 1
+    _copy_payload(pk, payload)
     pk.hdr.msg_name = &pk.addr
     cdef sockaddr_in* a4
     cdef cmsghdr* c
@@ -638,16 +644,7 @@ cdef class Burst:
 
     def add(self, int fd, bytes data):
         """``data`` as it is, on a socket that knows where it goes."""
-        cdef Pkt* pk = self._next(fd)
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
-        pk.payload = <uint8_t*>malloc(n if n else 1)
-        if pk.payload == NULL:
-            raise MemoryError()
-        memcpy(pk.payload, PyBytes_AS_STRING(data), n)
-        pk.iov.iov_base = pk.payload
-        pk.iov.iov_len = n
-        pk.hdr.msg_iov = &pk.iov
-        pk.hdr.msg_iovlen = 1
+        _copy_payload(self._next(fd), data)
         self.items.npkts += 1
 
     def fire(self):
