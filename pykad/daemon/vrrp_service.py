@@ -935,6 +935,8 @@ class VrrpService:
             rounds = garp.due(now)
             if rounds:
                 self._send_gratuitous(inst, rounds, now)
+            if garp.extra_due(now):
+                self._send_frames(inst, self._extra_if_frames(inst), 1, now)
             g = garp.next_deadline()
         else:
             g = None
@@ -1120,6 +1122,21 @@ class VrrpService:
                 frames.setdefault(ifindex, []).append(frame)
             inst.garp_frames = (key, frames)
         return inst.garp_frames[1]
+
+    def _extra_if_frames(self, inst: Instance) -> dict[int, list[bytes]]:
+        """``garp_extra_if``: one GARP/NA per other interface of the instance's VIPs (its
+        first VIP there), on the VMACs this process made, or on every one with ``all``;
+        on the instance's own interface only with ``vmac_xmit_base`` (its adverts leave
+        from the base then), as keepalived's ``vrrp_send_vmac_update``."""
+        conf = inst.conf
+        ours = set(self.vmacs.created.values()) if self.vmacs is not None else set()
+        out = {}
+        for ifindex, frames in self._garp_frames(inst).items():
+            if ifindex == inst.interface.index and not conf.vmac_xmit_base:
+                continue
+            if ifindex in ours or conf.garp_extra_if_all:
+                out[ifindex] = frames[:1]
+        return out
 
     def _send_gratuitous(self, inst: Instance, rounds: int, now: int) -> None:
         self._send_frames(inst, self._garp_frames(inst), rounds, now)

@@ -21,7 +21,10 @@ by the driver):
   ``garp_master_refresh``, ``garp_master_refresh_repeat``, ``garp_lower_prio_delay``,
   ``garp_lower_prio_repeat``), in "rounds": one round is one GARP/NA for every VIP
   and eVIP of the instance, in configuration order (keepalived's
-  ``vrrp_send_link_update``: ``for j in range(repeat): for vip in vips: send``).
+  ``vrrp_send_link_update``: ``for j in range(repeat): for vip in vips: send``);
+  and ``garp_extra_if`` (:meth:`GratuitousSchedule.extra_due`): every so many
+  seconds as master, the driver announces its VIPs on other interfaces
+  (keepalived's ``vrrp_send_vmac_update``).
 - :class:`GratuitousPacer`: keepalived's spacing of successive GARPs (or NAs) on one
   interface (``vrrp_garp_interval`` / ``vrrp_gna_interval`` in global_defs, or a
   ``garp_group``), with :func:`pacing_interval_us` to pick the interval.
@@ -204,6 +207,8 @@ class GratuitousTiming:
     master_refresh_repeat: int = 1
     lower_prio_delay_us: int = 5_000_000
     lower_prio_repeat: int = 5
+    extra_if_us: int = 0
+    """``garp_extra_if``: 0, or how often a master announces its VIPs on other interfaces."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -220,6 +225,7 @@ class GratuitousTiming:
             master_refresh_repeat=instance.garp_master_refresh_repeat,
             lower_prio_delay_us=instance.garp_lower_prio_delay_us,
             lower_prio_repeat=instance.garp_lower_prio_repeat,
+            extra_if_us=instance.garp_extra_if_s * 1_000_000,
         )
 
 
@@ -244,7 +250,15 @@ class GratuitousSchedule:
     and never appears in :meth:`next_deadline`.
     """
 
-    __slots__ = ("_bursts", "_master", "_refresh_at", "_total", "refresh_with_adverts", "timing")
+    __slots__ = (
+        "_bursts",
+        "_extra_at",
+        "_master",
+        "_refresh_at",
+        "_total",
+        "refresh_with_adverts",
+        "timing",
+    )
 
     def __init__(self, timing: GratuitousTiming, *, refresh_with_adverts: bool = False) -> None:
         self.timing = timing
@@ -252,6 +266,7 @@ class GratuitousSchedule:
         self._master = False
         self._bursts: list[tuple[int, int]] = []  # heap of (deadline_us, rounds)
         self._refresh_at: int | None = None
+        self._extra_at: int | None = None
         self._total = 0
 
     @property
@@ -271,6 +286,7 @@ class GratuitousSchedule:
         if t.master_delay_us:
             self._add(now + t.master_delay_us, t.master_repeat)
         self._refresh_at = now + t.master_refresh_us if t.master_refresh_us else None
+        self._extra_at = now + t.extra_if_us if t.extra_if_us else None
 
     def first_rounds(self) -> int:
         """What :meth:`due` gives right after :meth:`became_master` (at the same time)."""
@@ -290,7 +306,7 @@ class GratuitousSchedule:
         """The instance left MASTER (BACKUP, FAULT, stop): nothing more is sent."""
         self._master = False
         self._bursts.clear()
-        self._refresh_at = None
+        self._refresh_at = self._extra_at = None
 
     def _refresh_due(self, now: int) -> int:
         if self._refresh_at is None or now < self._refresh_at:
@@ -322,11 +338,22 @@ class GratuitousSchedule:
         self._total += rounds
         return rounds
 
+    def extra_due(self, now: int) -> bool:
+        """Whether the ``garp_extra_if`` announcement is due at ``now`` (consumes it:
+        the next one is an interval later).  keepalived checks it as it sends an
+        advert, so its period rounds up to the next advert; here it is the interval."""
+        if self._extra_at is None or now < self._extra_at:
+            return False
+        self._extra_at = now + self.timing.extra_if_us
+        return True
+
     def next_deadline(self) -> int | None:
-        """When :meth:`due` next has something (microseconds), or None."""
+        """When :meth:`due` or :meth:`extra_due` next has something (microseconds), or None."""
         deadlines = [self._bursts[0][0]] if self._bursts else []
         if self._refresh_at is not None and not self.refresh_with_adverts:
             deadlines.append(self._refresh_at)
+        if self._extra_at is not None:
+            deadlines.append(self._extra_at)
         return min(deadlines, default=None)
 
     def statistics(self) -> ScheduleStatistics:

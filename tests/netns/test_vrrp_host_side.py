@@ -8,6 +8,7 @@ import pytest
 
 from lab.keepalived import PYKAD, KeepalivedLab, vrrp_instance_config
 from lab.netns import Topology, wait_for
+from pykad.tools.pcap import Frame
 
 pytestmark = pytest.mark.netns
 
@@ -162,3 +163,36 @@ def test_where_a_vip_on_another_interface_goes_and_whose_mac_announces_it(
     d.stop()
     links = {i["ifname"] for i in json.loads(netns_lab.ip("A", "-j", "link", "show").stdout)}
     assert not any(name.startswith("vrrp") for name in links), links
+
+
+@pytest.mark.parametrize("all_ifs", [False, True])
+def test_garp_extra_if_announces_the_vips_on_other_interfaces_again_and_again(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, all_ifs: bool
+) -> None:
+    """As keepalived 2.2.7 does (checked side by side): every ``garp_extra_if`` seconds a
+    master sends one GARP on each VMAC of a VIP on another interface, and with ``all``
+    on each other interface; none on the instance's own interface."""
+    netns_lab.lan({"A": "192.0.2.1/24"})
+    netns_lab.add_node("P")
+    netns_lab.add_veth("A", "eth1", "P", "p1")
+    netns_lab.add_address("A", "eth1", "198.51.100.1/24")
+    capture = netns_lab.capture("P", "p1", "arp")
+    own = netns_lab.capture("A", "eth0", "arp", name="own")
+    vips = ("192.0.2.10/24", "198.51.100.10/24 dev eth1 use_vmac", "198.51.100.11/24 dev eth1")
+    extra = f"garp_master_delay 0\ngarp_extra_if {'all ' if all_ifs else ''}1"
+    config = vrrp_instance_config(priority=100, advert_int=0.05, version=3, vips=vips, extra=extra)
+    d = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,))
+    d.wait_for_state("VI_1", "MASTER", timeout=5)
+
+    def count(frames: list[Frame], last: int) -> int:
+        vip = bytes((198, 51, 100, last)) if last > 2 else bytes((192, 0, 2, 10))
+        return sum(f.data[12:14] == b"\x08\x06" and f.data[28:32] == vip for f in frames)
+
+    wait_for(lambda: count(capture.packets(), 10) >= 5 + 2, timeout=5, message="two more GARPs")
+    frames = capture.packets()
+    if all_ifs:  # sent in the same rounds (the last may be on its way)
+        assert count(frames, 11) >= 5 + 1
+    else:
+        assert count(frames, 11) == 5  # the takeover's burst only: eth1 is no VMAC
+    assert count(own.packets(), 1) == 5  # the takeover's burst only
+    d.stop()

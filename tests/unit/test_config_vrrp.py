@@ -574,3 +574,25 @@ def test_pykad_bfd_takeover_is_a_pykad_keyword(tmp_path: Path) -> None:
     notes = [d.message for d in loaded.diagnostics.items]
     assert "'pykad_bfd_takeover' is a pykad keyword: keepalived ignores it as unknown" in notes
     assert "    pykad_bfd_takeover" in write_all(loaded).splitlines()
+
+
+@pytest.mark.parametrize(
+    ("extra", "other_vip", "kept"),
+    [  # keepalived 2.2.7's data dump for each ("Gratuitous ARP for each secondary VMAC")
+        ("garp_extra_if 1", "198.51.100.11/24 dev eth1", False),
+        ("garp_extra_if 1", "", False),
+        ("garp_extra_if 1", "198.51.100.10/24 dev eth1 use_vmac", True),
+        ("garp_extra_if 1\n    use_vmac_addr", "198.51.100.11/24 dev eth1", True),
+        ("garp_extra_if all 1", "198.51.100.11/24 dev eth1", True),
+    ],
+)
+def test_garp_extra_if_holds_when_a_vip_is_on_a_vmac_elsewhere_or_with_all(
+    tmp_path: Path, extra: str, other_vip: str, kept: bool
+) -> None:
+    loaded = read(
+        tmp_path,
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n"
+        f"    {extra}\n    virtual_ipaddress {{\n        192.0.2.10/24\n"
+        f"        {other_vip}\n    }}\n}}\n",
+    )
+    assert instance(loaded).garp_extra_if_s == (1 if kept else 0)

@@ -368,3 +368,16 @@ def test_first_rounds_is_what_a_new_master_sends_at_once(
     promised = schedule.first_rounds()
     schedule.became_master(1_000)
     assert schedule.due(1_000) == promised
+
+
+def test_garp_extra_if_is_due_every_interval_while_master() -> None:
+    schedule = GratuitousSchedule(GratuitousTiming(master_delay_us=0, extra_if_us=2 * S))
+    assert not schedule.extra_due(0) and schedule.next_deadline() is None
+    schedule.became_master(1_000)
+    schedule.due(1_000)
+    assert schedule.next_deadline() == 1_000 + 2 * S
+    assert not schedule.extra_due(1_000 + 2 * S - 1)
+    assert schedule.extra_due(1_000 + 2 * S + 7)  # late: the next is an interval after
+    assert schedule.next_deadline() == 1_000 + 4 * S + 7
+    schedule.left_master()
+    assert not schedule.extra_due(10 * S) and schedule.next_deadline() is None

@@ -576,11 +576,15 @@ class Checker:
             if self.g.garp_extra_if_all:
                 d.garp_extra_if_all = True
         if d.garp_extra_if_s:
+            # keepalived 2.2.7 keeps it when a VIP is on another interface that is a VMAC
+            # of its own (use_vmac on the VIP, use_vmac_addr), or any other one with "all"
+            # (its data dump, checked: "Gratuitous ARP for each secondary VMAC").
             extra_if = any(
-                (dev := addr.address_dev(a)) is not None and dev != d.interface
+                d.garp_extra_if_all or a.use_vmac or d.use_vmac_addr
                 for a in [*d.vips, *d.evips]
+                if (dev := addr.address_dev(a)) is not None and dev != d.interface
             )
-            if not extra_if or not d.garp_extra_if_all:
+            if not extra_if:
                 d.garp_extra_if_s = 0
 
     def _weights(self, d: InstanceDraft) -> None:
