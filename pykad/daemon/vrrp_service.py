@@ -44,7 +44,7 @@ from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us, wall_us
 from pykad.drivers.vrrp_ah_socket import AhSocket
 from pykad.drivers.vrrp_socket import VrrpSocket
-from pykad.kernel.api import Links
+from pykad.kernel.api import AddressOp, Links
 from pykad.kernel.links import NetlinkLinks
 from pykad.kernel.rtnl import LinkEvent
 from pykad.kernel.vmac import Vmacs, vmac_address, vmac_name
@@ -301,12 +301,11 @@ class VrrpService:
         iface = self._interface(conf.interface)
         family = conf.family
         # With a VMAC, adverts come in on the VMAC (a private macvlan keeps frames sent
-        # from its own MAC to itself) and go out from it, unless vmac_xmit_base (IPv6:
-        # from the base, which has the link-local source address).
+        # from its own MAC to itself) and go out from it, unless vmac_xmit_base.
         carrier = self._vmac(conf, iface) if conf.vmac is not None else iface
         sock = self._socket(carrier, family)
         tx = sock
-        if carrier is not iface and (conf.vmac_xmit_base or family == 6):
+        if carrier is not iface and conf.vmac_xmit_base:
             tx = self._send_socket(iface, family)
         if conf.source_address is not None:
             source = conf.source_address.packed
@@ -390,6 +389,14 @@ class VrrpService:
         name = self._vmac_ifname(conf)
         mac = vmac_address(conf.vrid, conf.family, conf.vmac.mac)
         index = self.vmacs.ensure(name, base.index, base.name, mac, conf.family)
+        if conf.family == 6 and base.ipv6_link_local is not None:
+            # keepalived gives an IPv6 VMAC its base's link-local address (no DAD), so
+            # that the adverts leave from the VMAC with that source, as keepalived's do
+            ll = ipaddress.ip_interface((ipaddress.IPv6Address(base.ipv6_link_local), 64))
+            op = AddressOp(add=True, ifindex=index, address=ll, scope=253)
+            for result in self.host.kernel.apply([op]):
+                if result.failed:
+                    log.warning("(%s) cannot add %s to %s: %s", conf.name, ll, name, result)
         found = self._interfaces[name] = dataclasses.replace(base, name=name, index=index, mac=mac)
         return found
 

@@ -70,6 +70,15 @@ SCENARIOS = [
     Scenario("v3-ipv6", 3, 0.1, "2001:db8::10/64", ("2001:db8::1/64", "2001:db8::2/64"), ipv6=True),
     Scenario("v3-vmac", 3, 0.1, "192.0.2.10/24", ("192.0.2.1/24", "192.0.2.2/24"), "use_vmac"),
     Scenario(
+        "v3-ipv6-vmac",
+        3,
+        0.1,
+        "2001:db8::10/64",
+        ("2001:db8::1/64", "2001:db8::2/64"),
+        "use_vmac",
+        ipv6=True,
+    ),
+    Scenario(
         "v3-unicast",
         3,
         0.1,

@@ -196,3 +196,29 @@ def test_garp_extra_if_announces_the_vips_on_other_interfaces_again_and_again(
         assert count(frames, 11) == 5  # the takeover's burst only: eth1 is no VMAC
     assert count(own.packets(), 1) == 5  # the takeover's burst only
     d.stop()
+
+
+def test_an_ipv6_vmac_sends_from_the_virtual_mac_with_the_bases_link_local(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab
+) -> None:
+    """As keepalived 2.2.7 does (checked side by side): the VMAC of an IPv6 instance gets
+    its base's link-local address, and the adverts leave from the VMAC (the virtual MAC,
+    which switches then learn) with that source address."""
+    for node in ("A", "B"):
+        netns_lab.add_node(node, ipv6=True)
+        netns_lab.sysctl(node, {"net.ipv6.conf.all.accept_dad": "0"})
+        netns_lab.sysctl(node, {"net.ipv6.conf.default.accept_dad": "0"})
+    netns_lab.lan({"A": "2001:db8::1/64", "B": "2001:db8::2/64"})
+    capture = netns_lab.capture("B", "eth0", "ip6 proto 112")
+    config = vrrp_instance_config(
+        priority=100, advert_int=0.05, version=3, vips=("2001:db8::10/64",), extra="use_vmac"
+    )
+    d = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,))
+    d.wait_for_state("VI_1", "MASTER", timeout=5)
+    base_ll = next(a for a in netns_lab.addresses("A", "eth0", 6) if a.ip.is_link_local)
+    assert base_ll in netns_lab.addresses("A", "vrrp.51", 6)
+    wait_for(lambda: len(capture.packets()) >= 2, timeout=5, message="two adverts")
+    for f in capture.packets():
+        assert f.data[6:12] == bytes.fromhex("00005e000233")  # 00-00-5E-00-02-{VRID}
+        assert f.data[22:38] == base_ll.ip.packed
+    d.stop()
