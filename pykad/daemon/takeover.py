@@ -55,7 +55,7 @@ class Takeover:
     priority: int
     conf: VrrpInstance
     interface: Interface
-    mac: bytes
+    """Frozen: a changed MAC or index is a new object."""
     vip_interfaces: tuple[int, ...]
     descriptors: tuple[tuple[_Descriptor, int], ...]
     """Every socket the burst sends on, with its descriptor when it was made."""
@@ -75,7 +75,6 @@ class Takeover:
             priority == self.priority
             and inst.conf is self.conf
             and inst.interface is self.interface
-            and inst.interface.mac == self.mac
             and inst.vip_interfaces == self.vip_interfaces
             and all(obj.fileno() == fd for obj, fd in self.descriptors)
         )
@@ -152,7 +151,6 @@ def make(
         priority=priority,
         conf=inst.conf,
         interface=inst.interface,
-        mac=inst.interface.mac,
         vip_interfaces=inst.vip_interfaces,
         descriptors=tuple(descriptors),
         burst=burst,

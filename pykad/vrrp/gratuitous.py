@@ -290,7 +290,7 @@ class GratuitousSchedule:
 
     def first_rounds(self) -> int:
         """What :meth:`due` gives right after :meth:`became_master` (at the same time)."""
-        return max(self.timing.master_repeat, 0)
+        return self.timing.master_repeat
 
     def lower_priority_advert(self, now: int) -> None:
         """As master, an advert with a lower priority (or equal, lower address) came in."""
