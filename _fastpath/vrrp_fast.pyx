@@ -4,7 +4,9 @@
 ``RxFilter`` drains a raw IPv4 VRRP socket with ``recvmmsg`` and absorbs, in C,
 the adverts that only refresh a BACKUP's Master_Down_Timer; ``TxPump`` sends the
 adverts of MASTER instances from prebuilt ``msghdr``s with ``sendmmsg``; ``Burst``
-sends a takeover's first packets from prebuilt ``msghdr``s in one call. Same API
+sends a takeover's first packets from prebuilt ``msghdr``s in one call; the leave
+handler sends a stopping daemon's priority-0 bursts from the stop signal's C
+handler, before Python's runs. Same API
 and results as the pure-Python twin; see ``pykad/drivers/fast_py.py`` for the rules.
 """
 
@@ -607,6 +609,7 @@ cdef class Burst:
     cdef Key items  # pkts / npkts only
     cdef int* fds
     cdef int cap
+    cdef int held  # set by leave_set: the stop signal's handler may send it
 
     def __dealloc__(self):
         _free_pkts(&self.items)
@@ -619,6 +622,8 @@ cdef class Burst:
         """A zeroed Pkt at the end (counted by the caller once it is filled)."""
         if fd < 0:
             raise ValueError("fd must not be negative")
+        if self.held:
+            raise RuntimeError("the burst is held by leave_set")
         cdef void* p
         cdef int n = self.items.npkts
         if n == self.cap:
@@ -667,7 +672,209 @@ cdef class Burst:
 
     def close(self):
         """Forget every item (the sockets are the caller's and stay open)."""
+        if self.held:
+            raise RuntimeError("the burst is held by leave_set")
         _free_pkts(&self.items)
         free(self.fds)
         self.fds = NULL
         self.cap = 0
+
+
+# --------------------------------------------------------------------------- leaving
+
+cdef extern from *:
+    """
+    #include <signal.h>
+    #include <stdatomic.h>
+    #include <sys/syscall.h>
+    #include <unistd.h>
+
+    /* The stop signal's handler: the prepared priority-0 adverts go out from the
+       handler itself when the main thread waits for events, then the handler that
+       was there before (Python's) runs. */
+    static struct sigaction pykad_leave_old[_NSIG];
+    static volatile sig_atomic_t pykad_leave_idle = 0, pykad_leave_fired = 0;
+    static volatile int pykad_leave_n = 0;
+    static struct msghdr** pykad_leave_hdrs = NULL;
+    static int* pykad_leave_fds = NULL;
+    static int* pykad_leave_res = NULL;
+    static long pykad_leave_tid = 0;
+
+    static void pykad_leave_handler(int sig, siginfo_t* info, void* ctx) {
+        int saved = errno;
+        if (pykad_leave_idle && pykad_leave_n > 0 && !pykad_leave_fired
+                && syscall(SYS_gettid) == pykad_leave_tid) {
+            pykad_leave_fired = 1;
+            for (int i = 0; i < pykad_leave_n; i++) {
+                ssize_t r;
+                do r = sendmsg(pykad_leave_fds[i], pykad_leave_hdrs[i], MSG_DONTWAIT);
+                while (r < 0 && errno == EINTR);
+                pykad_leave_res[i] = r < 0 ? errno : 0;
+            }
+        }
+        errno = saved;
+        struct sigaction* old = &pykad_leave_old[sig];
+        if (old->sa_flags & SA_SIGINFO)
+            old->sa_sigaction(sig, info, ctx);
+        else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN)
+            old->sa_handler(sig);
+    }
+
+    static int pykad_leave_installed(int sig) {
+        struct sigaction cur;
+        return sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO)
+            && cur.sa_sigaction == pykad_leave_handler;
+    }
+
+    /* -1 with errno EINVAL: no handler to pass the signal on to. */
+    static int pykad_leave_install(int sig) {
+        struct sigaction cur, act;
+        if (sig <= 0 || sig >= _NSIG || sigaction(sig, NULL, &cur) < 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == pykad_leave_handler)
+            return 0;
+        if (!(cur.sa_flags & SA_SIGINFO) && (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN)) {
+            errno = EINVAL;
+            return -1;
+        }
+        pykad_leave_old[sig] = cur;
+        pykad_leave_tid = syscall(SYS_gettid);
+        act = cur;
+        act.sa_sigaction = pykad_leave_handler;
+        act.sa_flags = cur.sa_flags | SA_SIGINFO;
+        return sigaction(sig, &act, NULL);
+    }
+
+    static int pykad_leave_uninstall(int sig) {
+        if (sig <= 0 || sig >= _NSIG || !pykad_leave_installed(sig))
+            return 0;
+        return sigaction(sig, &pykad_leave_old[sig], NULL);
+    }
+
+    /* The handler runs on this thread (the main one) or not at all: a store it
+       cannot interrupt half-way is enough, in this order. */
+    static void pykad_leave_publish(struct msghdr** hdrs, int* fds, int* res, int n) {
+        pykad_leave_n = 0;
+        atomic_signal_fence(memory_order_seq_cst);
+        pykad_leave_hdrs = hdrs;
+        pykad_leave_fds = fds;
+        pykad_leave_res = res;
+        atomic_signal_fence(memory_order_seq_cst);
+        pykad_leave_n = n;
+    }
+    """
+    int pykad_leave_idle
+    int pykad_leave_fired
+    int pykad_leave_n
+    int* pykad_leave_res
+    int pykad_leave_install(int sig)
+    int pykad_leave_uninstall(int sig)
+    int pykad_leave_installed(int sig)
+    void pykad_leave_publish(msghdr** hdrs, int* fds, int* res, int n)
+
+
+cdef list _leave_bursts = []
+cdef msghdr** _leave_hdrs = NULL
+cdef int* _leave_fds = NULL
+cdef int* _leave_res = NULL
+cdef list _leave_signals = []
+
+
+def leave_install(signums):
+    """Send the bursts of :func:`leave_set` from the handler of ``signums`` (each
+    must have a handler, Python's, which runs right after)."""
+    for signum in signums:
+        if pykad_leave_install(signum) < 0:
+            raise OSError(errno, f"signal {signum}: no handler to pass it on to")
+        if signum not in _leave_signals:
+            _leave_signals.append(signum)
+
+
+def leave_installed(int signum):
+    """Whether ``signum``'s handler is the leave handler (a later ``signal.signal``
+    replaces it)."""
+    return bool(pykad_leave_installed(signum))
+
+
+def leave_set(bursts):
+    """The bursts the handler sends, in order (an empty list: none); the handler holds
+    them (they cannot change) until the next call. No change once it has fired."""
+    global _leave_bursts, _leave_hdrs, _leave_fds, _leave_res
+    if pykad_leave_fired:
+        return
+    cdef Burst b
+    cdef int n = 0, i, at = 0
+    new = list(bursts)
+    for b in new:
+        n += b.items.npkts
+    cdef msghdr** hdrs = <msghdr**>malloc((n if n else 1) * sizeof(msghdr*))
+    cdef int* fds = <int*>malloc((n if n else 1) * sizeof(int))
+    cdef int* res = <int*>calloc(n if n else 1, sizeof(int))
+    if hdrs == NULL or fds == NULL or res == NULL:
+        free(hdrs)
+        free(fds)
+        free(res)
+        raise MemoryError()
+    for b in new:
+        for i in range(b.items.npkts):
+            hdrs[at] = &b.items.pkts[i].hdr
+            fds[at] = b.fds[i]
+            at += 1
+        b.held += 1
+    pykad_leave_publish(hdrs, fds, res, n)
+    for b in _leave_bursts:
+        b.held -= 1
+    free(_leave_hdrs)
+    free(_leave_fds)
+    free(_leave_res)
+    _leave_bursts, _leave_hdrs, _leave_fds, _leave_res = new, hdrs, fds, res
+
+
+def leave_results():
+    """The errno of each send (0: sent) if the handler has sent the bursts, else None."""
+    if not pykad_leave_fired:
+        return None
+    return [_leave_res[i] for i in range(pykad_leave_n)]
+
+
+def leave_uninstall():
+    """Put the handlers back as they were and forget the bursts and whether they went."""
+    global pykad_leave_fired, pykad_leave_idle
+    for signum in _leave_signals:
+        pykad_leave_uninstall(signum)
+    _leave_signals.clear()
+    pykad_leave_fired = 0
+    pykad_leave_idle = 0
+    leave_set([])
+
+
+cdef class LeaveWatch:
+    """A trio instrument: the handler may send only while the loop waits for events
+    (nothing is half done then). ``mark()`` says the bursts are out of date: none is
+    sent until ``ready`` (called before the next wait) has set them again."""
+
+    cdef object ready
+    cdef bint dirty
+
+    def __init__(self, ready):
+        self.ready = ready
+        self.dirty = True
+
+    def mark(self):
+        global pykad_leave_n
+        self.dirty = True
+        if not pykad_leave_fired:
+            pykad_leave_n = 0
+
+    def before_io_wait(self, timeout):
+        global pykad_leave_idle
+        if self.dirty:
+            self.dirty = False
+            self.ready()
+        pykad_leave_idle = 1
+
+    def after_io_wait(self, timeout):
+        global pykad_leave_idle
+        pykad_leave_idle = 0

@@ -353,11 +353,12 @@ class Lab:
         topo = self.topo
         ns = topo.netns("A")
         assert a.proc is not None
+        target = a.child_pids()["vrrp"] if os.environ.get("TERM_CHILD") else a.pid
         t0 = time.time()
         if fault == "kill":
             os.killpg(a.proc.pid, signal.SIGKILL)
         elif fault == "term":
-            os.kill(a.pid, signal.SIGTERM)
+            os.kill(target, signal.SIGTERM)
         elif fault == "link":
             subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "down"], check=True)
         elif fault == "nft":

@@ -613,6 +613,7 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
     from pykad.daemon.actions import Actions
     from pykad.daemon.child import EXIT_FATAL
     from pykad.daemon.vrrp_service import VrrpService
+    from pykad.drivers import fast
     from pykad.drivers.notify import Notifier, default_script_user, vrrp_fifos
     from pykad.kernel.netlink import NetlinkBatchWriter
 
@@ -638,6 +639,7 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
         actions = Actions(run_dir(opts), "vrrp")
         with trio.open_signal_receiver(*DAEMON_SIGNALS) as signals:
             _hand_over_at_once(service)
+            fast.leave_install(STOP_SIGNALS)  # in front of it: see daemon/leave.py
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
                 for name in actions.load():  # this child was respawned: demoted again

@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import trio
 
@@ -29,15 +30,17 @@ from pykad.bfd.events import BfdEvent
 from pykad.config.iproute import IpAddress
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
-from pykad.daemon import takeover
+from pykad.daemon import leave, takeover
 from pykad.daemon.accept_mode import Firewall
 from pykad.daemon.fast_paths import PUMP_KEY, FastPaths
 from pykad.daemon.garp_pacing import Pacing
 from pykad.daemon.host_side import HostSide, Kernel, Ops
+from pykad.daemon.leave import LeaveAdverts
 from pykad.daemon.memory import freeze_long_lived
 from pykad.daemon.sync_daemon import SyncDaemons
 from pykad.daemon.takeover import Fired, Takeover
 from pykad.daemon.tracking_sources import TrackingSources
+from pykad.drivers import fast
 from pykad.drivers.bfd_pipe import BfdEventReader
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
@@ -176,6 +179,8 @@ class Instance:
     """Its takeover's first packets, made while it waits as BACKUP (``daemon.takeover``)."""
     takeover_bursts: int = 0
     """Takeovers whose first packets went out as that prepared burst."""
+    leave: LeaveAdverts | None = None
+    """Its priority-0 adverts, made while it is MASTER (``daemon.leave``)."""
     _encoded: dict[tuple[int, bytes], bytes] = field(default_factory=dict)
 
     @property
@@ -271,6 +276,10 @@ class VrrpService:
         self._left = False
         self._zero_sent: set[int] = set()
         """Instances whose priority-0 advert :meth:`advertise_leaving` sent."""
+        self._leave_watch = fast.LeaveWatch(self._ready_leave)
+        self._leave_ready: dict[int, Instance] = {}
+        """The masters whose priority-0 adverts the stop signal's handler holds, in order."""
+        self._leave_booked = False
         self.unknown_vrid = 0
         self.too_short = 0
         self.demoted: set[str] = set()
@@ -511,6 +520,7 @@ class VrrpService:
                 self._replace_interface(vmac, fresh)
 
     def _replace_interface(self, old: Interface, new: Interface) -> None:
+        self._leave_watch.mark()
         for inst in self.instances:  # the fast paths hold the old sockets' fds
             self.fast.reclaim(inst)
         self._interfaces[new.name] = new
@@ -566,6 +576,15 @@ class VrrpService:
             self.firewall.close()
 
     async def _run_routers(self, task_status: trio.TaskStatus[None]) -> None:
+        watch = cast(trio.abc.Instrument, self._leave_watch)  # duck-typed, may be compiled
+        trio.lowlevel.add_instrument(watch)
+        try:
+            await self._run_nursery(task_status)
+        finally:
+            trio.lowlevel.remove_instrument(watch)
+            fast.leave_set([])
+
+    async def _run_nursery(self, task_status: trio.TaskStatus[None]) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self.timers.run, self._fire)
@@ -624,6 +643,7 @@ class VrrpService:
         routers' task to be scheduled): a backup's skew time starts sooner.
         """
         self._stop.set()
+        self._leave_watch.mark()
         if self._nursery is not None:
             self._leave()
 
@@ -631,20 +651,55 @@ class VrrpService:
         """A stop's first act, before :meth:`stop`: every master's priority-0 advert
         now (RFC 5798 6.4.3), so that its backups' skew time starts at once.  The
         VRRP process calls it from its SIGTERM handler while the loop waits for
-        events (nothing is half done then); :meth:`stop` does the rest."""
+        events (nothing is half done then); :meth:`stop` does the rest. Those the
+        compiled handler sent already (``daemon.leave``) are only counted."""
         if self._left or self._nursery is None:
             return
+        sent = self._book_leave()
         for inst in self.instances:
             if inst.router.state is State.MASTER and inst.index not in self._zero_sent:
                 self.fast.reclaim(inst)  # neither the pump nor a timer sends after it
                 self.timers.schedule(inst.index, None)
-                self._send_advert(inst, 0)
+                if inst.index not in sent:
+                    self._send_advert(inst, 0)
                 self._zero_sent.add(inst.index)
+
+    def _ready_leave(self) -> None:
+        """The masters' priority-0 adverts, handed to the stop signal's handler (the
+        LeaveWatch calls it before the loop waits, after a change marked them stale)."""
+        ready: dict[int, Instance] = {}
+        if not self._stop.is_set():
+            for inst in self.instances:
+                r = inst.router
+                if r.state is not State.MASTER or inst.ah is not None:
+                    inst.leave = None
+                    continue
+                if inst.leave is None or not inst.leave.valid(inst):
+                    inst.leave = leave.make(inst)
+                ready[inst.index] = inst
+        fast.leave_set([inst.leave.burst for inst in ready.values() if inst.leave is not None])
+        self._leave_ready = ready
+
+    def _book_leave(self) -> dict[int, Instance]:
+        """The instances whose priority-0 adverts the stop signal's handler sent, counted
+        once (empty if it sent none)."""
+        results = fast.leave_results()
+        if results is None or self._leave_booked:
+            return {}
+        self._leave_booked = True
+        at = 0
+        for inst in self._leave_ready.values():
+            assert inst.leave is not None
+            n = inst.leave.adverts
+            self._count_advert(inst, results[at : at + n], 0)
+            at += n
+        return self._leave_ready
 
     def _leave(self) -> None:
         if self._left:
             return
         self._left = True
+        self._book_leave()  # a master not in _zero_sent sends priority 0 again below
         now = now_us()
         for inst in self.instances:
             self.fast.reclaim(inst)
@@ -1198,6 +1253,8 @@ class VrrpService:
         syncd = self.sync_daemons
         if syncd is not None and syncd.instance == inst.name and change.new is not State.INIT:
             self._syncd_send.send_nowait(change.new is State.MASTER)
+        if State.MASTER in (change.old, change.new):
+            self._leave_watch.mark()
         if change.old is State.MASTER:
             inst.garp.left_master()
             self.pacing.cancel([f for fs in self._garp_frames(inst).values() for f in fs])
@@ -1289,6 +1346,7 @@ class VrrpService:
         now = now_us()
         plan = plan_reload(self.config, config)
         log.info("Reloading VRRP configuration")
+        self._leave_watch.mark()
         for what in plan.restart_needed:
             log.warning("%s changed: it takes effect at the next start", what)
         self.config = config

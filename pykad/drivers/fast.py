@@ -1,4 +1,5 @@
-"""Steady-state VRRP adverts in bulk and takeover bursts, the compiled way when it is built.
+"""Steady-state VRRP adverts in bulk, takeover bursts and the stop signal's priority-0
+adverts, the compiled way when it is built.
 
 ``pykad._accel`` picks ``pykad._fastpath.vrrp_fast`` (Cython) or its twin
 ``pykad.drivers.fast_py``; both have this API (see the twin for the rules).
@@ -20,6 +21,24 @@ IMPLEMENTATION: str = _accel.implementation(_impl)
 Burst = _impl.Burst
 RxFilter = _impl.RxFilter
 TxPump = _impl.TxPump
+LeaveWatch = _impl.LeaveWatch
+leave_install = _impl.leave_install
+leave_installed = _impl.leave_installed
+leave_set = _impl.leave_set
+leave_results = _impl.leave_results
+leave_uninstall = _impl.leave_uninstall
 MAX_PACKET: int = _impl.MAX_PACKET
 
-__all__ = ["IMPLEMENTATION", "MAX_PACKET", "Burst", "RxFilter", "TxPump"]
+__all__ = [
+    "IMPLEMENTATION",
+    "MAX_PACKET",
+    "Burst",
+    "LeaveWatch",
+    "RxFilter",
+    "TxPump",
+    "leave_install",
+    "leave_installed",
+    "leave_results",
+    "leave_set",
+    "leave_uninstall",
+]

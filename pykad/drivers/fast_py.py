@@ -36,6 +36,18 @@ netlink batch, its first gratuitous ARPs): ``add_ip`` takes a VRRP message as
 socket to the kernel, a packet socket bound to its interface). ``fire`` returns
 the errno of each send, 0 when it was sent.
 
+The leave functions send a stopping daemon's priority-0 adverts (RFC 5798 6.4.3)
+from the stop signal's handler itself: ``leave_install(signums)`` puts a handler
+in front of the Python handler each signal has (which runs right after it),
+``leave_set(bursts)`` gives it the bursts to send (held, unchangeable, until the
+next call), and it sends them once, only while a ``LeaveWatch`` (a trio
+instrument) says the loop waits for events, when nothing is half done;
+``leave_results()`` then returns the errno of each send. ``LeaveWatch.mark()``
+stops it sending until the instrument's ``ready`` callback, called right before
+the loop's next wait, has set the bursts again. The compiled handler is C, run
+when the signal arrives (on the main thread only), before Python's; this twin's
+is Python, run when Python runs its handlers.
+
 The sockets belong to the caller: both twins send on the file descriptor number
 (this twin through a duplicate it holds while a key or a burst uses that number),
 so close a socket only after disarming its keys and dropping its bursts. Reads
@@ -47,14 +59,28 @@ from __future__ import annotations
 import errno
 import heapq
 import os
+import signal
 import socket
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
 
 from pykad.drivers.vrrp_socket import MAX_LATENESS_US, arrival_us
 
-__all__ = ["MAX_LATENESS_US", "MAX_PACKET", "Burst", "RxFilter", "TxPump"]
+__all__ = [
+    "MAX_LATENESS_US",
+    "MAX_PACKET",
+    "Burst",
+    "LeaveWatch",
+    "RxFilter",
+    "TxPump",
+    "leave_install",
+    "leave_installed",
+    "leave_results",
+    "leave_set",
+    "leave_uninstall",
+]
 
 MAX_PACKET = 4096
 """Longest IPv4 packet ``drain`` accepts; a valid VRRP advert is at most 1,096 bytes."""
@@ -347,9 +373,14 @@ class Burst:
             ]
         ] = []
         self._socks: dict[tuple[int, int], socket.socket] = {}  # (fd, family) -> duplicate
+        self._held = 0  # set by leave_set: the stop signal's handler may send it
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def _check_free(self) -> None:
+        if self._held:
+            raise RuntimeError("the burst is held by leave_set")
 
     def _socket(self, fd: int, family: int = 0) -> socket.socket | None:
         """A duplicate of ``fd`` (addresses read as IPv``family``'s, if given); None if
@@ -375,11 +406,13 @@ class Burst:
         """One VRRP message ``payload`` to ``dst`` from ``src`` (empty: the kernel's choice)."""
         if family not in (4, 6):
             raise ValueError(f"family must be 4 or 6, not {family}")
+        self._check_free()
         data, anc, address = _message(family, (payload, dst, src), ifindex)
         self._items.append((self._socket(fd, family), data, anc, address))
 
     def add(self, fd: int, data: bytes) -> None:
         """``data`` as it is, on a socket that knows where it goes."""
+        self._check_free()
         self._items.append((self._socket(fd), bytes(data), [], None))
 
     def fire(self) -> list[int]:
@@ -401,9 +434,115 @@ class Burst:
 
     def close(self) -> None:
         """Let go of the duplicated descriptors (the caller's sockets stay open)."""
+        self._check_free()
+        self._forget()
+
+    def _forget(self) -> None:
         for sock in self._socks.values():
             sock.close()
         self._items, self._socks = [], {}
 
     def __del__(self) -> None:
-        self.close()
+        self._forget()
+
+
+# --------------------------------------------------------------------------- leaving
+
+
+@dataclass
+class _Leaving:
+    bursts: list[Burst]
+    n: int = 0
+    """Sends the handler may make (0: disarmed)."""
+    idle: bool = False
+    results: list[int] | None = None
+    """Set when the handler has sent."""
+    handlers: dict[int, tuple[Callable[[int, FrameType | None], object], object]] = field(
+        default_factory=dict
+    )
+    """Per signal: the handler installed, the one it passes the signal on to."""
+
+
+_leaving = _Leaving([])
+
+
+def _leave_handler(signum: int, frame: FrameType | None) -> None:
+    st = _leaving
+    if st.idle and st.n and st.results is None:
+        st.results = [err for burst in st.bursts for err in burst.fire()]
+    previous = st.handlers[signum][1]
+    assert callable(previous)
+    previous(signum, frame)
+
+
+def leave_install(signums: Sequence[int]) -> None:
+    """Send the bursts of :func:`leave_set` from the handler of ``signums`` (each
+    must have a handler, Python's, which runs right after)."""
+    for signum in signums:
+        if leave_installed(signum):
+            continue
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            raise OSError(errno.EINVAL, f"signal {signum}: no handler to pass it on to")
+        signal.signal(signum, _leave_handler)
+        _leaving.handlers[signum] = (_leave_handler, previous)
+
+
+def leave_installed(signum: int) -> bool:
+    """Whether ``signum``'s handler is the leave handler (a later ``signal.signal``
+    replaces it)."""
+    return signum in _leaving.handlers and signal.getsignal(signum) is _leave_handler
+
+
+def leave_set(bursts: Sequence[Burst]) -> None:
+    """The bursts the handler sends, in order (an empty list: none); the handler holds
+    them (they cannot change) until the next call. No change once it has fired."""
+    st = _leaving
+    if st.results is not None:
+        return
+    new = list(bursts)
+    for burst in new:
+        burst._held += 1
+    for burst in st.bursts:
+        burst._held -= 1
+    st.bursts, st.n = new, sum(len(b) for b in new)
+
+
+def leave_results() -> list[int] | None:
+    """The errno of each send (0: sent) if the handler has sent the bursts, else None."""
+    return None if _leaving.results is None else list(_leaving.results)
+
+
+def leave_uninstall() -> None:
+    """Put the handlers back as they were and forget the bursts and whether they went."""
+    st = _leaving
+    for signum, (_, previous) in st.handlers.items():
+        if leave_installed(signum):
+            signal.signal(signum, previous)  # type: ignore[arg-type]
+    st.handlers.clear()
+    st.results, st.idle = None, False
+    leave_set([])
+
+
+class LeaveWatch:
+    """A trio instrument: the handler may send only while the loop waits for events
+    (nothing is half done then). ``mark()`` says the bursts are out of date: none is
+    sent until ``ready`` (called before the next wait) has set them again."""
+
+    def __init__(self, ready: Callable[[], object]) -> None:
+        self.ready = ready
+        self.dirty = True
+
+    def mark(self) -> None:
+        self.dirty = True
+        if _leaving.results is None:
+            _leaving.n = 0
+
+    def before_io_wait(self, timeout: float) -> None:
+        if self.dirty:
+            self.dirty = False
+            self.ready()
+        _leaving.idle = True
+
+    def after_io_wait(self, timeout: float) -> None:
+        _leaving.idle = False
