@@ -878,3 +878,97 @@ cdef class LeaveWatch:
     def after_io_wait(self, timeout):
         global pykad_leave_idle
         pykad_leave_idle = 0
+
+
+# --------------------------------------------------------------------------- relaying
+
+cdef extern from *:
+    """
+    /* The daemon's parent: a stop signal goes on to the VRRP child from the handler
+       itself, then the parent is told with a signal its loop waits for. */
+    static struct sigaction pykad_relay_old[_NSIG];
+    static volatile sig_atomic_t pykad_relay_pid = 0, pykad_relay_sent = 0;
+    static int pykad_relay_notify = 0;
+    static pid_t pykad_relay_owner = 0;
+    static long pykad_relay_thread = 0;
+
+    static void pykad_relay_handler(int sig, siginfo_t* info, void* ctx) {
+        int saved = errno;
+        pid_t to = pykad_relay_pid;
+        if (getpid() != pykad_relay_owner) {  /* a child that kept it: as if it were not there */
+            sigaction(sig, &pykad_relay_old[sig], NULL);
+            raise(sig);
+        } else {
+            if (to > 0 && kill(to, SIGTERM) == 0)
+                pykad_relay_sent = to;
+            syscall(SYS_tgkill, pykad_relay_owner, pykad_relay_thread, pykad_relay_notify);
+        }
+        errno = saved;
+    }
+
+    static int pykad_relay_install(int sig, int notify) {
+        struct sigaction act;
+        if (sig <= 0 || sig >= _NSIG || notify <= 0 || notify >= _NSIG) {
+            errno = EINVAL;
+            return -1;
+        }
+        pykad_relay_owner = getpid();
+        pykad_relay_thread = syscall(SYS_gettid);
+        pykad_relay_notify = notify;
+        memset(&act, 0, sizeof act);
+        sigfillset(&act.sa_mask);
+        act.sa_sigaction = pykad_relay_handler;
+        act.sa_flags = SA_SIGINFO | SA_RESTART;
+        return sigaction(sig, &act, &pykad_relay_old[sig]);
+    }
+
+    static int pykad_relay_uninstall(int sig) {
+        struct sigaction cur;
+        if (sig <= 0 || sig >= _NSIG || sigaction(sig, NULL, &cur) < 0)
+            return 0;
+        if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != pykad_relay_handler)
+            return 0;
+        return sigaction(sig, &pykad_relay_old[sig], NULL);
+    }
+    """
+    int pykad_relay_pid
+    int pykad_relay_sent
+    int pykad_relay_install(int sig, int notify)
+    int pykad_relay_uninstall(int sig)
+
+
+cdef list _relay_signals = []
+
+
+def relay_install(signums, int notify):
+    """In the daemon's parent: each of ``signums`` (unblocked on the calling thread
+    only) sends SIGTERM on to the process :func:`relay_to` names, from the handler
+    itself, then ``notify`` (blocked, waited for) to the calling thread."""
+    for signum in signums:
+        if pykad_relay_install(signum, notify) < 0:
+            raise OSError(errno, f"signal {signum} cannot be relayed")
+        if signum not in _relay_signals:
+            _relay_signals.append(signum)
+
+
+def relay_to(int pid):
+    """Where the stop signals go on to (0: nowhere)."""
+    global pykad_relay_pid
+    pykad_relay_pid = pid
+
+
+def relay_taken():
+    """The pid a stop signal went on to since the last call (0: none)."""
+    global pykad_relay_sent
+    pid = pykad_relay_sent
+    pykad_relay_sent = 0
+    return pid
+
+
+def relay_uninstall():
+    """Put the handlers back as they were; relay to nowhere."""
+    relay_to(0)
+    relay_taken()
+    for signum in _relay_signals:
+        pykad_relay_uninstall(signum)
+    _relay_signals.clear()

@@ -353,12 +353,11 @@ class Lab:
         topo = self.topo
         ns = topo.netns("A")
         assert a.proc is not None
-        target = a.child_pids()["vrrp"] if os.environ.get("TERM_CHILD") else a.pid
         t0 = time.time()
         if fault == "kill":
             os.killpg(a.proc.pid, signal.SIGKILL)
         elif fault == "term":
-            os.kill(target, signal.SIGTERM)
+            os.kill(a.pid, signal.SIGTERM)
         elif fault == "link":
             subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "down"], check=True)
         elif fault == "nft":
@@ -553,6 +552,21 @@ def rows_and_notes(results: Sequence[Result], repeats: int) -> tuple[list[Row], 
         d: [r.garp_after_advert for r in _ok(results) if r.daemon == d and r.garp_after_advert >= 0]
         for d in DAEMONS
     }
+    zero = {
+        d: [
+            r.fault_to_garp - r.last_advert_to_garp
+            for r in _ok(results)
+            if r.daemon == d and r.fault == "term"
+        ]
+        for d in DAEMONS
+    }
+    if any(zero.values()):
+        notes.append(
+            "SIGTERM to A's parent -> A's priority-0 advert on the wire (median, min-max, all "
+            "SIGTERM cells): "
+            + "; ".join(f"{d} {s.text('{:.3f}')} ms" for d in DAEMONS if (s := _ms(zero[d])))
+            + "."
+        )
     notes.append(
         "On taking over, the backup sends its first advert, then its first GARP; the GARP "
         "came after that advert by (median, min-max): "

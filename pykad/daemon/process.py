@@ -300,17 +300,20 @@ DAEMON_SIGNALS: tuple[int, ...] = (
 """What the daemon answers: stop, reload, and the dumps (``daemon.sigfunc``)."""
 PARENT_SIGNALS: tuple[int, ...] = (*DAEMON_SIGNALS, signal.SIGCHLD)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+RELAYED_STOP = signal.SIGRTMIN + 8
+"""The parent's note to itself that a stop signal came (and went on to the VRRP
+child from its handler: ``Supervisor``)."""
 _held: list[int] = []
 
 
 def block_signals() -> None:
     """The parent's mask: its signals wait for :func:`signal.sigtimedwait` (and every
     thread started afterwards inherits the mask, so none of them takes a signal)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, PARENT_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, (*PARENT_SIGNALS, RELAYED_STOP))
 
 
 def unblock_signals() -> None:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, PARENT_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (*PARENT_SIGNALS, RELAYED_STOP))
 
 
 def hold_signals() -> None:

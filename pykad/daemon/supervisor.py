@@ -12,10 +12,13 @@ trio: children are forked from here and run trio themselves):
   daemon kills them all) and die with it (PR_SET_PDEATHSIG, SIGTERM).
 - the BFD event pipes are made here once and kept open for the parent's life
   (``bfd_process.BfdPipes``): a respawned child of either side uses the same ones.
-- its signals are blocked and taken one at a time with ``sigtimedwait``:
-  SIGTERM/SIGINT go at once to every child (VRRP first: its priority-0 adverts
-  are the handover), which are then waited for (SIGKILL after their stop
-  timeout, with keepalived's "failed to die" line).  SIGHUP goes to every child
+- its signals are blocked and taken one at a time with ``sigtimedwait``, but
+  SIGTERM/SIGINT: their compiled handler (``fast.relay_install``) sends SIGTERM
+  on to the VRRP child at once (its priority-0 adverts are the handover, and
+  the Python loop's wake-up would delay them by 0.06 ms), then ``RELAYED_STOP``
+  to the parent, whose loop sends SIGTERM to the other children; all are then
+  waited for (SIGKILL after their stop timeout, with keepalived's "failed to
+  die" line).  SIGHUP goes to every child
   (and the configuration is read again before the next respawn); SIGUSR1 writes
   the parent's part of the data dump (``keepalived_parent.data``), then goes to
   every child; SIGUSR2, the JSON and the stats-clear signals to the VRRP child
@@ -55,6 +58,8 @@ from pykad.daemon.process import (
     BFD_SECTIONS,
     CHECKER_SECTIONS,
     PARENT_SIGNALS,
+    RELAYED_STOP,
+    STOP_SIGNALS,
     Options,
     bfd_pid_path,
     checkers_pid_path,
@@ -67,11 +72,14 @@ from pykad.daemon.process import (
     write_dump,
 )
 from pykad.daemon.sigfunc import VRRP_ONLY_SIGNALS
+from pykad.drivers import fast
 
 log = logging.getLogger("pykad")
 
 VRRP_STOP_TIMEOUT_S = 10.0
 FORK_RETRY_S = 1.0
+WAITED: tuple[int, ...] = (*(n for n in PARENT_SIGNALS if n not in STOP_SIGNALS), RELAYED_STOP)
+"""What the loop waits for: the stop signals have their handler."""
 
 
 @dataclass
@@ -232,11 +240,17 @@ class Supervisor:
                 self.config = new
         kid.respawn_at = None
         kid.delay.start(time.monotonic())
+        # blocked across the fork: the child takes them over before it unblocks them
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             kid.pid = kid.fork(self.config)
         except OSError as e:  # keepalived logs it and tries again at its respawn
             log.info("%s child process: fork error(%s)", kid.title, e.strerror)
             kid.respawn_at = time.monotonic() + FORK_RETRY_S
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        if kid.name == "vrrp":
+            fast.relay_to(kid.pid)
 
     def _kill(self, kid: Kid, signum: int) -> None:
         if kid.pid > 0:
@@ -257,6 +271,8 @@ class Supervisor:
                 if kid.pid == pid:
                     kid.pid = 0
                     ended.append((kid, pid, status))
+                    if kid.name == "vrrp":
+                        fast.relay_to(0)  # before its pid can be another's
         return ended
 
     @staticmethod
@@ -275,6 +291,8 @@ class Supervisor:
 
     def run(self) -> int:
         """Start the children and supervise them until told to stop; the exit code."""
+        fast.relay_install(STOP_SIGNALS, RELAYED_STOP)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # this thread's only
         try:
             if self.run_dir is not None:
                 try:
@@ -287,6 +305,8 @@ class Supervisor:
             sd_notify.ready(f"{len(self.kids)} children")
             return self._loop()
         finally:
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            fast.relay_uninstall()
             if self.pipes is not None:
                 self.pipes.close()
             if self.run_dir is not None:
@@ -301,9 +321,9 @@ class Supervisor:
             timeout = self._next_timeout()
             info: signal.struct_siginfo | None
             if timeout is None:
-                info = signal.sigwaitinfo(PARENT_SIGNALS)
+                info = signal.sigwaitinfo(WAITED)
             else:
-                info = signal.sigtimedwait(PARENT_SIGNALS, timeout)
+                info = signal.sigtimedwait(WAITED, timeout)
             if info is None:
                 now = time.monotonic()
                 for kid in self.kids:
@@ -311,7 +331,9 @@ class Supervisor:
                         self._start(kid)
                 continue
             signum = info.si_signo
-            if signum in (signal.SIGTERM, signal.SIGINT):
+            if signum == RELAYED_STOP:
+                if info.si_pid != os.getpid():
+                    continue  # not the handler's
                 return self.stop_all(0, "Stopping")
             if signum == signal.SIGCHLD:
                 code = self._children_ended()
@@ -362,9 +384,12 @@ class Supervisor:
         """SIGTERM to every child at once (VRRP first: its priority-0 adverts hand the
         VIPs over, nothing may delay them, not even ``line``), wait for them, SIGKILL
         stragglers."""
+        fast.relay_to(0)
+        relayed = fast.relay_taken()
         for kid in self.kids:
             kid.respawn_at = None
-            self._kill(kid, signal.SIGTERM)
+            if kid.pid != relayed:
+                self._kill(kid, signal.SIGTERM)
         sd_notify.stopping()  # after the SIGTERMs: nothing may delay VRRP's handover
         if line is not None:
             log.info("%s", line)

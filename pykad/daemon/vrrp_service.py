@@ -687,6 +687,7 @@ class VrrpService:
         if results is None or self._leave_booked:
             return {}
         self._leave_booked = True
+        log.debug("the stop signal's handler sent %d priority-0 adverts", len(results))
         at = 0
         for inst in self._leave_ready.values():
             assert inst.leave is not None

@@ -27,6 +27,10 @@ leave_installed = _impl.leave_installed
 leave_set = _impl.leave_set
 leave_results = _impl.leave_results
 leave_uninstall = _impl.leave_uninstall
+relay_install = _impl.relay_install
+relay_to = _impl.relay_to
+relay_taken = _impl.relay_taken
+relay_uninstall = _impl.relay_uninstall
 MAX_PACKET: int = _impl.MAX_PACKET
 
 __all__ = [
@@ -41,4 +45,8 @@ __all__ = [
     "leave_results",
     "leave_set",
     "leave_uninstall",
+    "relay_install",
+    "relay_taken",
+    "relay_to",
+    "relay_uninstall",
 ]

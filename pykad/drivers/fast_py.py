@@ -62,6 +62,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
@@ -80,6 +81,10 @@ __all__ = [
     "leave_results",
     "leave_set",
     "leave_uninstall",
+    "relay_install",
+    "relay_taken",
+    "relay_to",
+    "relay_uninstall",
 ]
 
 MAX_PACKET = 4096
@@ -546,3 +551,68 @@ class LeaveWatch:
 
     def after_io_wait(self, timeout: float) -> None:
         _leaving.idle = False
+
+
+# --------------------------------------------------------------------------- relaying
+
+
+@dataclass
+class _Relaying:
+    to: int = 0
+    sent: int = 0
+    notify: int = 0
+    owner: int = 0
+    thread: int = 0
+    previous: dict[int, object] = field(default_factory=dict)
+
+
+_relaying = _Relaying()
+
+
+def _relay_handler(signum: int, frame: FrameType | None) -> None:
+    st = _relaying
+    if os.getpid() != st.owner:  # a child that kept it: as if it were not there
+        signal.signal(signum, st.previous[signum])  # type: ignore[arg-type]
+        os.kill(os.getpid(), signum)
+        return
+    if st.to > 0:
+        try:
+            os.kill(st.to, signal.SIGTERM)
+        except OSError:
+            pass
+        else:
+            st.sent = st.to
+    signal.pthread_kill(st.thread, st.notify)
+
+
+def relay_install(signums: Sequence[int], notify: int) -> None:
+    """In the daemon's parent: each of ``signums`` (unblocked on the calling thread
+    only) sends SIGTERM on to the process :func:`relay_to` names, from the handler
+    itself, then ``notify`` (blocked, waited for) to the calling thread."""
+    st = _relaying
+    st.owner, st.thread, st.notify = os.getpid(), threading.get_ident(), notify
+    for signum in signums:
+        previous = signal.signal(signum, _relay_handler)
+        st.previous.setdefault(signum, previous)
+
+
+def relay_to(pid: int) -> None:
+    """Where the stop signals go on to (0: nowhere)."""
+    _relaying.to = pid
+
+
+def relay_taken() -> int:
+    """The pid a stop signal went on to since the last call (0: none)."""
+    pid, _relaying.sent = _relaying.sent, 0
+    return pid
+
+
+def relay_uninstall() -> None:
+    """Put the handlers back as they were; relay to nowhere."""
+    st = _relaying
+    relay_to(0)
+    relay_taken()
+    for signum, previous in st.previous.items():
+        if signal.getsignal(signum) is _relay_handler:
+            signal.signal(signum, previous)  # type: ignore[arg-type]
+    st.previous.clear()

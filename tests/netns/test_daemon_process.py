@@ -53,10 +53,14 @@ def has_vip(lab: Topology) -> bool:
 
 
 def start_master(
-    netns_lab: Topology, keepalived_lab: KeepalivedLab, config: str = INSTANCE, *args: str
+    netns_lab: Topology,
+    keepalived_lab: KeepalivedLab,
+    config: str = INSTANCE,
+    *args: str,
+    program: tuple[str, ...] = (PYKAD,),
 ) -> Keepalived:
     netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
-    a = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(PYKAD,), extra_args=args)
+    a = keepalived_lab.start((netns_lab, "A"), config, name="A", program=program, extra_args=args)
     a.wait_for_state("VI_1", "MASTER", timeout=10)
     wait_for(lambda: has_vip(netns_lab), timeout=5, message="the VIP on A")
     return a
@@ -112,31 +116,60 @@ def test_dont_respawn_stops_the_daemon_when_a_child_dies(
     assert not any(path.exists() for path in a.pid_files.values())
 
 
+# A second master, unicast to two peers: the priority-0 burst holds several instances.
+UNICAST = vrrp_instance_config(
+    name="VI_2",
+    virtual_router_id=52,
+    priority=120,
+    advert_int=0.1,
+    version=3,
+    vips=("192.0.2.20/24",),
+    extra="unicast_peer {\n    192.0.2.2\n    192.0.2.3\n}",
+)
+
+
+@pytest.mark.parametrize(
+    ("twin", "signum"),
+    [("compiled", signal.SIGTERM), ("python", signal.SIGTERM), ("compiled", signal.SIGINT)],
+)
 def test_sigterm_to_the_parent_stops_every_child_and_removes_the_pid_files(
-    netns_lab: Topology, keepalived_lab: KeepalivedLab
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, twin: str, signum: int
 ) -> None:
-    a = start_master(netns_lab, keepalived_lab, BFD + INSTANCE)
+    program = (PYKAD,) if twin == "compiled" else ("env", "PYKAD_NO_EXTENSIONS=1", PYKAD)
+    a = start_master(netns_lab, keepalived_lab, BFD + INSTANCE + UNICAST, program=program)
+    b_mac = json.loads(netns_lab.ip("B", "-j", "link", "show", "eth0").stdout)[0]["address"]
+    # the second peer's adverts go to B's MAC too (B's capture sees them)
+    netns_lab.ip("A", "neigh", "replace", "192.0.2.3", "lladdr", b_mac, "dev", "eth0")
+    a.wait_for_state("VI_2", "MASTER", timeout=10)
     children = a.child_pids()
     assert set(children) == {"vrrp", "bfd"}
     assert all(parent_of(pid) == a.pid for pid in children.values())
     capture = netns_lab.capture("B", "eth0", "ip proto 112")
     time.sleep(0.5)
     mark = a.log_mark()
-    os.kill(a.pid, signal.SIGTERM)
+    os.kill(a.pid, signum)
     assert a.proc is not None
     assert a.proc.wait(timeout=10) == 0
     time.sleep(0.3)
-    priorities = [
-        ip.payload[2]
-        for ip in (parse_ip(network_layer(f) or b"") for f in read_pcap(capture.stop()))
-        if ip is not None and ip.protocol == 112
-    ]
-    # adverts at priority 150, then one at 0 (from the signal handler or the stopping
-    # task, never both), then silence
-    assert priorities[-1] == 0 and priorities.count(0) == 1
-    assert set(priorities[:-1]) == {150} and len(priorities) > 3
+    sent: dict[tuple[int, bytes], list[int]] = {}  # (VRID, destination) -> priorities
+    for ip in (parse_ip(network_layer(f) or b"") for f in read_pcap(capture.stop())):
+        if ip is not None and ip.protocol == 112:
+            sent.setdefault((ip.payload[1], ip.dst), []).append(ip.payload[2])
+    assert set(sent) == {
+        (51, bytes((224, 0, 0, 18))),
+        (52, bytes((192, 0, 2, 2))),
+        (52, bytes((192, 0, 2, 3))),
+    }
+    # to each destination: adverts at the priority, then one at 0 (from the signal
+    # handler or the stopping task, never both), then silence
+    for (vrid, _), priorities in sent.items():
+        assert priorities[-1] == 0 and priorities.count(0) == 1, priorities
+        assert set(priorities[:-1]) == {150 if vrid == 51 else 120} and len(priorities) > 3
     log = a.log_text()[mark:]
     assert "(VI_1) sent 0 priority" in log and "(VI_1) removing VIPs." in log
+    assert log.count("(VI_2) sent 0 priority") == 1
+    # before Python's handler ran (the compiled twin: before any Python ran at all)
+    assert "the stop signal's handler sent 3 priority-0 adverts" in log
     assert "Respawning" not in log and "forcing termination" not in log
     assert not any(pid_alive(pid) for pid in children.values())
     assert not a.processes()
