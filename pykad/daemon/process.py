@@ -617,11 +617,14 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
     from pykad.daemon.child import EXIT_FATAL
     from pykad.daemon.vrrp_service import VrrpService
     from pykad.drivers import fast
+    from pykad.drivers.mailer import Mailer
     from pykad.drivers.notify import Notifier, default_script_user, vrrp_fifos
     from pykad.kernel.netlink import NetlinkBatchWriter
 
     notifier = Notifier(
-        vrrp_fifos(config.global_defs), default_user=default_script_user(config.global_defs)
+        vrrp_fifos(config.global_defs),
+        default_user=default_script_user(config.global_defs),
+        mailer=Mailer(),  # the service configures it (and again on each reload)
     )
     with NetlinkBatchWriter() as netlink:
         service = VrrpService(

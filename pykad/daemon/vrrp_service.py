@@ -19,6 +19,7 @@ import dataclasses
 import ipaddress
 import logging
 import math
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from pykad.daemon.takeover import Fired, Takeover
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers import fast
 from pykad.drivers.bfd_pipe import BfdEventReader
+from pykad.drivers.mailer import mail_settings
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us, wall_us
@@ -61,7 +63,7 @@ from pykad.vrrp.gratuitous import (
     garp_frame,
     unsolicited_na_frame,
 )
-from pykad.vrrp.notify import Notification, NotifyPlanner, NotifyState
+from pykad.vrrp.notify import MailAlerts, Notification, NotifyPlanner, NotifyState
 from pykad.vrrp.reload_plan import Change, HostDiff, InstancePlan, plan_reload
 from pykad.vrrp.router import (
     PRIORITY_OWNER,
@@ -241,7 +243,9 @@ class VrrpService:
         self.lookup = interfaces or InterfaceLookup()
         self.release_vips = release_vips
         self.notifier = notifier
-        self.planner = NotifyPlanner(config.vrrp.instances, config.vrrp.sync_groups)
+        self.planner = NotifyPlanner(
+            config.vrrp.instances, config.vrrp.sync_groups, self._mail_alerts(config)
+        )
         self.instances: list[Instance] = []
         self._by_index: dict[int, Instance] = {}
         """Instances by timer key (a reload keeps a kept instance's key, never reuses one)."""
@@ -284,6 +288,18 @@ class VrrpService:
         self.too_short = 0
         self.demoted: set[str] = set()
         """Instances demoted at run time (``pykadctl demote``) until promoted or reloaded."""
+
+    def _mail_alerts(self, config: Config) -> MailAlerts | None:
+        """What the planner needs for ``smtp_alert`` mails (None: none go); the mailer
+        takes the configuration's settings too."""
+        smtp = config.global_defs.smtp
+        settings = mail_settings(smtp)
+        if self.notifier is not None and self.notifier.mailer is not None:
+            self.notifier.mailer.configure(settings)
+        if settings is None:
+            return None
+        router_id = config.global_defs.router_id or socket.gethostname()
+        return MailAlerts(router_id, smtp.no_email_faults)
 
     # --- set-up -------------------------------------------------------------------
 
@@ -1360,7 +1376,9 @@ class VrrpService:
         old_groups = {g.name: g for g in self.groups.values()}
         if plan.sync_groups_changed:
             self.groups = group_of(SyncGroup(g.name, g.members) for g in config.vrrp.sync_groups)
-        self.planner = self.planner.reloaded(config.vrrp.instances, config.vrrp.sync_groups)
+        self.planner = self.planner.reloaded(
+            config.vrrp.instances, config.vrrp.sync_groups, self._mail_alerts(config)
+        )
         old_tracker = self.tracker
         self.tracks = config_tracks(config.vrrp, made=self._tracks_made)
         self.tracker = old_tracker.reloaded(self.tracks)

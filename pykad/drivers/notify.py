@@ -1,8 +1,9 @@
-"""The notify driver: runs VRRP notify scripts and writes the notify FIFOs.
+"""The notify driver: runs VRRP notify scripts, writes the notify FIFOs, sends alert mails.
 
 Owned here: :class:`Notifier`, which carries out the effects of
 :mod:`pykad.vrrp.notify` (:class:`~pykad.vrrp.notify.RunScript`,
-:class:`~pykad.vrrp.notify.WriteFifo`) in the order they were submitted, and the
+:class:`~pykad.vrrp.notify.WriteFifo`, :class:`~pykad.vrrp.notify.SendMail`
+through its :class:`~pykad.drivers.mailer.Mailer`) in the order they were submitted, and the
 FIFOs themselves, handled as keepalived 2.2.7 does (``core/notify.c``:
 ``fifo_open``, ``fifo_close``, ``script_killall``):
 
@@ -40,8 +41,9 @@ import trio
 
 from pykad.config.scripts import DEFAULT_SCRIPT_USER, Script
 from pykad.config.sections._global_model import GlobalDefs, NotifyFifo
+from pykad.drivers.mailer import Mailer
 from pykad.drivers.process import ScriptResult, signal_group, spawn_detached
-from pykad.vrrp.notify import Notification, RunScript, WriteFifo
+from pykad.vrrp.notify import Notification, RunScript, SendMail, WriteFifo
 
 __all__ = [
     "FIFO_MODE",
@@ -143,7 +145,8 @@ class Notifier:
     ``fifos``: the FIFOs to write (:func:`vrrp_fifos`).  ``default_user``: whom
     scripts without their own user run as (None: as we are).  ``user_ids`` resolves
     a script's ``user``/``group`` (default :func:`resolve_user`).  ``env``: the
-    scripts' environment (None: ours).
+    scripts' environment (None: ours).  ``mailer``: where alert mails go (None: they
+    are dropped).
     """
 
     def __init__(
@@ -153,8 +156,10 @@ class Notifier:
         default_user: UserIds | None = None,
         user_ids: Callable[[str | None, str | None], UserIds | None] = resolve_user,
         env: Mapping[str, str] | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self._fifo_config = tuple(f for f in fifos if f.path is not None)
+        self.mailer = mailer
         self._default_user = default_user
         self._user_ids = user_ids
         self._env = env
@@ -199,12 +204,16 @@ class Notifier:
                 # On leaving: FIFO scripts are stopped first, then the timed (STOP)
                 # scripts are waited for; they are killed after their timeout.
                 async with trio.open_nursery() as timed, trio.open_nursery() as fifo_nursery:
+                    if self.mailer is not None:  # waited for: a stop's mails get their grace
+                        await timed.start(self.mailer.run)
                     fifo_scripts = await self._open_fifos(fifo_nursery)
                     task_status.started()
                     async with self._receive:
                         async for batch in self._receive:
                             for effect in batch:
                                 await self._apply(effect, untimed, timed)
+                    if self.mailer is not None:
+                        self.mailer.close()
                     await self._stop_fifo_scripts(fifo_scripts)
                     fifo_nursery.cancel_scope.cancel()
                 self._close_fifos()
@@ -219,6 +228,9 @@ class Notifier:
             self._write(effect.line)
         elif isinstance(effect, RunScript):
             await self._run_script(effect, timed if effect.timeout_s is not None else untimed)
+        elif isinstance(effect, SendMail):
+            if self.mailer is not None:
+                self.mailer.submit(effect.mail)
         else:  # pragma: no cover - the union is closed
             raise TypeError(f"not a notification: {effect!r}")
 

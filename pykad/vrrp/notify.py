@@ -18,6 +18,14 @@ Owned here (sans-IO: the driver ``pykad.drivers.notify`` carries the effects out
      name in double quotes, the effective priority, 0 for a group.  The same line
      goes to ``notify_fifo`` and ``vrrp_notify_fifo``.
 
+  4. with ``smtp_alert`` (and a server and recipients: :class:`MailAlerts`), an
+     alert mail when the state differs from the one last mailed
+     (``last_email_state``): ``[ROUTER_ID] VRRP Instance VI_1 - Entering MASTER
+     state``, "=> VRRP Instance is now owning VRRP VIPs <=" (``vrrp_smtp_notifier``),
+     none for FAULT with ``no_email_faults``; a sync group's as ``VRRP Group``. An
+     instance a reload deletes mails "Deleted" with ``notify_deleted``, else
+     "Entering FAULT state" (as keepalived 2.2.7 does).
+
   Events write only a line: ``MASTER_RX_LOWER_PRI`` (and run
   ``notify_master_rx_lower_pri`` as configured, without the four words), and with
   ``notify_priority_changes`` ``MASTER_PRIORITY`` or ``BACKUP_PRIORITY`` (any state
@@ -41,15 +49,18 @@ from dataclasses import dataclass
 
 from pykad.config.scripts import Script
 from pykad.config.sections._vrrp_model import SyncGroup, VrrpInstance
+from pykad.mail.smtp import Mail, group_subject, instance_subject
 
 __all__ = [
     "STOP_SCRIPT_TIMEOUT_S",
     "Event",
     "Kind",
+    "MailAlerts",
     "Notification",
     "NotifyPlanner",
     "NotifyState",
     "RunScript",
+    "SendMail",
     "WriteFifo",
     "fifo_line",
     "generic_argv",
@@ -105,7 +116,53 @@ class WriteFifo:
     line: bytes
 
 
-Notification = RunScript | WriteFifo
+@dataclass(frozen=True, slots=True)
+class SendMail:
+    """Send an alert mail (``smtp_alert``)."""
+
+    mail: Mail
+
+
+Notification = RunScript | WriteFifo | SendMail
+
+
+@dataclass(frozen=True, slots=True)
+class MailAlerts:
+    """What alert mails need to know: mails go only when there is a server and a
+    recipient (``pykad.mail.smtp.envelope``)."""
+
+    router_id: str
+    no_email_faults: bool = False
+
+
+_INSTANCE_MAIL = {
+    NotifyState.MASTER: ("Entering MASTER state", "=> VRRP Instance is now owning VRRP VIPs <="),
+    NotifyState.BACKUP: (
+        "Entering BACKUP state",
+        "=> VRRP Instance is no longer owning VRRP VIPs <=",
+    ),
+    NotifyState.FAULT: (
+        "Entering FAULT state",
+        "=> VRRP Instance is no longer owning VRRP VIPs <=",
+    ),
+    NotifyState.STOP: ("Stopping", "=> VRRP Instance stopping <="),
+    NotifyState.DELETED: ("Deleted", "=> VRRP Deleted at reload <="),
+}
+_GROUP_MAIL = {
+    NotifyState.MASTER: (
+        "Entering MASTER state",
+        "=> All VRRP group instances are now in MASTER state <=",
+    ),
+    NotifyState.BACKUP: (
+        "Entering BACKUP state",
+        "=> All VRRP group instances are now in BACKUP state <=",
+    ),
+    NotifyState.FAULT: (
+        "Entering FAULT state",
+        "=> All VRRP group instances are now in FAULT state <=",
+    ),
+    NotifyState.STOP: ("Stopping", "=> All VRRP group instances are now stopping <="),
+}
 
 
 def fifo_line(kind: Kind, name: str, state: NotifyState | Event, priority: int) -> bytes:
@@ -150,22 +207,47 @@ class NotifyPlanner:
     notified once (``notifies_sent``) and each sync group's state.
     """
 
-    def __init__(self, instances: Iterable[VrrpInstance], groups: Iterable[SyncGroup] = ()) -> None:
+    def __init__(
+        self,
+        instances: Iterable[VrrpInstance],
+        groups: Iterable[SyncGroup] = (),
+        alerts: MailAlerts | None = None,
+    ) -> None:
         self._instances = {i.name: i for i in instances}
         self._groups = {g.name: g for g in groups}
         self._group_of = {m: g.name for g in self._groups.values() for m in g.members}
         self._group_state: dict[str, NotifyState] = {}
         self._sent: set[str] = set()
+        self.alerts = alerts
+        self._mailed: dict[tuple[Kind, str], NotifyState] = {}
+        """The state last mailed, per instance or group (keepalived's last_email_state)."""
 
     def reloaded(
-        self, instances: Iterable[VrrpInstance], groups: Iterable[SyncGroup] = ()
+        self,
+        instances: Iterable[VrrpInstance],
+        groups: Iterable[SyncGroup] = (),
+        alerts: MailAlerts | None = None,
     ) -> NotifyPlanner:
         """A planner for a reloaded configuration that remembers what this one did
         (instances that notified, groups' states: keepalived keeps both over a reload)."""
-        planner = NotifyPlanner(instances, groups)
+        planner = NotifyPlanner(instances, groups, alerts)
         planner._sent = {n for n in self._sent if n in planner._instances}
         planner._group_state = {n: s for n, s in self._group_state.items() if n in planner._groups}
+        planner._mailed = dict(self._mailed)
         return planner
+
+    def _mail(self, kind: Kind, name: str, state: NotifyState, wanted: bool) -> list[Notification]:
+        alerts = self.alerts
+        if alerts is None or not wanted or self._mailed.get((kind, name)) is state:
+            return []
+        if state is NotifyState.FAULT and alerts.no_email_faults:
+            return []
+        texts = (_INSTANCE_MAIL if kind is Kind.INSTANCE else _GROUP_MAIL).get(state)
+        if texts is None:
+            return []
+        self._mailed[(kind, name)] = state
+        make = instance_subject if kind is Kind.INSTANCE else group_subject
+        return [SendMail(Mail(make(alerts.router_id, name, texts[0]), texts[1]))]
 
     def _instance(self, name: str) -> VrrpInstance:
         try:
@@ -174,9 +256,10 @@ class NotifyPlanner:
             raise KeyError(f"no vrrp_instance {name!r}") from None
 
     def instance_state(
-        self, name: str, state: NotifyState, priority: int
+        self, name: str, state: NotifyState, priority: int, mailed: NotifyState | None = None
     ) -> tuple[Notification, ...]:
-        """Instance ``name`` entered ``state`` with effective priority ``priority``."""
+        """Instance ``name`` entered ``state`` with effective priority ``priority``
+        (``mailed``: the state its mail says, when not ``state``)."""
         instance = self._instance(name)
         group = self._group_of.get(name)
         if name in self._sent and group is not None and self._group_state.get(group) is state:
@@ -191,6 +274,7 @@ class NotifyPlanner:
             argv = generic_argv(instance.notify, Kind.INSTANCE, name, state, priority)
             effects.append(_run(instance.notify, argv, timed=stop))
         effects.append(WriteFifo(fifo_line(Kind.INSTANCE, name, state, priority)))
+        effects += self._mail(Kind.INSTANCE, name, mailed or state, instance.smtp_alert)
         return tuple(effects)
 
     def group_state(self, name: str, state: NotifyState) -> tuple[Notification, ...]:
@@ -208,6 +292,7 @@ class NotifyPlanner:
             argv = generic_argv(group.notify, Kind.GROUP, name, state, 0)
             effects.append(_run(group.notify, argv, timed=state is NotifyState.STOP))
         effects.append(WriteFifo(fifo_line(Kind.GROUP, name, state, 0)))
+        effects += self._mail(Kind.GROUP, name, state, group.smtp_alert)
         return tuple(effects)
 
     def master_rx_lower_pri(self, name: str, priority: int) -> tuple[Notification, ...]:
@@ -235,10 +320,11 @@ class NotifyPlanner:
         return (WriteFifo(fifo_line(Kind.INSTANCE, name, event, priority)),)
 
     def deleted(self, name: str, priority: int) -> tuple[Notification, ...]:
-        """Instance ``name`` was removed by a reload: DELETED with ``notify_deleted``, else STOP."""
-        instance = self._instance(name)
-        state = NotifyState.DELETED if instance.notify_deleted else NotifyState.STOP
-        return self.instance_state(name, state, priority)
+        """Instance ``name`` was removed by a reload: DELETED with ``notify_deleted``, else
+        STOP, whose mail says "Entering FAULT state" (keepalived 2.2.7's, checked)."""
+        if self._instance(name).notify_deleted:
+            return self.instance_state(name, NotifyState.DELETED, priority)
+        return self.instance_state(name, NotifyState.STOP, priority, NotifyState.FAULT)
 
     def shutdown(self, priorities: Mapping[str, int]) -> tuple[Notification, ...]:
         """Stopping: every instance, then every sync group, notifies STOP.
