@@ -48,6 +48,13 @@ the loop's next wait, has set the bursts again. The compiled handler is C, run
 when the signal arrives (on the main thread only), before Python's; this twin's
 is Python, run when Python runs its handlers.
 
+The relay functions serve the daemon's parent: ``relay_install(signums, notify)``
+gives each stop signal a handler that sends SIGTERM on to the process
+``relay_to(pid)`` names (``relay_taken()`` then returns that pid once), then
+``notify`` to the thread that installed it, which waits for it (the signals
+themselves are unblocked on that thread only). A forked child that still has the
+handler gets the signal as if it were not there.
+
 The sockets belong to the caller: both twins send on the file descriptor number
 (this twin through a duplicate it holds while a key or a burst uses that number),
 so close a socket only after disarming its keys and dropping its bursts. Reads
@@ -462,10 +469,8 @@ class _Leaving:
     idle: bool = False
     results: list[int] | None = None
     """Set when the handler has sent."""
-    handlers: dict[int, tuple[Callable[[int, FrameType | None], object], object]] = field(
-        default_factory=dict
-    )
-    """Per signal: the handler installed, the one it passes the signal on to."""
+    previous: dict[int, Callable[[int, FrameType | None], object]] = field(default_factory=dict)
+    """Per signal: the handler the leave handler passes it on to."""
 
 
 _leaving = _Leaving([])
@@ -475,9 +480,7 @@ def _leave_handler(signum: int, frame: FrameType | None) -> None:
     st = _leaving
     if st.idle and st.n and st.results is None:
         st.results = [err for burst in st.bursts for err in burst.fire()]
-    previous = st.handlers[signum][1]
-    assert callable(previous)
-    previous(signum, frame)
+    st.previous[signum](signum, frame)
 
 
 def leave_install(signums: Sequence[int]) -> None:
@@ -490,13 +493,13 @@ def leave_install(signums: Sequence[int]) -> None:
         if not callable(previous):
             raise OSError(errno.EINVAL, f"signal {signum}: no handler to pass it on to")
         signal.signal(signum, _leave_handler)
-        _leaving.handlers[signum] = (_leave_handler, previous)
+        _leaving.previous[signum] = previous
 
 
 def leave_installed(signum: int) -> bool:
     """Whether ``signum``'s handler is the leave handler (a later ``signal.signal``
     replaces it)."""
-    return signum in _leaving.handlers and signal.getsignal(signum) is _leave_handler
+    return signum in _leaving.previous and signal.getsignal(signum) is _leave_handler
 
 
 def leave_set(bursts: Sequence[Burst]) -> None:
@@ -521,10 +524,10 @@ def leave_results() -> list[int] | None:
 def leave_uninstall() -> None:
     """Put the handlers back as they were and forget the bursts and whether they went."""
     st = _leaving
-    for signum, (_, previous) in st.handlers.items():
+    for signum, previous in st.previous.items():
         if leave_installed(signum):
-            signal.signal(signum, previous)  # type: ignore[arg-type]
-    st.handlers.clear()
+            signal.signal(signum, previous)
+    st.previous.clear()
     st.results, st.idle = None, False
     leave_set([])
 
