@@ -37,6 +37,9 @@ class Outcome:
     """Why it failed (keepalived's wording where it logs one), empty when ok."""
     weight: int | None = None
     """A new weight for the real server (MISC_CHECK misc_dynamic, FILE_CHECK), or None."""
+    word: str = ""
+    """MISC_CHECK: keepalived's word for the run (succeeded, failed, timed out), which
+    its alert mail quotes."""
 
 
 Probe = Callable[[Any, Target], Awaitable[Outcome]]

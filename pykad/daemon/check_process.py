@@ -114,6 +114,7 @@ async def _serve(
     from pykad.daemon.actions import Actions
     from pykad.daemon.check_service import CheckService
     from pykad.daemon.process import Reloads, with_held_signals
+    from pykad.drivers.mailer import Mailer
     from pykad.drivers.notify import Notifier, default_script_user
     from pykad.kernel.ipvs import IpvsSocket
 
@@ -131,7 +132,7 @@ async def _serve(
         service = CheckService(
             config,
             ipvs,
-            notifier=Notifier(fifos, default_user=user),
+            notifier=Notifier(fifos, default_user=user, mailer=Mailer()),  # the service sets it
             bfd_events=bfd_events,
             default_user=user,
         )

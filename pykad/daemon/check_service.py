@@ -69,6 +69,7 @@ from pykad.config.sections.global_defs import LvsFlushOnStop
 from pykad.daemon.dump_data import VsDump
 from pykad.daemon.latency import Latency
 from pykad.daemon.memory import freeze_long_lived
+from pykad.drivers.mailer import mail_settings
 from pykad.drivers.notify import Notifier, UserIds
 from pykad.kernel import ipvs_wire_py as w
 from pykad.kernel.ipvs import IpvsResult
@@ -76,6 +77,7 @@ from pykad.lb import desired
 from pykad.lb import plan as lbplan
 from pykad.lb.plan import Op
 from pykad.lb.pool import (
+    CheckerAlerts,
     CheckerResult,
     CheckerWeight,
     Event,
@@ -179,6 +181,7 @@ class CheckService:
         """Make ``config`` current; virtual servers found in ``keep`` (unchanged ones of
         the previous config) keep their pool and checkers.  Returns the new ones."""
         self.config = config
+        self._alerts = self._checker_alerts(config)
         names = desired.vs_names(config.lvs)
         servers, fresh = [], []
         for i, vs in enumerate(config.lvs.virtual_servers):
@@ -188,12 +191,13 @@ class CheckService:
             if same and same[0].name == names[i] and same[0].services == services:
                 servers.append(same.pop(0))
                 continue
-            s = _Vs(
+            pool = Pool(
                 vs,
                 names[i],
-                Pool(vs, names[i], rs_init_notifies=config.global_defs.rs_init_notifies),
-                services,
+                rs_init_notifies=config.global_defs.rs_init_notifies,
+                alerts=self._alerts,
             )
+            s = _Vs(vs, names[i], pool, services)
             servers.append(s)
             fresh.append(s)
         by_key: dict[ServiceKey, list[int]] = {}
@@ -211,6 +215,18 @@ class CheckService:
             else None
         )
         return fresh
+
+    def _checker_alerts(self, config: Config) -> CheckerAlerts | None:
+        """What the pools need for ``smtp_alert`` mails (None: none go); the mailer takes
+        the configuration's settings too.  A kept pool keeps what it had."""
+        smtp = config.global_defs.smtp
+        settings = mail_settings(smtp)
+        if self.notifier is not None and self.notifier.mailer is not None:
+            self.notifier.mailer.configure(settings)
+        if settings is None:
+            return None
+        router_id = config.global_defs.router_id or socket.gethostname()
+        return CheckerAlerts(router_id, smtp.no_checker_emails)
 
     def _all_checks(self) -> Iterable[Any]:
         for s in self.servers:
@@ -550,10 +566,14 @@ class CheckService:
             or getattr(check, "log_all_failures", False),
         )
 
+        last: list[Outcome | None] = [None]
+
         def changed(update: StateUpdate) -> None:
-            self.handle(s, CheckerResult(rs, checker, update.up))
+            mail, always = checker_mail(check, update.up, last[0])
+            self.handle(s, CheckerResult(rs, checker, update.up, mail, always))
 
         def outcome(result: Outcome) -> None:
+            last[0] = result
             self.stats.attempts += 1
             self.stats.failures += not result.ok
             if isinstance(check, MiscCheck) and check.dynamic and result.ok:
@@ -636,7 +656,8 @@ class CheckService:
                     for j, rs in enumerate(s.config.real_servers):
                         for k, check in enumerate(checker_configs(rs)):
                             if isinstance(check, BfdCheck) and check.name == event.name:
-                                self.handle(s, CheckerResult(j, k, event.up))
+                                mail, _ = checker_mail(check, event.up, None)
+                                self.handle(s, CheckerResult(j, k, event.up, mail))
 
     async def stop(self) -> None:
         """Leave as keepalived's ``clear_services`` and ``ipvs_stop`` do; :meth:`run`
@@ -725,6 +746,39 @@ def checker_kind(check: Any) -> str:
         BfdCheck: "BFD_CHECK",
     }
     return kinds.get(type(check), type(check).__name__)
+
+
+def checker_mail(check: Any, up: bool, outcome: Outcome | None) -> tuple[str, bool]:
+    """The ``smtp_alert`` text keepalived 2.2.7's checker sends with a verdict (its
+    check_*.c epilog), and whether it goes with every verdict (MISC_CHECK) rather than
+    only when the checker's state changes.  FILE_CHECK sends none."""
+    word = "succeed" if up else "failed"
+    if isinstance(check, TcpCheck):
+        return f"=> TCP CHECK {word} on service <=", False
+    if isinstance(check, UdpCheck):
+        return f"=> UDP CHECK {word} on service <=", False
+    if isinstance(check, PingCheck):
+        return f"=> ICMP CHECK {word} on service <=", False
+    if isinstance(check, DnsCheck):
+        return f"=> DNS_CHECK: {word} on service <=", False
+    if isinstance(check, BfdCheck):
+        return f"=> BFD CHECK {check.name} {'succeeded' if up else 'failed'} on service <=", False
+    if isinstance(check, HttpCheck):
+        if up:
+            return "=> CHECK succeed on service <=", False
+        return "=> CHECK failed on service : HTTP request failed <=", False
+    if isinstance(check, SmtpCheck):
+        if up:
+            return "=> CHECK succeed on service <=", False
+        reason = outcome.reason if outcome is not None and not outcome.ok else ""
+        if reason.startswith(smtp.PREFIX):
+            return f"=> CHECK failed on service : {reason[len(smtp.PREFIX) :]} <=", False
+        return "=> CHECK failed on service <=", False
+    if isinstance(check, MiscCheck):
+        how = outcome.word if outcome is not None else ""
+        how = how or ("succeeded" if up else "failed")
+        return f"=> MISC CHECK {how} on service <=", True
+    return "", False
 
 
 def service_text(key: ServiceKey) -> str:

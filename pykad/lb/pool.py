@@ -12,10 +12,14 @@ events and answering with notifications:
   and :class:`Stop` (``clear_service_vs``, after ``lvs_flush_on_stop``);
 - effects: :class:`~pykad.vrrp.notify.RunScript` (``notify_up`` /
   ``notify_down`` / ``quorum_up`` / ``quorum_down``; with ``omega``, those run at
-  shutdown get keepalived's 1 s timeout) and :class:`~pykad.vrrp.notify.WriteFifo`
+  shutdown get keepalived's 1 s timeout), :class:`~pykad.vrrp.notify.WriteFifo`
   (``RS [198.51.100.1]:tcp:8080 [192.0.2.1]:tcp:80 UP\\n``,
   ``VS [192.0.2.1]:tcp:80 DOWN\\n``: ``notify_fifo_rs`` / ``notify_fifo_vs``, for
-  ``notify_fifo`` and ``lvs_notify_fifo``), in keepalived's order;
+  ``notify_fifo`` and ``lvs_notify_fifo``) and, with :class:`CheckerAlerts`,
+  :class:`~pykad.vrrp.notify.SendMail` (``smtp_alert``: a real server's mail with
+  its checker's text, ``[ROUTER_ID] Realserver RS of virtual server VS - UP``, as
+  each keepalived checker sends it; a virtual server's quorum mail; with ``omega``
+  the shutdown mails), in keepalived's order;
 - :meth:`Pool.dests`: the destinations keepalived's commands have left in IPVS
   (each server with the weight sent), to be turned into the table by
   :func:`pykad.lb.desired.table`.
@@ -60,11 +64,13 @@ from pykad.config.sections._lvs_model import (
 )
 from pykad.config.sections.global_defs import LvsFlushOnStop
 from pykad.lb.desired import format_rs, real_weight
-from pykad.vrrp.notify import STOP_SCRIPT_TIMEOUT_S, RunScript, WriteFifo
+from pykad.mail.smtp import Mail, real_server_subject, virtual_server_subject
+from pykad.vrrp.notify import STOP_SCRIPT_TIMEOUT_S, RunScript, SendMail, WriteFifo
 
 __all__ = [
     "SORRY",
     "WEIGHT_FAULT",
+    "CheckerAlerts",
     "CheckerResult",
     "CheckerWeight",
     "Effect",
@@ -101,11 +107,18 @@ class Start:
 
 @dataclass(frozen=True, slots=True)
 class CheckerResult:
-    """Checker ``checker`` of real server ``rs`` reports it up or down."""
+    """Checker ``checker`` of real server ``rs`` reports it up or down.
+
+    ``mail``: the checker's ``smtp_alert`` text ("=> TCP CHECK failed on service
+    <="), sent when the checker's state changes; with ``mail_always`` (MISC_CHECK)
+    at every result (keepalived's check_misc.c mails each verdict it applies).
+    """
 
     rs: int
     checker: int
     up: bool
+    mail: str = ""
+    mail_always: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +160,15 @@ class Stop:
 
 
 Event = Start | CheckerResult | CheckerWeight | FileValue | Suspend | Stop
-Effect = RunScript | WriteFifo
+Effect = RunScript | WriteFifo | SendMail
+
+
+@dataclass(frozen=True, slots=True)
+class CheckerAlerts:
+    """What a pool's alert mails need (None: none go, no server or recipient)."""
+
+    router_id: str
+    no_checker_emails: bool = False
 
 
 # --- checkers -----------------------------------------------------------------------
@@ -256,9 +277,11 @@ class Pool:
         *,
         rs_init_notifies: bool = False,
         suspended: bool = False,
+        alerts: CheckerAlerts | None = None,
     ) -> None:
         self.vs = vs
         self.name = name
+        self.alerts = alerts
         self._rs_init_notifies = rs_init_notifies
         self._suspended = suspended
         self._active = False
@@ -404,7 +427,7 @@ class Pool:
         elif isinstance(event, CheckerResult):
             server, checker = self._checker(event.rs, event.checker)
             if checker.kind is not _Kind.LAUNCHED or self.checking:
-                self._checker_result(server, checker, event.up)
+                self._checker_result(server, checker, event)
         elif isinstance(event, CheckerWeight):
             server, checker = self._checker(event.rs, event.checker)
             if self.checking:
@@ -486,6 +509,7 @@ class Pool:
                 server.alive = False
                 if self.vs.omega:
                     self._rs_notifies(server, stopping=True)
+                    self._rs_mail(server, "=> Shutting down <=")
             self._update_vs_notifies_stopping()
         else:
             self._update_vs_notifies_stopping()
@@ -498,7 +522,7 @@ class Pool:
     def _update_vs_notifies_stopping(self) -> None:
         """``update_vs_notifies`` when stopping: quorum down, notified with ``omega``."""
         self._quorum_up = False
-        self._vs_notifies(stopping=True)
+        self._vs_notifies(stopping=True, message="=> Shutting down <=")
 
     # --- keepalived's functions -------------------------------------------------------
 
@@ -535,12 +559,21 @@ class Pool:
         elif server.num_failed:
             server.num_failed -= 1
 
-    def _checker_result(self, server: _Server, checker: _Checker, up: bool) -> None:
+    def _checker_result(self, server: _Server, checker: _Checker, event: CheckerResult) -> None:
+        up = event.up
         if not up and checker.kind is _Kind.LAUNCHED and checker.cur_weight:
             # check_misc.c: a failed dynamic script's weight is withdrawn.
             server.effective -= checker.cur_weight
             checker.cur_weight = 0
+        checker_was_up, rs_was_alive = checker.is_up, server.alive
         self._update_svr_checker_state(server, checker, up)
+        if event.mail and (event.mail_always or checker_was_up != up):
+            # the checkers' epilogs: smtp_alert after update_svr_checker_state
+            alerts = self.alerts
+            if alerts is not None and (
+                rs_was_alive != server.alive or not alerts.no_checker_emails
+            ):
+                self._rs_mail(server, event.mail)
 
     def _update_svr_checker_state(self, server: _Server, checker: _Checker, up: bool) -> None:
         """ipwrapper.c ``update_svr_checker_state``."""
@@ -641,7 +674,8 @@ class Pool:
                 self._cmd(_Cmd.DEL, sorry)
                 sorry.alive = False
                 self._perform_quorum_state(True)
-            self._vs_notifies(stopping=False)
+            word = "Starting with quorum up" if init else "Gained quorum"
+            self._vs_notifies(stopping=False, message=self._quorum_text(word, threshold))
         elif (self._quorum_up and (not weight_sum or weight_sum < threshold)) or (
             init and not self._quorum_up and sorry is not None and not sorry.alive
         ):
@@ -650,7 +684,8 @@ class Pool:
                 self._perform_quorum_state(False)
                 self._cmd(_Cmd.ADD, sorry)
                 sorry.alive = True
-            self._vs_notifies(stopping=False)
+            word = "Starting with quorum down" if init else "Lost quorum"
+            self._vs_notifies(stopping=False, message=self._quorum_text(word, threshold))
 
     # --- notifications ----------------------------------------------------------------
 
@@ -659,14 +694,35 @@ class Pool:
             timeout = STOP_SCRIPT_TIMEOUT_S if stopping else None
             self._effects.append(RunScript(script.argv, script.user, script.group, timeout))
 
-    def _vs_notifies(self, *, stopping: bool) -> None:
-        """ipwrapper.c ``do_vs_notifies`` (SNMP traps and SMTP alerts aside)."""
+    def _quorum_text(self, word: str, threshold: int) -> str:
+        """do_vs_notifies' mail: ``=> Gained quorum 1+0=1 <= 2 <=`` (threshold, then the
+        live weight: C's ``long``, here the same values)."""
+        vs = self.vs
+        weight_sum = self._weigh_live_realservers()
+        return f"=> {word} {vs.quorum}+{vs.hysteresis}={threshold} <= {weight_sum} <="
+
+    def _vs_notifies(self, *, stopping: bool, message: str) -> None:
+        """ipwrapper.c ``do_vs_notifies`` (SNMP traps aside); ``message``: its mail's text."""
         if stopping and not self.vs.omega:
             return
         up = self._quorum_up
         self._run(self.vs.quorum_up if up else self.vs.quorum_down, stopping)
         state = "UP" if up else "DOWN"
         self._effects.append(WriteFifo(f"VS {self.name} {state}\n".encode()))
+        alerts = self.alerts
+        if alerts is not None and self.vs.smtp_alert:
+            subject = virtual_server_subject(alerts.router_id, self.name, state)
+            self._effects.append(SendMail(Mail(subject, message)))
+
+    def _rs_mail(self, server: _Server, text: str) -> None:
+        """smtp.c ``SMTP_MSG_RS``: ``[ROUTER_ID] Realserver RS of virtual server VS - UP``."""
+        alerts = self.alerts
+        config = server.config
+        if alerts is None or not isinstance(config, RealServer) or not config.smtp_alert:
+            return
+        state = "UP" if server.alive else "DOWN"
+        subject = real_server_subject(alerts.router_id, server.name, self.name, state)
+        self._effects.append(SendMail(Mail(subject, text)))
 
     def _rs_notifies(self, server: _Server, *, stopping: bool) -> None:
         """ipwrapper.c ``do_rs_notifies``."""

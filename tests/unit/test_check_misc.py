@@ -63,22 +63,26 @@ def wait_gone(pid: int, timeout: float = 2.0) -> bool:
 
 
 def test_exit_0_succeeds_and_exit_1_fails() -> None:
-    assert probe(sh("exit 0")) == Outcome(ok=True)
+    assert probe(sh("exit 0")) == Outcome(ok=True, word="succeeded")
     assert probe(sh("exit 1")) == Outcome(
-        ok=False, reason=f"Misc check for [{RS}] by [/bin/sh] failed (exited with status 1)."
+        ok=False,
+        reason=f"Misc check for [{RS}] by [/bin/sh] failed (exited with status 1).",
+        word="failed",
     )
 
 
 @pytest.mark.parametrize(("status", "weight"), [(2, 0), (7, 5), (255, 253)])
 def test_dynamic_exit_status_sets_the_weight(status: int, weight: int) -> None:
-    assert probe(sh(f"exit {status}", dynamic=True)) == Outcome(ok=True, weight=weight)
+    assert probe(sh(f"exit {status}", dynamic=True)) == Outcome(
+        ok=True, weight=weight, word="succeeded"
+    )
     # Without misc_dynamic the same status is a failure.
     outcome = probe(sh(f"exit {status}"))
     assert outcome.reason.endswith(f"failed (exited with status {status}).")
 
 
 def test_dynamic_exit_0_and_1() -> None:
-    assert probe(sh("exit 0", dynamic=True)) == Outcome(ok=True, weight=None)
+    assert probe(sh("exit 0", dynamic=True)) == Outcome(ok=True, weight=None, word="succeeded")
     assert not probe(sh("exit 1", dynamic=True)).ok
 
 
@@ -103,7 +107,9 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     start = time.monotonic()
     outcome = probe(check)
     elapsed = time.monotonic() - start
-    assert outcome == Outcome(ok=False, reason=f"Misc check for [{RS}] by [/bin/sh] timed out.")
+    assert outcome == Outcome(
+        ok=False, reason=f"Misc check for [{RS}] by [/bin/sh] timed out.", word="timed out"
+    )
     assert 0.25 <= elapsed < 1.5
     assert wait_gone(int(pidfile.read_text()))
 

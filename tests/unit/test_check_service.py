@@ -341,3 +341,67 @@ async def test_reload_writes_only_what_changed_and_keeps_health(tmp_path: Path) 
         await second.aclose()
         await listener.aclose()
         nursery.cancel_scope.cancel()
+
+
+@trio_test
+async def test_a_real_server_s_changes_are_mailed_with_its_checker_s_text(tmp_path: Path) -> None:
+    from pykad.drivers.mailer import Mailer
+    from pykad.drivers.notify import Notifier
+
+    sessions: list[bytes] = []
+
+    async def smtp_server(stream: trio.SocketStream) -> None:
+        got = b""
+        await stream.send_all(b"220 mx\r\n")
+        while True:
+            data = await stream.receive_some(4096)
+            if not data:
+                break
+            got += data
+            if got.endswith(b"QUIT\r\n"):
+                await stream.send_all(b"221 bye\r\n")
+                break
+            await stream.send_all(b"354 go\r\n" if got.endswith(b"DATA\r\n") else b"250 ok\r\n")
+        sessions.append(got)
+
+    port, smtp_port = free_ports(2)
+    text = f"""global_defs {{
+    router_id lb1
+    notification_email {{
+        ops@example.com
+    }}
+    notification_email_from ka@example.com
+    smtp_server 127.0.0.1 {smtp_port}
+    smtp_connect_timeout 2
+}}
+""" + vs_block([port])
+    cfg = config(tmp_path, text)
+    ipvs = FakeIpvs()
+    notifier = Notifier(mailer=Mailer())
+    service = CheckService(cfg, ipvs, notifier=notifier, rand=lambda: 0.0)
+    subject = f"[lb1] Realserver [127.0.0.1]:tcp:{port} of virtual server [{VIP}]:tcp:80"
+
+    def subjects() -> list[str]:
+        found = []
+        for s in sessions:
+            for line in s.split(b"\r\n"):
+                if line.startswith(b"Subject: "):
+                    body = s.split(b"\r\n\r\n")[1].split(b"\r\n")[0]
+                    found.append(f"{line[9:].decode()} | {body.decode()}")
+        return found
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            functools.partial(trio.serve_tcp, smtp_server, smtp_port, host="127.0.0.1")
+        )
+        await nursery.start(notifier.run)
+        await nursery.start(service.run)
+        await wait_for(lambda: len(sessions) == 1)  # the first check: refused
+        listener = await listen(port)
+        await wait_for(lambda: len(sessions) == 2)
+        assert subjects() == [
+            f"{subject} - DOWN | => TCP CHECK failed on service <=",
+            f"{subject} - UP | => TCP CHECK succeed on service <=",
+        ]
+        await listener.aclose()
+        nursery.cancel_scope.cancel()

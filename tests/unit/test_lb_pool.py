@@ -35,6 +35,7 @@ from pykad.drivers.files import LocalFiles
 from pykad.lb.desired import services, table, vs_names
 from pykad.lb.pool import (
     SORRY,
+    CheckerAlerts,
     CheckerResult,
     CheckerWeight,
     Effect,
@@ -45,7 +46,7 @@ from pykad.lb.pool import (
     Stop,
     Suspend,
 )
-from pykad.vrrp.notify import RunScript, WriteFifo
+from pykad.vrrp.notify import RunScript, SendMail, WriteFifo
 
 
 def parse(tmp_path: Path, text: str) -> LvsConfig:
@@ -514,3 +515,98 @@ def test_quorum_hysteresis_and_sorry_server(
         if with_sorry and not state:
             expected = {"192.0.2.99": 1}
         assert in_pool(pool) == expected
+
+
+# --------------------------------------------------------------------------- alert mails
+
+
+def mails(effects: tuple[Effect, ...] | list[Effect]) -> list[tuple[str, str]]:
+    return [(e.mail.subject, e.mail.body) for e in effects if isinstance(e, SendMail)]
+
+
+RS1 = "[lb1] Realserver [198.51.100.1]:tcp:80 of virtual server [192.0.2.1]:tcp:80"
+TCP_DOWN = "=> TCP CHECK failed on service <="
+TCP_UP = "=> TCP CHECK succeed on service <="
+
+
+def alerting(v: VirtualServer, **kw: bool) -> Pool:
+    pool = Pool(v, "[192.0.2.1]:tcp:80", alerts=CheckerAlerts("lb1", **kw))
+    pool.handle(Start())
+    return pool
+
+
+def test_a_checker_mails_when_its_state_changes_after_the_notifies() -> None:
+    pool = alerting(vs(rs(1, checks=2)))
+    effects = pool.handle(CheckerResult(0, 0, False, TCP_DOWN))
+    assert mails(effects) == [(f"{RS1} - DOWN", TCP_DOWN)]
+    assert isinstance(effects[-1], SendMail)  # after the FIFO line (do_rs_notifies)
+    # the second checker fails too: the server stays down, the checker changed: a mail
+    assert mails(pool.handle(CheckerResult(0, 1, False, TCP_DOWN))) == [(f"{RS1} - DOWN", TCP_DOWN)]
+    assert mails(pool.handle(CheckerResult(0, 1, False, TCP_DOWN))) == []  # no change
+    assert mails(pool.handle(CheckerResult(0, 0, True, TCP_UP))) == [(f"{RS1} - DOWN", TCP_UP)]
+    assert mails(pool.handle(CheckerResult(0, 1, True, TCP_UP))) == [(f"{RS1} - UP", TCP_UP)]
+
+
+def test_no_checker_emails_keeps_only_the_mails_of_a_server_s_changes() -> None:
+    pool = alerting(vs(rs(1, checks=2)), no_checker_emails=True)
+    assert len(mails(pool.handle(CheckerResult(0, 0, False, TCP_DOWN)))) == 1  # server down
+    assert mails(pool.handle(CheckerResult(0, 1, False, TCP_DOWN))) == []  # still down
+    assert mails(pool.handle(CheckerResult(0, 0, True, TCP_UP))) == []
+    assert mails(pool.handle(CheckerResult(0, 1, True, TCP_UP))) == [(f"{RS1} - UP", TCP_UP)]
+
+
+def test_misc_check_mails_every_verdict_and_smtp_alert_off_mails_nothing() -> None:
+    pool = alerting(vs(rs(1)))
+    text = "=> MISC CHECK succeeded on service <="
+    # the first verdict confirms the initial state: MISC_CHECK mails it, TCP would not
+    assert mails(pool.handle(CheckerResult(0, 0, True, text, mail_always=True))) == [
+        (f"{RS1} - UP", text)
+    ]
+    assert mails(pool.handle(CheckerResult(0, 0, True, TCP_UP))) == []
+    quiet = alerting(vs(rs(1, smtp_alert=False)))
+    assert mails(quiet.handle(CheckerResult(0, 0, False, TCP_DOWN))) == []
+    assert mails(started(vs(rs(1))).handle(CheckerResult(0, 0, False, TCP_DOWN))) == []
+
+
+def test_quorum_and_shutdown_mails_of_a_virtual_server() -> None:
+    v = vs(rs(1, weight=2), rs(2, weight=1), quorum=2, smtp_alert=True, omega=True)
+    pool = Pool(v, "[192.0.2.1]:tcp:80", alerts=CheckerAlerts("lb1"))
+    vs_subject = "[lb1] Virtualserver [192.0.2.1]:tcp:80"
+    assert mails(pool.handle(Start())) == [
+        (f"{vs_subject} - UP", "=> Starting with quorum up 2+0=2 <= 3 <=")
+    ]
+    down = mails(pool.handle(CheckerResult(0, 0, False, TCP_DOWN)))
+    assert (f"{vs_subject} - DOWN", "=> Lost quorum 2+0=2 <= 1 <=") in down
+    assert mails(pool.handle(Stop(None))) == [
+        (
+            "[lb1] Realserver [198.51.100.2]:tcp:80 of virtual server [192.0.2.1]:tcp:80 - DOWN",
+            "=> Shutting down <=",
+        ),
+        (f"{vs_subject} - DOWN", "=> Shutting down <="),
+    ]
+
+
+def test_each_checker_s_text_is_keepalived_s() -> None:
+    from pykad.check.base import Outcome
+    from pykad.config.sections._lvs_model import BfdCheck, HttpCheck, MiscCheck, SmtpCheck
+    from pykad.daemon.check_service import checker_mail
+
+    assert checker_mail(TcpCheck(), True, None) == (TCP_UP, False)
+    assert checker_mail(HttpCheck(), False, None) == (
+        "=> CHECK failed on service : HTTP request failed <=",
+        False,
+    )
+    failed = Outcome(False, "SMTP_CHECK Bad HELO response from server [198.51.100.1]:25")
+    assert checker_mail(SmtpCheck(), False, failed) == (
+        "=> CHECK failed on service : Bad HELO response from server [198.51.100.1]:25 <=",
+        False,
+    )
+    timed_out = Outcome(False, "Misc check ... timed out.", word="timed out")
+    assert checker_mail(MiscCheck(script=Script(("/bin/check",))), False, timed_out) == (
+        "=> MISC CHECK timed out on service <=",
+        True,
+    )
+    assert checker_mail(BfdCheck(name="to_rs"), True, None) == (
+        "=> BFD CHECK to_rs succeeded on service <=",
+        False,
+    )

@@ -158,5 +158,6 @@ async def probe(
     """
     result = await run(check, default_user=default_user, vs_delay_loop_us=vs_delay_loop_us)
     if result.ok:
-        return Outcome(ok=True, weight=result.weight)
-    return Outcome(ok=False, reason=log_line(target, check.script.argv[0], result, MISC_NOTE))
+        return Outcome(ok=True, weight=result.weight, word=result.how)
+    line = log_line(target, check.script.argv[0], result, MISC_NOTE)
+    return Outcome(ok=False, reason=line, word=result.how)

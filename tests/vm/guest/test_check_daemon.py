@@ -653,3 +653,106 @@ def test_ha_suspend_checks_only_while_the_address_is_here(lab: Servers, tmp_path
         print(pykad.text()[-4000:])
         ipvs.flush()
         ipvs.close()
+
+
+MAIL_CONFIG = """
+global_defs {{
+    router_id vm-test
+    notification_email {{
+        ops@example.com
+    }}
+    notification_email_from ka@example.com
+    smtp_server 127.0.0.1 {port}
+    smtp_connect_timeout 5
+}}
+virtual_server {vip} 82 {{
+    delay_loop 1
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    quorum 2
+    smtp_alert
+    real_server {rs1} 8080 {{
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 0
+        }}
+        MISC_CHECK {{
+            misc_path /bin/true
+        }}
+    }}
+    real_server {rs2} 9999 {{
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 0
+        }}
+    }}
+}}
+"""
+
+
+def test_alert_mails_as_keepalived_sends_them(lab: Servers, tmp_path: Path) -> None:
+    """The checkers' ``smtp_alert`` mails (a real server's checker texts, the virtual
+    server's quorum) are the ones keepalived 2.2.7 sends for the same config, each
+    daemon's to a mail server in this guest (``lab.smtp_sink``)."""
+    import json
+
+    tests = Path(__file__).resolve().parents[2]
+    mails: dict[str, list[tuple[str, str]]] = {}
+    for port, who in ((2525, "keepalived"), (2526, "pykad")):
+        work = tmp_path / who
+        work.mkdir()
+        conf = work / "keepalived.conf"
+        conf.write_text(MAIL_CONFIG.format(port=port, vip=VIP, **RS))
+        out = work / "mails.jsonl"
+        sink = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lab.smtp_sink",
+                "--listen",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--out",
+                str(out),
+            ],
+            cwd=tests,
+        )
+        try:
+            wait_for("the mail sink", out.exists, 60)
+            if who == "keepalived":
+                argv = ["keepalived", "-n", "-l", "-D", "--check", "-f", str(conf)]
+                argv += ["-p", str(work / "k.pid"), "-c", str(work / "c.pid")]
+                log = work / "log"
+                daemon = Pykad(
+                    subprocess.Popen(
+                        argv, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True
+                    ),
+                    log,
+                    {},
+                )
+            else:
+                daemon = start_pykad(conf, work)
+
+            def sessions(out: Path = out) -> list[str]:
+                return [json.loads(line)["sent"] for line in out.read_text().splitlines()]
+
+            try:
+                # quorum up at start, MISC's first verdict, rs2 down, quorum lost
+                wait_for(f"{who}'s mails", lambda: len(sessions()) >= 4, 90)
+                time.sleep(3)  # anything more
+            finally:
+                assert daemon.stop() == 0
+        finally:
+            sink.terminate()
+            sink.wait()
+        found = []
+        for sent in sessions():
+            subject = re.search(r"Subject: ([^\r]*)\r\n", sent)
+            body = sent.split("\r\n\r\n", 1)[1].split("\r\n")[0] if "\r\n\r\n" in sent else ""
+            found.append((subject.group(1) if subject else "", body))
+        mails[who] = sorted(found)
+    rs2 = f"[vm-test] Realserver [{RS['rs2']}]:tcp:9999 of virtual server [{VIP}]:tcp:82"
+    assert (f"{rs2} - DOWN", "=> TCP CHECK failed on service <=") in mails["keepalived"]
+    assert mails["pykad"] == mails["keepalived"]
