@@ -386,6 +386,8 @@ class Supervisor:
         stragglers."""
         fast.relay_to(0)
         relayed = fast.relay_taken()
+        if relayed:
+            log.debug("the stop signal's handler passed SIGTERM on to pid %d", relayed)
         for kid in self.kids:
             kid.respawn_at = None
             if kid.pid != relayed:
