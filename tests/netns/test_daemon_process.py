@@ -168,8 +168,10 @@ def test_sigterm_to_the_parent_stops_every_child_and_removes_the_pid_files(
     log = a.log_text()[mark:]
     assert "(VI_1) sent 0 priority" in log and "(VI_1) removing VIPs." in log
     assert log.count("(VI_2) sent 0 priority") == 1
-    # before Python's handler ran (the compiled twin: before any Python ran at all)
+    # before Python's handler ran (the compiled twin: before any Python ran at all),
+    # the parent having passed the signal on from its own handler
     assert "the stop signal's handler sent 3 priority-0 adverts" in log
+    assert f"the stop signal's handler passed SIGTERM on to pid {children['vrrp']}" in log
     assert "Respawning" not in log and "forcing termination" not in log
     assert not any(pid_alive(pid) for pid in children.values())
     assert not a.processes()
