@@ -69,7 +69,7 @@ from pykad.config.sections.global_defs import LvsFlushOnStop
 from pykad.daemon.dump_data import VsDump
 from pykad.daemon.latency import Latency
 from pykad.daemon.memory import freeze_long_lived
-from pykad.drivers.mailer import mail_settings
+from pykad.drivers import mailer
 from pykad.drivers.notify import Notifier, UserIds
 from pykad.kernel import ipvs_wire_py as w
 from pykad.kernel.ipvs import IpvsResult
@@ -219,14 +219,9 @@ class CheckService:
     def _checker_alerts(self, config: Config) -> CheckerAlerts | None:
         """What the pools need for ``smtp_alert`` mails (None: none go); the mailer takes
         the configuration's settings too.  A kept pool keeps what it had."""
-        smtp = config.global_defs.smtp
-        settings = mail_settings(smtp)
-        if self.notifier is not None and self.notifier.mailer is not None:
-            self.notifier.mailer.configure(settings)
-        if settings is None:
-            return None
-        router_id = config.global_defs.router_id or socket.gethostname()
-        return CheckerAlerts(router_id, smtp.no_checker_emails)
+        gd = config.global_defs
+        router_id = mailer.configure(self.notifier.mailer if self.notifier else None, gd)
+        return None if router_id is None else CheckerAlerts(router_id, gd.smtp.no_checker_emails)
 
     def _all_checks(self) -> Iterable[Any]:
         for s in self.servers:

@@ -19,7 +19,6 @@ import dataclasses
 import ipaddress
 import logging
 import math
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,9 +40,8 @@ from pykad.daemon.memory import freeze_long_lived
 from pykad.daemon.sync_daemon import SyncDaemons
 from pykad.daemon.takeover import Fired, Takeover
 from pykad.daemon.tracking_sources import TrackingSources
-from pykad.drivers import fast
+from pykad.drivers import fast, mailer
 from pykad.drivers.bfd_pipe import BfdEventReader
-from pykad.drivers.mailer import mail_settings
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
 from pykad.drivers.timer import TimerLoop, now_us, wall_us
@@ -292,14 +290,9 @@ class VrrpService:
     def _mail_alerts(self, config: Config) -> MailAlerts | None:
         """What the planner needs for ``smtp_alert`` mails (None: none go); the mailer
         takes the configuration's settings too."""
-        smtp = config.global_defs.smtp
-        settings = mail_settings(smtp)
-        if self.notifier is not None and self.notifier.mailer is not None:
-            self.notifier.mailer.configure(settings)
-        if settings is None:
-            return None
-        router_id = config.global_defs.router_id or socket.gethostname()
-        return MailAlerts(router_id, smtp.no_email_faults)
+        gd = config.global_defs
+        router_id = mailer.configure(self.notifier.mailer if self.notifier else None, gd)
+        return None if router_id is None else MailAlerts(router_id, gd.smtp.no_email_faults)
 
     # --- set-up -------------------------------------------------------------------
 

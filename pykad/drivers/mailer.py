@@ -29,7 +29,11 @@ from dataclasses import dataclass
 import trio
 
 from pykad.config.addresses import IPAddress
-from pykad.config.sections._global_model import DEFAULT_SMTP_CONNECTION_TIMEOUT_US, Smtp
+from pykad.config.sections._global_model import (
+    DEFAULT_SMTP_CONNECTION_TIMEOUT_US,
+    GlobalDefs,
+    Smtp,
+)
 from pykad.mail.smtp import Envelope, Mail, Transaction, envelope
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "MailSettings",
     "Mailer",
     "MailerStatistics",
+    "configure",
     "mail_settings",
     "rfc822_date",
 ]
@@ -76,6 +81,17 @@ def mail_settings(smtp: Smtp, host_name: str | None = None) -> MailSettings | No
         return None
     timeout_us = smtp.connect_timeout_us or DEFAULT_SMTP_CONNECTION_TIMEOUT_US
     return MailSettings(found, smtp.server, smtp.port, timeout_us / 1_000_000)
+
+
+def configure(mailer: Mailer | None, global_defs: GlobalDefs) -> str | None:
+    """Give ``mailer`` (if any) the settings of ``global_defs``; the router id the mails
+    name (``router_id``, else the host name), or None when no mail goes."""
+    settings = mail_settings(global_defs.smtp)
+    if mailer is not None:
+        mailer.configure(settings)
+    if settings is None:
+        return None
+    return global_defs.router_id or socket.gethostname()
 
 
 @dataclass(frozen=True, slots=True)
