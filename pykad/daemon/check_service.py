@@ -77,7 +77,6 @@ from pykad.lb import desired
 from pykad.lb import plan as lbplan
 from pykad.lb.plan import Op
 from pykad.lb.pool import (
-    CheckerAlerts,
     CheckerResult,
     CheckerWeight,
     Event,
@@ -181,7 +180,10 @@ class CheckService:
         """Make ``config`` current; virtual servers found in ``keep`` (unchanged ones of
         the previous config) keep their pool and checkers.  Returns the new ones."""
         self.config = config
-        self._alerts = self._checker_alerts(config)
+        # the pools' smtp_alert mails (a kept pool keeps what it had); the mailer too
+        self._alerts = mailer.configure(
+            self.notifier.mailer if self.notifier else None, config.global_defs
+        )
         names = desired.vs_names(config.lvs)
         servers, fresh = [], []
         for i, vs in enumerate(config.lvs.virtual_servers):
@@ -215,13 +217,6 @@ class CheckService:
             else None
         )
         return fresh
-
-    def _checker_alerts(self, config: Config) -> CheckerAlerts | None:
-        """What the pools need for ``smtp_alert`` mails (None: none go); the mailer takes
-        the configuration's settings too.  A kept pool keeps what it had."""
-        gd = config.global_defs
-        router_id = mailer.configure(self.notifier.mailer if self.notifier else None, gd)
-        return None if router_id is None else CheckerAlerts(router_id, gd.smtp.no_checker_emails)
 
     def _all_checks(self) -> Iterable[Any]:
         for s in self.servers:

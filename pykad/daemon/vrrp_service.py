@@ -51,6 +51,7 @@ from pykad.kernel.api import AddressOp, Links
 from pykad.kernel.links import NetlinkLinks
 from pykad.kernel.rtnl import LinkEvent
 from pykad.kernel.vmac import Vmacs, vmac_address, vmac_name
+from pykad.mail.smtp import Alerts
 from pykad.vrrp import wire
 from pykad.vrrp.advert import AUTH_AH, Advert, AdvertError
 from pykad.vrrp.ah import AhCounter, AhError, ah_key, build_ah_packet, verify_ah
@@ -61,7 +62,7 @@ from pykad.vrrp.gratuitous import (
     garp_frame,
     unsolicited_na_frame,
 )
-from pykad.vrrp.notify import MailAlerts, Notification, NotifyPlanner, NotifyState
+from pykad.vrrp.notify import Notification, NotifyPlanner, NotifyState
 from pykad.vrrp.reload_plan import Change, HostDiff, InstancePlan, plan_reload
 from pykad.vrrp.router import (
     PRIORITY_OWNER,
@@ -287,12 +288,10 @@ class VrrpService:
         self.demoted: set[str] = set()
         """Instances demoted at run time (``pykadctl demote``) until promoted or reloaded."""
 
-    def _mail_alerts(self, config: Config) -> MailAlerts | None:
+    def _mail_alerts(self, config: Config) -> Alerts | None:
         """What the planner needs for ``smtp_alert`` mails (None: none go); the mailer
         takes the configuration's settings too."""
-        gd = config.global_defs
-        router_id = mailer.configure(self.notifier.mailer if self.notifier else None, gd)
-        return None if router_id is None else MailAlerts(router_id, gd.smtp.no_email_faults)
+        return mailer.configure(self.notifier.mailer if self.notifier else None, config.global_defs)
 
     # --- set-up -------------------------------------------------------------------
 

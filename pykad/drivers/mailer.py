@@ -34,7 +34,7 @@ from pykad.config.sections._global_model import (
     GlobalDefs,
     Smtp,
 )
-from pykad.mail.smtp import Envelope, Mail, Transaction, envelope
+from pykad.mail.smtp import Alerts, Envelope, Mail, Transaction, envelope
 
 __all__ = [
     "CLOSE_GRACE_S",
@@ -83,15 +83,17 @@ def mail_settings(smtp: Smtp, host_name: str | None = None) -> MailSettings | No
     return MailSettings(found, smtp.server, smtp.port, timeout_us / 1_000_000)
 
 
-def configure(mailer: Mailer | None, global_defs: GlobalDefs) -> str | None:
-    """Give ``mailer`` (if any) the settings of ``global_defs``; the router id the mails
-    name (``router_id``, else the host name), or None when no mail goes."""
-    settings = mail_settings(global_defs.smtp)
+def configure(mailer: Mailer | None, global_defs: GlobalDefs) -> Alerts | None:
+    """Give ``mailer`` (if any) the settings of ``global_defs``; what the planners need
+    (the mails name ``router_id``, else the host name), or None when no mail goes."""
+    smtp = global_defs.smtp
+    settings = mail_settings(smtp)
     if mailer is not None:
         mailer.configure(settings)
     if settings is None:
         return None
-    return global_defs.router_id or socket.gethostname()
+    router_id = global_defs.router_id or socket.gethostname()
+    return Alerts(router_id, smtp.no_email_faults, smtp.no_checker_emails)
 
 
 @dataclass(frozen=True, slots=True)

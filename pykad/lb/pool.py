@@ -15,7 +15,7 @@ events and answering with notifications:
   shutdown get keepalived's 1 s timeout), :class:`~pykad.vrrp.notify.WriteFifo`
   (``RS [198.51.100.1]:tcp:8080 [192.0.2.1]:tcp:80 UP\\n``,
   ``VS [192.0.2.1]:tcp:80 DOWN\\n``: ``notify_fifo_rs`` / ``notify_fifo_vs``, for
-  ``notify_fifo`` and ``lvs_notify_fifo``) and, with :class:`CheckerAlerts`,
+  ``notify_fifo`` and ``lvs_notify_fifo``) and, with ``pykad.mail.smtp.Alerts``,
   :class:`~pykad.vrrp.notify.SendMail` (``smtp_alert``: a real server's mail with
   its checker's text, ``[ROUTER_ID] Realserver RS of virtual server VS - UP``, as
   each keepalived checker sends it; a virtual server's quorum mail; with ``omega``
@@ -64,13 +64,12 @@ from pykad.config.sections._lvs_model import (
 )
 from pykad.config.sections.global_defs import LvsFlushOnStop
 from pykad.lb.desired import format_rs, real_weight
-from pykad.mail.smtp import Mail, real_server_subject, virtual_server_subject
+from pykad.mail.smtp import Alerts, Mail, real_server_subject, virtual_server_subject
 from pykad.vrrp.notify import STOP_SCRIPT_TIMEOUT_S, RunScript, SendMail, WriteFifo
 
 __all__ = [
     "SORRY",
     "WEIGHT_FAULT",
-    "CheckerAlerts",
     "CheckerResult",
     "CheckerWeight",
     "Effect",
@@ -161,14 +160,6 @@ class Stop:
 
 Event = Start | CheckerResult | CheckerWeight | FileValue | Suspend | Stop
 Effect = RunScript | WriteFifo | SendMail
-
-
-@dataclass(frozen=True, slots=True)
-class CheckerAlerts:
-    """What a pool's alert mails need (None: none go, no server or recipient)."""
-
-    router_id: str
-    no_checker_emails: bool = False
 
 
 # --- checkers -----------------------------------------------------------------------
@@ -277,7 +268,7 @@ class Pool:
         *,
         rs_init_notifies: bool = False,
         suspended: bool = False,
-        alerts: CheckerAlerts | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.vs = vs
         self.name = name

@@ -8,6 +8,8 @@ Owned here:
   ``[ROUTER_ID] Realserver RS of virtual server VS - TEXT``
   (:func:`real_server_subject`), ``[ROUTER_ID] Virtualserver VS - TEXT``
   (:func:`virtual_server_subject`); cut at keepalived's buffer sizes.
+- :class:`Alerts`: what decides which alerts go (the router id they name,
+  ``no_email_faults``, ``no_checker_emails``), for the VRRP planner and the pools.
 - :class:`Envelope`: what every mail of a process shares (HELO name, sender,
   recipients), from the configuration (:func:`envelope`).
 - :class:`Transaction`: one mail's exchange with the server, the subset of RFC
@@ -30,6 +32,7 @@ from pykad.config.sections._global_model import Smtp
 __all__ = [
     "MAX_BODY",
     "MAX_SUBJECT",
+    "Alerts",
     "Envelope",
     "Mail",
     "Stage",
@@ -74,6 +77,16 @@ def real_server_subject(router_id: str, real_server: str, virtual_server: str, t
 
 def virtual_server_subject(router_id: str, virtual_server: str, text: str) -> str:
     return f"[{router_id}] Virtualserver {virtual_server} - {text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alerts:
+    """What the alert planners need (None in their place: no mail goes, for want of a
+    server or a recipient)."""
+
+    router_id: str
+    no_email_faults: bool = False
+    no_checker_emails: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ Owned here (sans-IO: the driver ``pykad.drivers.notify`` carries the effects out
      name in double quotes, the effective priority, 0 for a group.  The same line
      goes to ``notify_fifo`` and ``vrrp_notify_fifo``.
 
-  4. with ``smtp_alert`` (and a server and recipients: :class:`MailAlerts`), an
+  4. with ``smtp_alert`` (and a server and recipients: ``pykad.mail.smtp.Alerts``), an
      alert mail when the state differs from the one last mailed
      (``last_email_state``): ``[ROUTER_ID] VRRP Instance VI_1 - Entering MASTER
      state``, "=> VRRP Instance is now owning VRRP VIPs <=" (``vrrp_smtp_notifier``),
@@ -49,13 +49,12 @@ from dataclasses import dataclass
 
 from pykad.config.scripts import Script
 from pykad.config.sections._vrrp_model import SyncGroup, VrrpInstance
-from pykad.mail.smtp import Mail, group_subject, instance_subject
+from pykad.mail.smtp import Alerts, Mail, group_subject, instance_subject
 
 __all__ = [
     "STOP_SCRIPT_TIMEOUT_S",
     "Event",
     "Kind",
-    "MailAlerts",
     "Notification",
     "NotifyPlanner",
     "NotifyState",
@@ -124,15 +123,6 @@ class SendMail:
 
 
 Notification = RunScript | WriteFifo | SendMail
-
-
-@dataclass(frozen=True, slots=True)
-class MailAlerts:
-    """What alert mails need to know: mails go only when there is a server and a
-    recipient (``pykad.mail.smtp.envelope``)."""
-
-    router_id: str
-    no_email_faults: bool = False
 
 
 _INSTANCE_MAIL = {
@@ -211,7 +201,7 @@ class NotifyPlanner:
         self,
         instances: Iterable[VrrpInstance],
         groups: Iterable[SyncGroup] = (),
-        alerts: MailAlerts | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self._instances = {i.name: i for i in instances}
         self._groups = {g.name: g for g in groups}
@@ -226,7 +216,7 @@ class NotifyPlanner:
         self,
         instances: Iterable[VrrpInstance],
         groups: Iterable[SyncGroup] = (),
-        alerts: MailAlerts | None = None,
+        alerts: Alerts | None = None,
     ) -> NotifyPlanner:
         """A planner for a reloaded configuration that remembers what this one did
         (instances that notified, groups' states: keepalived keeps both over a reload)."""

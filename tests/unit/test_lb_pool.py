@@ -35,7 +35,6 @@ from pykad.drivers.files import LocalFiles
 from pykad.lb.desired import services, table, vs_names
 from pykad.lb.pool import (
     SORRY,
-    CheckerAlerts,
     CheckerResult,
     CheckerWeight,
     Effect,
@@ -46,6 +45,7 @@ from pykad.lb.pool import (
     Stop,
     Suspend,
 )
+from pykad.mail.smtp import Alerts
 from pykad.vrrp.notify import RunScript, SendMail, WriteFifo
 
 
@@ -530,7 +530,7 @@ TCP_UP = "=> TCP CHECK succeed on service <="
 
 
 def alerting(v: VirtualServer, **kw: bool) -> Pool:
-    pool = Pool(v, "[192.0.2.1]:tcp:80", alerts=CheckerAlerts("lb1", **kw))
+    pool = Pool(v, "[192.0.2.1]:tcp:80", alerts=Alerts("lb1", **kw))
     pool.handle(Start())
     return pool
 
@@ -570,7 +570,7 @@ def test_misc_check_mails_every_verdict_and_smtp_alert_off_mails_nothing() -> No
 
 def test_quorum_and_shutdown_mails_of_a_virtual_server() -> None:
     v = vs(rs(1, weight=2), rs(2, weight=1), quorum=2, smtp_alert=True, omega=True)
-    pool = Pool(v, "[192.0.2.1]:tcp:80", alerts=CheckerAlerts("lb1"))
+    pool = Pool(v, "[192.0.2.1]:tcp:80", alerts=Alerts("lb1"))
     vs_subject = "[lb1] Virtualserver [192.0.2.1]:tcp:80"
     assert mails(pool.handle(Start())) == [
         (f"{vs_subject} - UP", "=> Starting with quorum up 2+0=2 <= 3 <=")

@@ -20,6 +20,7 @@ from pykad.drivers.mailer import Mailer, MailSettings, mail_settings
 from pykad.mail.smtp import (
     MAX_BODY,
     MAX_SUBJECT,
+    Alerts,
     Envelope,
     Mail,
     Stage,
@@ -28,7 +29,7 @@ from pykad.mail.smtp import (
     real_server_subject,
     virtual_server_subject,
 )
-from pykad.vrrp.notify import MailAlerts, NotifyPlanner, NotifyState, SendMail
+from pykad.vrrp.notify import NotifyPlanner, NotifyState, SendMail
 
 ENVELOPE = Envelope(
     "lb1.example.com", "keepalived@example.com", ("ops@example.com", "b@example.com")
@@ -163,7 +164,7 @@ def mails(effects: tuple[object, ...]) -> list[tuple[str, str]]:
 
 def test_an_instance_mails_each_new_state_once() -> None:
     planner = NotifyPlanner(
-        [instance("VI_1"), instance("VI_2", smtp_alert=False)], (), MailAlerts("lb1")
+        [instance("VI_1"), instance("VI_2", smtp_alert=False)], (), Alerts("lb1")
     )
     assert mails(planner.instance_state("VI_1", NotifyState.BACKUP, 100)) == [
         (
@@ -190,7 +191,7 @@ def test_an_instance_mails_each_new_state_once() -> None:
 def test_an_instance_a_reload_deletes_mails_as_keepalived_does() -> None:
     plain = instance("VI_1")
     told = replace(instance("VI_2"), notify_deleted=True)
-    planner = NotifyPlanner([plain, told], (), MailAlerts("lb1"))
+    planner = NotifyPlanner([plain, told], (), Alerts("lb1"))
     assert mails(planner.deleted("VI_1", 100)) == [
         (
             "[lb1] VRRP Instance VI_1 - Entering FAULT state",
@@ -203,7 +204,7 @@ def test_an_instance_a_reload_deletes_mails_as_keepalived_does() -> None:
 
 
 def test_faults_are_not_mailed_with_no_email_faults_and_nothing_without_a_server() -> None:
-    quiet = NotifyPlanner([instance("VI_1")], (), MailAlerts("lb1", no_email_faults=True))
+    quiet = NotifyPlanner([instance("VI_1")], (), Alerts("lb1", no_email_faults=True))
     assert mails(quiet.instance_state("VI_1", NotifyState.FAULT, 100)) == []
     assert len(mails(quiet.instance_state("VI_1", NotifyState.BACKUP, 100))) == 1
     none = NotifyPlanner([instance("VI_1")], ())
@@ -212,14 +213,14 @@ def test_faults_are_not_mailed_with_no_email_faults_and_nothing_without_a_server
 
 def test_a_sync_group_mails_as_a_group_and_remembers_over_a_reload() -> None:
     group = SyncGroup(name="G1", members=("VI_1",), smtp_alert=True)
-    planner = NotifyPlanner([instance("VI_1", smtp_alert=False)], [group], MailAlerts("lb1"))
+    planner = NotifyPlanner([instance("VI_1", smtp_alert=False)], [group], Alerts("lb1"))
     assert mails(planner.group_state("G1", NotifyState.MASTER)) == [
         (
             "[lb1] VRRP Group G1 - Entering MASTER state",
             "=> All VRRP group instances are now in MASTER state <=",
         )
     ]
-    again = planner.reloaded([instance("VI_1", smtp_alert=False)], [group], MailAlerts("lb1"))
+    again = planner.reloaded([instance("VI_1", smtp_alert=False)], [group], Alerts("lb1"))
     assert mails(again.group_state("G1", NotifyState.MASTER)) == []
     assert mails(again.group_state("G1", NotifyState.STOP)) == [
         ("[lb1] VRRP Group G1 - Stopping", "=> All VRRP group instances are now stopping <=")
