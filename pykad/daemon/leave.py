@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pykad.daemon.takeover import add_adverts
 from pykad.drivers import fast
 
 if TYPE_CHECKING:
@@ -51,9 +52,6 @@ class LeaveAdverts:
 
 def make(inst: Instance) -> LeaveAdverts:
     burst = fast.Burst()
+    add_adverts(burst, inst, 0)
     sock = inst.socket
-    for dst in inst.destinations:
-        burst.add_ip(
-            sock.fileno(), sock.family, inst.encoded(0, dst), dst, inst.source, sock.ifindex
-        )
     return LeaveAdverts(inst.conf, sock, sock.fileno(), burst, len(inst.destinations))

@@ -122,6 +122,15 @@ class Fired:
         return out
 
 
+def add_adverts(burst: fast.Burst, inst: Instance, priority: int) -> None:
+    """``inst``'s advert with ``priority`` to each of its destinations, as it sends them."""
+    sock = inst.socket
+    for dst in inst.destinations:
+        burst.add_ip(
+            sock.fileno(), sock.family, inst.encoded(priority, dst), dst, inst.source, sock.ifindex
+        )
+
+
 def make(
     inst: Instance,
     priority: int,
@@ -134,10 +143,7 @@ def make(
     burst = fast.Burst()
     sock = inst.socket
     descriptors: list[tuple[_Descriptor, int]] = [(sock, sock.fileno())]
-    for dst in inst.destinations:
-        burst.add_ip(
-            sock.fileno(), sock.family, inst.encoded(priority, dst), dst, inst.source, sock.ifindex
-        )
+    add_adverts(burst, inst, priority)
     if vips is not None:
         burst.add(vips.fd, vips.message)
         descriptors.append((_Netlink(vips), vips.fd))
