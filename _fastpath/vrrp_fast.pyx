@@ -684,6 +684,7 @@ cdef class Burst:
 
 cdef extern from *:
     """
+    #include <sched.h>
     #include <signal.h>
     #include <stdatomic.h>
     #include <sys/syscall.h>
@@ -899,8 +900,12 @@ cdef extern from *:
             sigaction(sig, &pykad_relay_old[sig], NULL);
             raise(sig);
         } else {
-            if (to > 0 && kill(to, SIGTERM) == 0)
+            if (to > 0 && kill(to, SIGTERM) == 0) {
                 pykad_relay_sent = to;
+                /* The child was woken on this CPU, behind the rest of the parent's stop:
+                   let it run first (its priority-0 adverts are the handover). */
+                sched_yield();
+            }
             syscall(SYS_tgkill, pykad_relay_owner, pykad_relay_thread, pykad_relay_notify);
         }
         errno = saved;

@@ -15,7 +15,8 @@ trio: children are forked from here and run trio themselves):
 - its signals are blocked and taken one at a time with ``sigtimedwait``, but
   SIGTERM/SIGINT: their compiled handler (``fast.relay_install``) sends SIGTERM
   on to the VRRP child at once (its priority-0 adverts are the handover, and
-  the Python loop's wake-up would delay them by 0.06 ms), then ``RELAYED_STOP``
+  the Python loop's wake-up would delay them by 0.06 ms) and yields the CPU (the
+  child, woken on this CPU, waited 0.35 ms behind the parent's stop), then ``RELAYED_STOP``
   to the parent, whose loop sends SIGTERM to the other children; all are then
   waited for (SIGKILL after their stop timeout, with keepalived's "failed to
   die" line).  SIGHUP goes to every child

@@ -50,8 +50,9 @@ is Python, run when Python runs its handlers.
 
 The relay functions serve the daemon's parent: ``relay_install(signums, notify)``
 gives each stop signal a handler that sends SIGTERM on to the process
-``relay_to(pid)`` names (``relay_taken()`` then returns that pid once), then
-``notify`` to the thread that installed it, which waits for it (the signals
+``relay_to(pid)`` names (``relay_taken()`` then returns that pid once), yields the
+CPU (the woken child would otherwise wait behind the parent), then ``notify`` to
+the thread that installed it, which waits for it (the signals
 themselves are unblocked on that thread only). A forked child that still has the
 handler gets the signal as if it were not there.
 
@@ -585,6 +586,7 @@ def _relay_handler(signum: int, frame: FrameType | None) -> None:
             pass
         else:
             st.sent = st.to
+            os.sched_yield()  # the child runs before the rest of the parent's stop
     signal.pthread_kill(st.thread, st.notify)
 
 
