@@ -32,24 +32,71 @@ def default_config_id() -> str:
     return os.uname().nodename.split(".")[0]
 
 
-def _split_config_test(argv: list[str]) -> tuple[list[str], str | None]:
-    """keepalived's ``-t``/``--config-test`` takes its log file only attached (getopt)."""
-    rest, log_file = [], None
+def _split_optional(argv: list[str], short: str, long: str) -> tuple[list[str], str | None]:
+    """keepalived's flags with an optional argument (getopt ``t::``, ``M::``) take it
+    only attached: ``-tFILE``, ``--config-test=FILE``.  ``argv`` with the argument
+    taken off, and the argument (None if none came)."""
+    rest, value = [], None
     for arg in argv:
-        if arg.startswith("--config-test="):
-            rest.append("-t")
-            log_file = arg.split("=", 1)[1]
-        elif arg.startswith("-t") and len(arg) > 2 and not arg.startswith("--"):
-            rest.append("-t")
-            log_file = arg[2:]
+        if arg.startswith(f"{long}="):
+            rest.append(short)
+            value = arg.split("=", 1)[1]
+        elif arg.startswith(short) and len(arg) > 2:
+            rest.append(short)
+            value = arg[2:]
         else:
             rest.append(arg)
-    return rest, log_file
+    return rest, value
+
+
+def c_integer(text: str) -> int:
+    """A number as C's ``strtoll(text, &end, 0)`` reads a whole string: 0x hex, 0 octal."""
+    body = text.strip()
+    digits = body.lstrip("+-")
+    if digits[:2].lower() == "0x":
+        return int(body, 16)
+    if len(digits) > 1 and digits.startswith("0"):
+        return int(body, 8)
+    return int(body, 10)
+
+
+def umask_flag(text: str) -> int | None:
+    """``-u MASK``: keepalived's check; a bad mask is reported and ignored, as there."""
+    try:
+        mask = c_integer(text)
+    except ValueError:
+        mask = -1
+    if not 0 <= mask <= 0o777:
+        print(f"Invalid --umask option {text}", file=sys.stderr)
+        return None
+    return mask
+
+
+def genhash_mode(argv: list[str]) -> int | None:
+    """``-T``/``--genhash``: the rest of the command line is genhash's, as keepalived's
+    (an earlier flag is ignored with keepalived's warning).  None: not this mode."""
+    from pykad.check.probes import genhash
+
+    for at, arg in enumerate(argv):
+        if arg in ("-T", "--genhash"):
+            if at:
+                print(
+                    f"Warning -- `{arg.lstrip('-') if arg.startswith('--') else arg}` "
+                    "not used as first option, previous options ignored",
+                    file=sys.stderr,
+                )
+            return genhash.main(["genhash", *argv[at + 1 :]])
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``pykad``: the daemon (VRRP today), its configuration test and ``--version``."""
-    args_in, log_file = _split_config_test(list(sys.argv[1:] if argv is None else argv))
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    genhash = genhash_mode(args_in)
+    if genhash is not None:
+        return genhash
+    args_in, log_file = _split_optional(args_in, "-t", "--config-test")
+    args_in, core_pattern = _split_optional(args_in, "-M", "--core-dump-pattern")
     parser = argparse.ArgumentParser(prog="pykad", description="keepalived-compatible HA daemon")
     parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     parser.add_argument(
@@ -94,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_signum(args.signum)
     if args.config_test:
         return config_test(args.use_file, args.config_id, args.all_config, args.dump_conf, log_file)
+    if args.core_dump_pattern:
+        core_pattern = core_pattern or "core"
     from pykad.daemon.process import Options, run
 
     return run(
@@ -105,6 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_detail=args.log_detail,
             no_syslog=args.no_syslog,
             dont_release_vrrp=args.dont_release_vrrp,
+            dont_release_ipvs=args.dont_release_ipvs,
+            run_all=args.all,
+            umask=args.umask,
+            core_dump=args.core_dump or args.core_dump_pattern,
+            core_pattern=core_pattern if args.core_dump_pattern else None,
             dont_respawn=args.dont_respawn,
             log_facility=args.log_facility,
             pid_file=args.pid,
@@ -131,6 +185,24 @@ def _daemon_flags(parser: argparse.ArgumentParser) -> None:
     flag("-D", "--log-detail", action="store_true", help="detailed log messages")
     flag("-G", "--no-syslog", action="store_true", help="do not log to syslog")
     flag("-V", "--dont-release-vrrp", action="store_true", help="keep VIPs and routes on stop")
+    flag(
+        "-X",
+        "--release-vips",
+        action="store_true",
+        help="a master that leaves removes its VIPs even if this run did not add them "
+        "(pykad always does)",
+    )
+    flag("-I", "--dont-release-ipvs", action="store_true", help="keep IPVS services on stop")
+    flag("--all", action="store_true", help="run every child, even with nothing to do")
+    flag("-u", "--umask", metavar="MASK", type=umask_flag, help="umask for created files")
+    flag("-m", "--core-dump", action="store_true", help="allow core dumps (no size limit)")
+    flag(
+        "-M",
+        "--core-dump-pattern",
+        action="store_true",
+        help="with -m: -MPATTERN / --core-dump-pattern=PATTERN sets the kernel's "
+        "core_pattern (default 'core') until the daemon stops",
+    )
     flag("-p", "--pid", metavar="FILE", help="main pid file (default /run/keepalived.pid)")
     flag("-r", "--vrrp_pid", metavar="FILE", help="VRRP pid file (default /run/vrrp.pid)")
     flag("-c", "--checkers_pid", metavar="FILE", help="checkers pid file (/run/checkers.pid)")
@@ -252,6 +324,10 @@ def ctl_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "-p", "--pid", metavar="FILE", help="the daemon's main pid file (/run/keepalived.pid)"
     )
+    parser.add_argument(
+        "-s", "--namespace", metavar="NAME", help="the daemon runs in network namespace NAME"
+    )
+    parser.add_argument("--instance", metavar="NAME", help="the daemon's instance name")
     parser.add_argument("--control-dir", metavar="DIR", help="the daemon's control directory")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
     sub = parser.add_subparsers(dest="command")
@@ -304,9 +380,14 @@ def ctl_main(argv: Sequence[str] | None = None) -> int:
             extra["virtual_server"] = args.virtual_server
     elif args.command == "config-test":
         extra["file"] = args.use_file
+    pid_file = args.pid
+    if pid_file is None and (args.namespace or args.instance):
+        from pykad.daemon.run_files import main_pid_seen_from_outside
+
+        pid_file = main_pid_seen_from_outside(args.namespace, args.instance)
     return ctl.run(
         args.command,
-        pid_file=args.pid,
+        pid_file=pid_file,
         directory=args.control_dir,
         as_json=getattr(args, "json", False),
         args=extra,

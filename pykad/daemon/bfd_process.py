@@ -84,6 +84,7 @@ def start(
     pipes: BfdPipes,
     reload_config: Callable[[], Config | None],
     control_dir: str | None = None,
+    ident_suffix: str = "",
 ) -> int:
     """Fork the BFD child (from the parent); its pid."""
     return fork_child(
@@ -93,6 +94,7 @@ def start(
         listener,
         lambda: _serve(config, pipes.vrrp_write, pipes.checker_write, reload_config, control_dir),
         child_closes=pipes.but(pipes.vrrp_write, pipes.checker_write),
+        ident_suffix=ident_suffix,
     )
 
 

@@ -91,9 +91,15 @@ def start(
     *,
     child_closes: Iterable[int] = (),
     control_dir: str | None = None,
+    ident_suffix: str = "",
+    release_ipvs: bool = True,
 ) -> int:
-    """Fork the checker child (from the parent); its pid."""
-    body = lambda: trio.run(_serve, config, bfd_events, reload_config, control_dir)  # noqa: E731
+    """Fork the checker child (from the parent); its pid.  ``release_ipvs`` False
+    (``-I``): its services stay in the kernel at stop."""
+
+    def body() -> int:
+        return trio.run(_serve, config, bfd_events, reload_config, control_dir, release_ipvs)
+
     return fork_child(
         "Healthcheck",
         "Keepalived_healthcheckers",
@@ -101,6 +107,7 @@ def start(
         listener,
         body,
         child_closes=child_closes,
+        ident_suffix=ident_suffix,
     )
 
 
@@ -109,6 +116,7 @@ async def _serve(
     bfd_events: int | None,
     reload_config: Callable[[], Config | None],
     control_dir: str | None = None,
+    release_ipvs: bool = True,
 ) -> int:
     from pykad.daemon import control, status
     from pykad.daemon.actions import Actions
@@ -135,6 +143,7 @@ async def _serve(
             notifier=Notifier(fifos, default_user=user, mailer=Mailer()),  # the service sets it
             bfd_events=bfd_events,
             default_user=user,
+            release_ipvs=release_ipvs,
         )
         try:
             service.setup()

@@ -147,8 +147,12 @@ class CheckService:
         default_user: UserIds | None = None,
         rand: Callable[[], float] = random.random,
         bulk: bool = True,
+        release_ipvs: bool = True,
     ) -> None:
         self.ipvs = ipvs
+        self.release_ipvs = release_ipvs
+        """False (``-I``): at stop the services stay in the kernel as they are, with no
+        notification (keepalived skips its ``clear_services``)."""
         self.notifier = notifier
         self.bfd_events = bfd_events
         self.default_user = default_user
@@ -654,17 +658,8 @@ class CheckService:
         returns once the notifications this queues have run."""
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
-        flush = self.config.global_defs.lvs_flush_on_stop
-        for s in self.servers:
-            self._notify(s.pool.handle(Stop(flush)))
-        if flush is LvsFlushOnStop.FULL:
-            await trio.to_thread.run_sync(self.ipvs.flush)
-        else:  # VS: each service; none: each real server, then the service
-            ops: list[Op] = []
-            if flush is None:
-                ops += [lbplan.DelDest(k, d) for k, ds in self.table.dests.items() for d in ds]
-            ops += [lbplan.DelService(k) for k in self.table.services]
-            self._record(await trio.to_thread.run_sync(self.ipvs.apply, ops))
+        if self.release_ipvs:
+            await self._release()
         if self._saved_timeouts is not None:
             self.ipvs.set_timeouts(self._saved_timeouts)
         for state in self._daemons:
@@ -674,6 +669,20 @@ class CheckService:
                 log.warning("IPVS: stopping sync daemon: %s", e)
         if self.notifier is not None:
             self.notifier.close()
+
+    async def _release(self) -> None:
+        """keepalived's ``clear_services`` (or, with ``lvs_flush_on_stop``, a flush)."""
+        flush = self.config.global_defs.lvs_flush_on_stop
+        for s in self.servers:
+            self._notify(s.pool.handle(Stop(flush)))
+        if flush is LvsFlushOnStop.FULL:
+            await trio.to_thread.run_sync(self.ipvs.flush)
+            return
+        ops: list[Op] = []  # VS: each service; none: each real server, then the service
+        if flush is None:
+            ops += [lbplan.DelDest(k, d) for k, ds in self.table.dests.items() for d in ds]
+        ops += [lbplan.DelService(k) for k in self.table.services]
+        self._record(await trio.to_thread.run_sync(self.ipvs.apply, ops))
 
 
 def _int(status: object) -> int:

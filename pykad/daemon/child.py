@@ -125,10 +125,12 @@ def fork_child(
     body: Callable[[], int],
     *,
     child_closes: Iterable[int] = (),
+    ident_suffix: str = "",
 ) -> int:
     """Fork; the parent gets the child's pid, the child runs ``body`` and exits with its
     code (1 if it raised).  ``title`` names the child in keepalived's log lines
-    (``VRRP``, ``Healthcheck``, ``BFD``), ``program`` in syslog.  ``child_closes``:
+    (``VRRP``, ``Healthcheck``, ``BFD``), ``program`` in syslog (with ``ident_suffix``:
+    ``daemon.run_files.syslog_ident``).  ``child_closes``:
     descriptors the child must not keep.  Call from the parent, where the
     daemon's signals are blocked and trio does not run."""
     from pykad.daemon.process import claim_pid_file, hold_signals, remove_pid_file, unblock_signals
@@ -142,7 +144,7 @@ def fork_child(
         return pid
     code = 1
     try:
-        set_syslog_ident(listener, program)
+        set_syslog_ident(listener, program + ident_suffix)
         listener.start()  # its thread keeps the blocked mask: signals go to the main thread
         hold_signals()
         unblock_signals()

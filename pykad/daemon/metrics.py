@@ -259,6 +259,7 @@ def start(
     children: Iterable[str],
     pid_file: str,
     listener: logging.handlers.QueueListener,
+    ident_suffix: str = "",
 ) -> int:
     """Fork the metrics child (from the parent); its pid."""
     from pykad.daemon.child import fork_child
@@ -270,6 +271,7 @@ def start(
         pid_file,
         listener,
         lambda: _serve(address, directory, wanted),
+        ident_suffix=ident_suffix,
     )
 
 

@@ -46,7 +46,8 @@ import pykad
 from pykad.config.memo import BlockMemo
 from pykad.config.model import Config
 from pykad.config.sections._vrrp_reuse import ENVIRONMENT as VRRP_READS
-from pykad.daemon import dump, reload_order
+from pykad.daemon import dump, reload_order, run_files
+from pykad.daemon.child import set_syslog_ident
 from pykad.daemon.dump import InstanceSnapshot, InstanceStats
 from pykad.daemon.sigfunc import SIGJSON, SIGSTATS_CLEAR
 
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pykad")
 
-DEFAULT_PID_DIR = "/run"
 GIL_SWITCH_S = 0.0005
 KEEPALIVED_UMASK = 0o077
 """keepalived's default umask (``-u``): files its scripts create are private."""
@@ -78,6 +78,10 @@ class Options:
     log_facility: int = 3
     """syslog facility code (``-S``; LOG_DAEMON by default)."""
     dont_release_vrrp: bool = False
+    dont_release_ipvs: bool = False
+    """``-I``: the checker child leaves its IPVS services in the kernel at stop."""
+    run_all: bool = False
+    """``--all``: the checker and BFD children run even with nothing to do."""
     dont_respawn: bool = False
     """``-R``: a child that dies stops the daemon instead of being respawned."""
     pid_file: str | None = None
@@ -90,7 +94,17 @@ class Options:
     check_only: bool = False
     """``-C``: no VRRP."""
     namespace: str | None = None
+    """``-s`` (before the config is read), then the namespace the daemon runs in."""
     instance_name: str | None = None
+    settled: tuple[str | None, str | None] | None = None
+    """The configuration's ``net_namespace`` and ``instance`` at start, once the daemon
+    has settled its names (``daemon.run_files.resolve``); a reload may not change them."""
+    umask: int | None = None
+    """``-u``: the umask, over the configuration's ``umask``."""
+    core_dump: bool = False
+    """``-m``: no limit on core files (the daemon and what it starts)."""
+    core_pattern: str | None = None
+    """``-M``: the kernel's core_pattern while the daemon runs (put back at its stop)."""
     extra_pid_files: Sequence[str] = field(default_factory=tuple)
     control_dir: str | None = None
     """pykad: the control sockets' directory (None: ``control.control_dir`` of ``-p``)."""
@@ -110,19 +124,20 @@ def run_dir(opts: Options) -> str | None:
 
 
 def pid_paths(opts: Options) -> tuple[str, str]:
-    """The main and VRRP pid files (``-p``, ``-r``; keepalived's defaults otherwise)."""
+    """The main and VRRP pid files (``-p``, ``-r``; keepalived's defaults otherwise:
+    ``daemon.run_files``)."""
     return (
-        opts.pid_file or f"{DEFAULT_PID_DIR}/keepalived.pid",
-        opts.vrrp_pid_file or f"{DEFAULT_PID_DIR}/vrrp.pid",
+        opts.pid_file or f"{run_files.RUN_DIR}/keepalived.pid",
+        opts.vrrp_pid_file or f"{run_files.RUN_DIR}/vrrp.pid",
     )
 
 
 def checkers_pid_path(opts: Options) -> str:
-    return opts.checkers_pid_file or f"{DEFAULT_PID_DIR}/checkers.pid"
+    return opts.checkers_pid_file or f"{run_files.RUN_DIR}/checkers.pid"
 
 
 def bfd_pid_path(opts: Options) -> str:
-    return opts.bfd_pid_file or f"{DEFAULT_PID_DIR}/bfd.pid"
+    return opts.bfd_pid_file or f"{run_files.RUN_DIR}/bfd.pid"
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -228,8 +243,13 @@ def claim_pid_file(path: str) -> bool:
             return False
     except (OSError, ValueError):
         pass
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):  # keepalived's /run/keepalived: rwxr-xr-x
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o755)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, 0o644)  # as keepalived's, whatever the umask
         f.write(f"{os.getpid()}\n")
     return True
 
@@ -282,6 +302,10 @@ def load_config(
         loaded.diagnostics.include_error
         or any(Severity.OK < d.severity <= Severity.GENERAL_ERROR for d in loaded.diagnostics.items)
     ):
+        return None
+    refusal = run_files.reload_refusal(opts, loaded.config.global_defs) if reload else None
+    if refusal is not None:
+        log.info("%s", refusal)
         return None
     return loaded.config
 
@@ -368,7 +392,7 @@ def _read(opts: Options, sections: Collection[str] | None, *, retire: bool = Tru
     from pykad.config.load import load
     from pykad.daemon.memory import collector_paused
     from pykad.drivers.files import LocalFiles
-    from pykad.drivers.host import LocalHost, LocalScriptHost
+    from pykad.drivers.host import LocalHost, LocalScriptHost, SettledHost
 
     with collector_paused(), contextlib.ExitStack() as stack:
         memo = _MEMO if _MEMO_LOCK.acquire(blocking=False) else None
@@ -381,7 +405,7 @@ def _read(opts: Options, sections: Collection[str] | None, *, retire: bool = Tru
             opts.config_file,
             cwd=opts.cwd,
             config_id=opts.config_id,
-            host=LocalHost(),
+            host=SettledHost() if opts.namespace or opts.settled else LocalHost(),
             script_host=LocalScriptHost(),
             environ=os.environ,
             sections=sections,
@@ -607,7 +631,13 @@ def start_vrrp(
         return trio.run(_serve_vrrp, opts, config, bfd_events)
 
     return fork_child(
-        "VRRP", "Keepalived_vrrp", pid_paths(opts)[1], listener, body, child_closes=child_closes
+        "VRRP",
+        "Keepalived_vrrp",
+        pid_paths(opts)[1],
+        listener,
+        body,
+        child_closes=child_closes,
+        ident_suffix=run_files.syslog_ident(opts, ""),
     )
 
 
@@ -713,7 +743,8 @@ def run(opts: Options) -> int:
     block_signals()  # before any thread starts: all of them inherit the mask
     listener = setup_logging(opts)
     try:
-        return _run(opts, listener)
+        with _core_dumps(opts):
+            return _run(opts, listener)
     finally:
         root = logging.getLogger("pykad")
         for handler in root.handlers:
@@ -722,10 +753,47 @@ def run(opts: Options) -> int:
         listener.stop()
 
 
+CORE_PATTERN = "/proc/sys/kernel/core_pattern"
+
+
+@contextlib.contextmanager
+def _core_dumps(opts: Options) -> Iterator[None]:
+    """``-m``: core files without a size limit; ``-M``: the kernel's core_pattern set
+    for the daemon's life, then put back (keepalived's ``core_dump_init``)."""
+    import resource
+
+    saved: str | None = None
+    if opts.core_pattern is not None:
+        try:
+            with open(CORE_PATTERN) as f:
+                saved = f.read()
+            with open(CORE_PATTERN, "w") as f:
+                f.write(opts.core_pattern)
+        except OSError as e:
+            log.info("Unable to set core_pattern to %s (%s)", opts.core_pattern, e)
+            saved = None
+    if opts.core_dump:
+        try:
+            resource.setrlimit(
+                resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+            )
+        except (OSError, ValueError):
+            log.info("Failed to set core file size")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            try:
+                with open(CORE_PATTERN, "w") as f:
+                    f.write(saved)
+            except OSError as e:
+                log.info("Unable to restore core_pattern (%s)", e)
+
+
 def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
     from pykad.daemon.supervisor import Supervisor
 
-    os.umask(KEEPALIVED_UMASK)
+    os.umask(KEEPALIVED_UMASK if opts.umask is None else opts.umask)
     # The log thread must not keep the packet path waiting for the GIL for the
     # default 5 ms: hand it back within 0.5 ms.
     sys.setswitchinterval(GIL_SWITCH_S)
@@ -740,9 +808,22 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
         log.error("Stopping: the configuration cannot be used")
         return 1
     assert isinstance(config, Config)
+    defs = config.global_defs
+    if opts.umask is None:
+        os.umask(defs.umask)
+    if (line := run_files.override_line(opts, defs)) is not None:
+        log.info("%s", line)
+    opts = run_files.resolve(opts, defs)
+    ident = run_files.syslog_ident(opts, "Keepalived")
+    if opts.namespace or opts.instance_name:
+        log.info("Changing syslog ident to %s", ident)
+        set_syslog_ident(listener, ident)
+    if opts.namespace:
+        run_files.private_run_dir(opts.namespace)
     if not opts.dont_fork:
         listener.stop()  # its thread does not survive the fork
         daemonize()
+        set_syslog_ident(listener, ident)  # the daemon's own pid
         listener.start()
     main_pid = pid_paths(opts)[0]
     if not claim_pid_file(main_pid):
@@ -755,3 +836,4 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
         return code
     finally:
         remove_pid_file(main_pid)
+        run_files.remove_run_dirs(opts)

@@ -72,6 +72,7 @@ from pykad.daemon.process import (
     top_level_keywords,
     write_dump,
 )
+from pykad.daemon.run_files import syslog_ident
 from pykad.daemon.sigfunc import VRRP_ONLY_SIGNALS
 from pykad.drivers import fast
 
@@ -162,6 +163,7 @@ class Supervisor:
                         served,
                         os.path.join(directory, "metrics.pid"),
                         listener,
+                        ident_suffix=syslog_ident(opts, ""),
                     ),
                 )
             )
@@ -179,7 +181,7 @@ class Supervisor:
         opts, pipes, directory = self.opts, self.pipes, self.run_dir
         may = self._may_start()
         kids = []
-        if "check" in may and config.lvs.virtual_servers:
+        if "check" in may and (config.lvs.virtual_servers or opts.run_all):
             kids.append(
                 Kid(
                     "check",
@@ -194,10 +196,12 @@ class Supervisor:
                         lambda: reload_config(opts, CHECKER_SECTIONS, background=True),
                         child_closes=pipes.but(pipes.checker_read) if pipes else (),
                         control_dir=directory,
+                        ident_suffix=syslog_ident(opts, ""),
+                        release_ipvs=not opts.dont_release_ipvs,
                     ),
                 )
             )
-        if "bfd" in may and pipes is not None and config.bfd.instances:
+        if "bfd" in may and pipes is not None and (config.bfd.instances or opts.run_all):
             kids.append(
                 Kid(
                     "bfd",
@@ -211,6 +215,7 @@ class Supervisor:
                         pipes,
                         lambda: reload_config(opts, BFD_SECTIONS, background=True),
                         control_dir=directory,
+                        ident_suffix=syslog_ident(opts, ""),
                     ),
                 )
             )

@@ -161,3 +161,11 @@ class _Details:
 
 class LocalHost(_Basics, _Details):
     """This machine's facts for the config checks (``pykad.config.build.Host``)."""
+
+
+class SettledHost(LocalHost):
+    """This machine once a daemon is in its network namespace (``-s``, or its first read
+    entered ``net_namespace``): a later read leaves every thread where it is."""
+
+    def enter_namespace(self, name: str) -> bool:
+        return True

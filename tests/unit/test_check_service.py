@@ -264,6 +264,22 @@ global_defs {
     assert ipvs.daemons == {}
 
 
+@trio_test
+async def test_dont_release_ipvs_leaves_the_services_at_stop(tmp_path: Path) -> None:
+    """``-I``: keepalived skips ``clear_services`` at stop: the table stays, unannounced."""
+    (port,) = free_ports(1)
+    cfg = config(tmp_path, vs_block([port]))
+    ipvs = FakeIpvs()
+    service = CheckService(cfg, ipvs, rand=lambda: 0.0, release_ipvs=False)
+    service.setup()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(service.run)
+        written = len(ipvs.written)
+        table = ipvs.table
+        await service.stop()
+    assert len(ipvs.written) == written and ipvs.table == table and key() in table.services
+
+
 @pytest.mark.parametrize("failing", [errno.ENOBUFS])
 @trio_test
 async def test_a_failed_write_makes_the_next_one_read_the_kernel(

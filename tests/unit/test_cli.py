@@ -102,3 +102,78 @@ def test_daemon_flags_reach_the_options(monkeypatch: pytest.MonkeyPatch) -> None
 def test_bad_log_facility_is_refused(word: str) -> None:
     with pytest.raises(SystemExit):
         cli.main(["-S", word])
+
+
+def test_keepalived_s_other_daemon_flags_reach_the_options(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-u (C's number syntax), -I, --all, -m, -M with and without its attached pattern;
+    -X is accepted (a leaving master always removes its VIPs in pykad)."""
+    from pykad.daemon import process
+
+    seen: list[process.Options] = []
+    monkeypatch.setattr(process, "run", lambda opts: seen.append(opts) or 0)
+    assert cli.main(["-f", "x.conf", "-u", "022", "-I", "--all", "-X", "-m"]) == 0
+    assert cli.main(["-f", "x.conf", "--umask=0x12", "-M"]) == 0
+    assert cli.main(["-f", "x.conf", "-u", "18", "-M/tmp/core.%p"]) == 0
+    assert cli.main(["-f", "x.conf", "--core-dump-pattern=cores/%e", "-u", "0999"]) == 0
+    assert cli.main(["-f", "x.conf"]) == 0
+    first, second, third, fourth, plain = seen
+    assert (first.umask, first.dont_release_ipvs, first.run_all) == (0o22, True, True)
+    assert (first.core_dump, first.core_pattern) == (True, None)
+    assert (second.umask, second.core_dump, second.core_pattern) == (0x12, True, "core")
+    assert (third.umask, third.core_pattern) == (18, "/tmp/core.%p")
+    assert (fourth.umask, fourth.core_pattern) == (None, "cores/%e")
+    assert "Invalid --umask option 0999" in capsys.readouterr().err  # ignored, as keepalived
+    assert (plain.umask, plain.dont_release_ipvs, plain.run_all, plain.core_dump) == (
+        None,
+        False,
+        False,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("0", 0), ("022", 0o22), ("0x1F", 31), ("511", 511), ("0777", 0o777)]
+)
+def test_umask_is_read_as_c_reads_a_number(text: str, value: int) -> None:
+    assert cli.umask_flag(text) == value
+
+
+@pytest.mark.parametrize("text", ["01000", "-1", "abc", "08", ""])
+def test_bad_umask_is_reported_and_ignored(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.umask_flag(text) is None
+    assert f"Invalid --umask option {text}" in capsys.readouterr().err
+
+
+def test_genhash_mode_hands_the_rest_of_the_line_to_genhash(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-T`` as keepalived: genhash's own flags follow; flags before it are ignored
+    with keepalived's warning."""
+    from pykad.check.probes import genhash
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(genhash, "main", lambda argv: calls.append(argv) or 7)
+    assert cli.main(["-T", "-s", "192.0.2.1", "-p", "80", "-u", "/"]) == 7
+    assert cli.main(["-n", "--genhash", "-h"]) == 7
+    assert calls == [["genhash", "-s", "192.0.2.1", "-p", "80", "-u", "/"], ["genhash", "-h"]]
+    err = capsys.readouterr().err
+    assert "Warning -- `genhash` not used as first option, previous options ignored" in err
+
+
+def test_pykadctl_finds_a_namespaced_daemon_s_pid_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pykad import ctl
+
+    seen: list[str | None] = []
+    monkeypatch.setattr(ctl, "run", lambda command, pid_file, **_: seen.append(pid_file) or 0)
+    assert cli.ctl_main(["-s", "blue", "--instance", "one", "status"]) == 0
+    assert cli.ctl_main(["--instance", "one", "status"]) == 0
+    assert cli.ctl_main(["-s", "blue", "-p", "/tmp/x.pid", "status"]) == 0
+    assert cli.ctl_main(["status"]) == 0
+    assert seen == [
+        "/run/keepalived/blue/keepalived_one.pid",
+        "/run/keepalived/keepalived_one.pid",
+        "/tmp/x.pid",
+        None,
+    ]
