@@ -45,6 +45,7 @@ import trio
 import pykad
 from pykad.config.memo import BlockMemo
 from pykad.config.model import Config
+from pykad.config.sections._global_model import DEFAULT_UMASK
 from pykad.config.sections._vrrp_reuse import ENVIRONMENT as VRRP_READS
 from pykad.daemon import dump, reload_order, run_files
 from pykad.daemon.child import set_syslog_ident
@@ -60,8 +61,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("pykad")
 
 GIL_SWITCH_S = 0.0005
-KEEPALIVED_UMASK = 0o077
-"""keepalived's default umask (``-u``): files its scripts create are private."""
+START_UMASK = 0o077
+"""The umask without ``-u`` or a configured ``umask``: what the daemon and its scripts
+create is private (keepalived's own default, 0177, also takes the owner's x bit)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -793,7 +795,7 @@ def _core_dumps(opts: Options) -> Iterator[None]:
 def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
     from pykad.daemon.supervisor import Supervisor
 
-    os.umask(KEEPALIVED_UMASK if opts.umask is None else opts.umask)
+    os.umask(START_UMASK if opts.umask is None else opts.umask)
     # The log thread must not keep the packet path waiting for the GIL for the
     # default 5 ms: hand it back within 0.5 ms.
     sys.setswitchinterval(GIL_SWITCH_S)
@@ -809,7 +811,7 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
         return 1
     assert isinstance(config, Config)
     defs = config.global_defs
-    if opts.umask is None:
+    if opts.umask is None and defs.umask != DEFAULT_UMASK:
         os.umask(defs.umask)
     if (line := run_files.override_line(opts, defs)) is not None:
         log.info("%s", line)

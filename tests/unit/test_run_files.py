@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pykad.config.sections.global_defs import GlobalDefs
@@ -115,3 +117,25 @@ def test_pykadctl_s_view_of_the_pid_files_from_outside() -> None:
     assert seen("blue", None) == "/run/keepalived/blue/keepalived.pid"
     assert seen("blue", "one") == "/run/keepalived/blue/keepalived_one.pid"
     assert seen(None, "one") == "/run/keepalived/keepalived_one.pid"
+
+
+def test_core_dump_flags_set_the_limit_and_put_the_pattern_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-m``: no core size limit; ``-M PATTERN``: the kernel's pattern for the daemon's
+    life, the old one back at its end (here a file stands for /proc's)."""
+    import resource
+
+    from pykad.daemon import process
+
+    pattern = tmp_path / "core_pattern"
+    pattern.write_text("|/usr/lib/systemd/systemd-coredump %P\n")
+    monkeypatch.setattr(process, "CORE_PATTERN", str(pattern))
+    before = resource.getrlimit(resource.RLIMIT_CORE)
+    try:
+        with process._core_dumps(opts(core_dump=True, core_pattern="/tmp/core.%p")):
+            assert pattern.read_text() == "/tmp/core.%p"
+            assert resource.getrlimit(resource.RLIMIT_CORE)[0] == resource.RLIM_INFINITY
+        assert pattern.read_text() == "|/usr/lib/systemd/systemd-coredump %P\n"
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, before)
