@@ -200,7 +200,7 @@ def _daemon_flags(parser: argparse.ArgumentParser) -> None:
         "-M",
         "--core-dump-pattern",
         action="store_true",
-        help="with -m: -MPATTERN / --core-dump-pattern=PATTERN sets the kernel's "
+        help="-m, and -MPATTERN / --core-dump-pattern=PATTERN sets the kernel's "
         "core_pattern (default 'core') until the daemon stops",
     )
     flag("-p", "--pid", metavar="FILE", help="main pid file (default /run/keepalived.pid)")
