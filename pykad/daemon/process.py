@@ -820,8 +820,7 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
     if opts.namespace or opts.instance_name:
         log.info("Changing syslog ident to %s", ident)
         set_syslog_ident(listener, ident)
-    if opts.namespace:
-        run_files.private_run_dir(opts.namespace)
+    mounted = bool(opts.namespace) and run_files.private_run_dir(str(opts.namespace))
     if not opts.dont_fork:
         listener.stop()  # its thread does not survive the fork
         daemonize()
@@ -838,4 +837,4 @@ def _run(opts: Options, listener: logging.handlers.QueueListener) -> int:
         return code
     finally:
         remove_pid_file(main_pid)
-        run_files.remove_run_dirs(opts)
+        run_files.remove_run_dirs(opts, unmount=mounted)

@@ -130,12 +130,13 @@ def private_run_dir(namespace: str) -> bool:
     return True
 
 
-def remove_run_dirs(opts: Options) -> None:
-    """At stop, as keepalived: the namespace's directory unmounted and removed, then
-    ``/run/keepalived`` if nothing else is in it."""
+def remove_run_dirs(opts: Options, *, unmount: bool) -> None:
+    """At stop, as keepalived: the namespace's directory unmounted (``unmount``: only
+    if :func:`private_run_dir` mounted it) and removed, then ``/run/keepalived`` if
+    nothing else is in it."""
+    if unmount:
+        ctypes.CDLL(None, use_errno=True).umount2(PID_DIR.encode(), _MNT_DETACH)
     if opts.namespace:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.umount2(PID_DIR.encode(), _MNT_DETACH)
         _rmdir(f"{PID_DIR}/{opts.namespace}")
     if any(os.path.dirname(p or "") == PID_DIR for p in (opts.pid_file, opts.vrrp_pid_file)):
         _rmdir(PID_DIR)
