@@ -708,10 +708,7 @@ class VrrpService:
         if self._left:
             return
         self._left = True
-        # Those the stop signal's handler sent (while the loop was busy: advertise_leaving
-        # did not run) are not sent again: a second one would restart the backups'
-        # skew time.  A master not in _zero_sent sends priority 0 below.
-        self._zero_sent.update(self._book_leave())
+        self._book_leave()  # a master not in _zero_sent sends priority 0 again below
         now = now_us()
         for inst in self.instances:
             self.fast.reclaim(inst)
