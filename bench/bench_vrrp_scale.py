@@ -53,7 +53,7 @@ PER_LINK = 250  # VRIDs 1-255 per interface: 250 instances a link
 MASTER_PRIORITY, BACKUP_PRIORITY = 200, 100
 SIZES = (1, 100, 1000)
 INTERVALS = (1.0, 0.01)
-FULL_WINDOW, QUICK_WINDOW = 20.0, 5.0
+FULL_WINDOW, QUICK_WINDOW = 60.0, 5.0  # the goal: no spurious transition over a minute
 SETTLE = 6.0  # after convergence: past keepalived's garp_master_delay (5 s) second GARP round
 STATE_RE = re.compile(
     r"\((?P<instance>[^()\s]+)\):? (?:Entering (?P<state>MASTER|BACKUP) STATE"

@@ -9,14 +9,17 @@ section 7.2.6).  keepalived does the same (``vrrp_arp.c``/``vrrp_ndisc.c``: a
 :class:`PacketSender` opens a ``SOCK_RAW`` packet socket with protocol 0 (it receives
 nothing), bound to one interface index, non-blocking.  :meth:`PacketSender.send`
 never blocks and never raises for a frame that cannot go out (full queue, link down,
-interface gone): it counts the failure and moves on, since a lost GARP is repeated by
-the schedule anyway.  Only opening the socket raises.  The frames must carry their
+interface gone): it counts the failure, logs the first of a run of failures (with its
+errno), and moves on, since a lost GARP is repeated by the schedule anyway.  Only
+opening the socket raises.  The frames must carry their
 whole Ethernet header; the kernel adds nothing but padding on real NICs.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +27,8 @@ from types import TracebackType
 from typing import Self
 
 __all__ = ["PacketSender", "PacketSenderStatistics"]
+
+log = logging.getLogger("pykad.vrrp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,7 @@ class PacketSender:
         self._errors = 0
         self._would_block = 0
         self._last_errno: int | None = None
+        self._failing = False  # the last frame failed (and that was logged)
 
     def fileno(self) -> int:
         return -1 if self._sock is None else self._sock.fileno()
@@ -89,6 +95,7 @@ class PacketSender:
                 self._failed(exc.errno if exc.errno is not None else errno.EIO)
             else:
                 sent += 1
+                self._failing = False
         self._sent += sent
         return sent
 
@@ -97,6 +104,7 @@ class PacketSender:
         for err in errnos:
             if not err:
                 self._sent += 1
+                self._failing = False
                 continue
             if err in (errno.EAGAIN, errno.EWOULDBLOCK):
                 self._would_block += 1
@@ -105,6 +113,14 @@ class PacketSender:
     def _failed(self, err: int) -> None:
         self._errors += 1
         self._last_errno = err
+        if not self._failing:  # one line per run of failures: a dead link must not flood
+            self._failing = True
+            log.warning(
+                "%s: cannot send a gratuitous ARP/NA: %s (%d failed so far)",
+                self.ifname,
+                os.strerror(err),
+                self._errors,
+            )
 
     def statistics(self) -> PacketSenderStatistics:
         return PacketSenderStatistics(

@@ -181,7 +181,8 @@ def test_garp_interval_is_our_pacer(
 
 
 SEND = """
-import socket, sys
+import logging, socket, sys
+logging.basicConfig(format="%(message)s")
 from ipaddress import IPv4Address, IPv6Address
 from pykad.drivers.packet import PacketSender
 from pykad.vrrp.gratuitous import garp_frame, unsolicited_na_frame
@@ -192,8 +193,8 @@ with PacketSender(socket.if_nametoindex("eth0")) as sender:
     assert sender.send(frames) == 2, sender.statistics()
     stats = sender.statistics()
     assert (stats.sent, stats.errors) == (2, 0), stats
-sender.send(frames[:1])
-assert sender.statistics().errors == 1
+sender.send(frames)  # closed: two failures, one log line
+assert sender.statistics().errors == 2
 print("ok")
 """
 
@@ -205,6 +206,9 @@ def test_packet_sender_puts_our_frames_on_the_wire(netns_lab: Topology) -> None:
     env = {"PYTHONPATH": str(REPO), "PATH": os.environ.get("PATH", "")}
     out = netns_lab.run("A", sys.executable, "-c", SEND, mac.hex(), env=env)
     assert out.stdout.strip() == "ok"
+    assert out.stderr.splitlines() == [
+        "eth0: cannot send a gratuitous ARP/NA: Bad file descriptor (1 failed so far)"
+    ]
     want = [
         garp_frame(mac, ipaddress.IPv4Address("192.0.2.20")),
         unsolicited_na_frame(mac, ipaddress.IPv6Address("2001:db8::20")),

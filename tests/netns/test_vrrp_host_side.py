@@ -194,7 +194,7 @@ def test_garp_extra_if_announces_the_vips_on_other_interfaces_again_and_again(
         assert count(frames, 11) >= 5 + 1
     else:
         assert count(frames, 11) == 5  # the takeover's burst only: eth1 is no VMAC
-    assert count(own.packets(), 1) == 5  # the takeover's burst only
+    assert count(own.packets(), 1) == 5, d.log_tail()  # the takeover's burst only
     d.stop()
 
 
