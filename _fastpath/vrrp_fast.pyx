@@ -572,6 +572,13 @@ cdef class TxPump:
         return self._next_deadline()
 
     cdef void _send(self, Py_ssize_t nmsg) noexcept nogil:
+        # None after the stop signal's priority-0 adverts (see pykad_leave_handler).
+        if nmsg == 0 or not pykad_send_begin():
+            return
+        self._send_all(nmsg)
+        pykad_send_end()
+
+    cdef void _send_all(self, Py_ssize_t nmsg) noexcept nogil:
         cdef Py_ssize_t start = 0, end, off, i
         cdef int fd, r, e
         cdef unsigned int batch
@@ -691,21 +698,25 @@ cdef extern from *:
     #include <unistd.h>
 
     /* The stop signal's handler: the prepared priority-0 adverts go out from the
-       handler itself when the main thread waits for events, then the handler that
-       was there before (Python's) runs. */
+       handler itself, then the handler that was there before (Python's) runs. No
+       other advert may follow them: a send of one (pykad_send_begin/end around it)
+       that the signal interrupts makes the handler leave the priority-0 adverts to
+       pykad_send_end, right after it; once they went, pykad_send_begin says no. */
     static struct sigaction pykad_leave_old[_NSIG];
-    static volatile sig_atomic_t pykad_leave_idle = 0, pykad_leave_fired = 0;
+    static volatile sig_atomic_t pykad_leave_fired = 0, pykad_send_busy = 0, pykad_leave_due = 0;
     static volatile int pykad_leave_n = 0;
     static struct msghdr** pykad_leave_hdrs = NULL;
     static int* pykad_leave_fds = NULL;
     static int* pykad_leave_res = NULL;
     static long pykad_leave_tid = 0;
 
-    static void pykad_leave_handler(int sig, siginfo_t* info, void* ctx) {
+    /* Marked fired first: a signal that comes meanwhile sends nothing more. */
+    static void pykad_leave_send(void) {
         int saved = errno;
-        if (pykad_leave_idle && pykad_leave_n > 0 && !pykad_leave_fired
-                && syscall(SYS_gettid) == pykad_leave_tid) {
+        pykad_leave_due = 0;
+        if (pykad_leave_n > 0 && !pykad_leave_fired) {
             pykad_leave_fired = 1;
+            atomic_signal_fence(memory_order_seq_cst);
             for (int i = 0; i < pykad_leave_n; i++) {
                 ssize_t r;
                 do r = sendmsg(pykad_leave_fds[i], pykad_leave_hdrs[i], MSG_DONTWAIT);
@@ -714,11 +725,45 @@ cdef extern from *:
             }
         }
         errno = saved;
+    }
+
+    static void pykad_leave_handler(int sig, siginfo_t* info, void* ctx) {
+        if (pykad_leave_n > 0 && !pykad_leave_fired && syscall(SYS_gettid) == pykad_leave_tid) {
+            if (pykad_send_busy)
+                pykad_leave_due = 1;  /* an advert is going out: they follow it */
+            else
+                pykad_leave_send();
+        }
         struct sigaction* old = &pykad_leave_old[sig];
         if (old->sa_flags & SA_SIGINFO)
             old->sa_sigaction(sig, info, ctx);
         else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN)
             old->sa_handler(sig);
+    }
+
+    /* Around the send of any advert but a priority-0 one, on the main thread: 0 (and
+       nothing to end) when the priority-0 adverts went already. */
+    static inline int pykad_send_begin(void) {
+        pykad_send_busy = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (pykad_leave_fired) {
+            pykad_send_busy = 0;
+            return 0;
+        }
+        return 1;
+    }
+
+    static inline void pykad_send_end(void) {
+        for (;;) {
+            atomic_signal_fence(memory_order_seq_cst);
+            if (pykad_leave_due)
+                pykad_leave_send();
+            pykad_send_busy = 0;
+            atomic_signal_fence(memory_order_seq_cst);
+            if (!pykad_leave_due)  /* a signal between the two: it found the loop busy */
+                return;
+            pykad_send_busy = 1;
+        }
     }
 
     static int pykad_leave_installed(int sig) {
@@ -766,7 +811,6 @@ cdef extern from *:
         pykad_leave_n = n;
     }
     """
-    int pykad_leave_idle
     int pykad_leave_fired
     int pykad_leave_n
     int* pykad_leave_res
@@ -774,6 +818,8 @@ cdef extern from *:
     int pykad_leave_uninstall(int sig)
     int pykad_leave_installed(int sig)
     void pykad_leave_publish(msghdr** hdrs, int* fds, int* res, int n)
+    int pykad_send_begin() nogil
+    void pykad_send_end() nogil
 
 
 cdef list _leave_bursts = []
@@ -842,19 +888,30 @@ def leave_results():
 
 def leave_uninstall():
     """Put the handlers back as they were and forget the bursts and whether they went."""
-    global pykad_leave_fired, pykad_leave_idle
+    global pykad_leave_fired
     for signum in _leave_signals:
         pykad_leave_uninstall(signum)
     _leave_signals.clear()
     pykad_leave_fired = 0
-    pykad_leave_idle = 0
     leave_set([])
 
 
+def send_begin():
+    """Before an advert other than a priority-0 one goes out (on the main thread):
+    False if the stop signal's handler sent the priority-0 adverts already (then
+    none may follow); True, and :func:`send_end` once it went."""
+    return bool(pykad_send_begin())
+
+
+def send_end():
+    """After :func:`send_begin`: the priority-0 adverts of a signal that came meanwhile
+    go now."""
+    pykad_send_end()
+
+
 cdef class LeaveWatch:
-    """A trio instrument: the handler may send only while the loop waits for events
-    (nothing is half done then). ``mark()`` says the bursts are out of date: none is
-    sent until ``ready`` (called before the next wait) has set them again."""
+    """A trio instrument: ``mark()`` says the bursts are out of date: none is sent
+    until ``ready`` (called before the loop's next wait) has set them again."""
 
     cdef object ready
     cdef bint dirty
@@ -870,15 +927,9 @@ cdef class LeaveWatch:
             pykad_leave_n = 0
 
     def before_io_wait(self, timeout):
-        global pykad_leave_idle
         if self.dirty:
             self.dirty = False
             self.ready()
-        pykad_leave_idle = 1
-
-    def after_io_wait(self, timeout):
-        global pykad_leave_idle
-        pykad_leave_idle = 0
 
 
 # --------------------------------------------------------------------------- relaying

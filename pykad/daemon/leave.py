@@ -6,8 +6,13 @@ time. Through Python (the signal handler, then the service) that advert left
 0.1 ms after the signal reached the VRRP process, keepalived's 0.06 ms; here
 each master's adverts are one ``fast.Burst``, and the service hands all of them
 to ``fast.leave_set``: the compiled handler sends them as the signal arrives,
-before Python's handler runs, when the loop waits for events
-(``fast.LeaveWatch``). The service then counts them (``VrrpService._book_leave``).
+before Python's handler runs, busy loop or not. No advert may follow them: each
+other send of one (the pump's, ``VrrpService._send_advert``) is wrapped in
+``fast.send_begin``/``send_end``, which skip it once they went, and send them
+right after it when the signal interrupted it. The bursts are rebuilt before the
+loop's next wait after a change marked them stale (``fast.LeaveWatch``), and a
+socket is closed only after such a mark. The service then counts them
+(``VrrpService._book_leave``).
 
 A :class:`LeaveAdverts` holds while it was made from what the instance still has
 (:meth:`LeaveAdverts.valid`: the same configuration, socket and descriptor); an

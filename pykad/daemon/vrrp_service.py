@@ -1058,8 +1058,14 @@ class VrrpService:
         if inst.ah is not None:
             self._send_ah_advert(inst, inst.ah, priority)
             return
-        for dst in inst.destinations:
-            inst.socket.send(inst.encoded(priority, dst), dst, inst.source)
+        if priority and not fast.send_begin():
+            return  # the stop signal's handler sent the priority-0 adverts: none may follow
+        try:
+            for dst in inst.destinations:
+                inst.socket.send(inst.encoded(priority, dst), dst, inst.source)
+        finally:
+            if priority:
+                fast.send_end()
         self._count_advert(inst, (), priority)
 
     def _count_advert(self, inst: Instance, burst: Sequence[int], priority: int) -> None:
@@ -1459,6 +1465,7 @@ class VrrpService:
         """Delete VMAC ``name`` with the sockets on it (the instances that used them
         are forgotten: the fast paths no longer hold them)."""
         assert self.vmacs is not None
+        self._leave_watch.mark()  # the stop signal's handler must not send on them
         for table in (self.sockets, self._tx_sockets):
             for family in (4, 6):
                 sock = table.pop((index, family), None)

@@ -31,6 +31,8 @@ relay_install = _impl.relay_install
 relay_to = _impl.relay_to
 relay_taken = _impl.relay_taken
 relay_uninstall = _impl.relay_uninstall
+send_begin = _impl.send_begin
+send_end = _impl.send_end
 MAX_PACKET: int = _impl.MAX_PACKET
 
 __all__ = [
@@ -49,4 +51,6 @@ __all__ = [
     "relay_taken",
     "relay_to",
     "relay_uninstall",
+    "send_begin",
+    "send_end",
 ]

@@ -40,11 +40,13 @@ The leave functions send a stopping daemon's priority-0 adverts (RFC 5798 6.4.3)
 from the stop signal's handler itself: ``leave_install(signums)`` puts a handler
 in front of the Python handler each signal has (which runs right after it),
 ``leave_set(bursts)`` gives it the bursts to send (held, unchangeable, until the
-next call), and it sends them once, only while a ``LeaveWatch`` (a trio
-instrument) says the loop waits for events, when nothing is half done;
-``leave_results()`` then returns the errno of each send. ``LeaveWatch.mark()``
-stops it sending until the instrument's ``ready`` callback, called right before
-the loop's next wait, has set the bursts again. The compiled handler is C, run
+next call), and it sends them once; ``leave_results()`` then returns the errno
+of each send. No other advert may follow them: every send of one is wrapped in
+``send_begin()`` (False once they went: it is not sent) and ``send_end()``, and a
+signal that comes in between leaves them to ``send_end``, right after that
+advert. ``LeaveWatch.mark()`` (a trio instrument's) stops the handler sending
+until the instrument's ``ready`` callback, called right before the loop's next
+wait, has set the bursts again. The compiled handler is C, run
 when the signal arrives (on the main thread only), before Python's; this twin's
 is Python, run when Python runs its handlers.
 
@@ -93,6 +95,8 @@ __all__ = [
     "relay_taken",
     "relay_to",
     "relay_uninstall",
+    "send_begin",
+    "send_end",
 ]
 
 MAX_PACKET = 4096
@@ -345,6 +349,22 @@ class TxPump:
             due.append(slot)
         if not due:
             return -1 if not heap else self.next_deadline()
+        if send_begin():  # none after the stop signal's priority-0 adverts
+            try:
+                self._send(due)
+            finally:
+                send_end()
+        for slot in due:
+            k = keys[slot]
+            nxt = k.next + k.interval
+            if nxt <= now_us:
+                nxt = now_us + k.interval
+            k.next = nxt
+            heapq.heappush(heap, (nxt, slot, k.gen))
+        return self.next_deadline()
+
+    def _send(self, due: list[int]) -> None:
+        keys = self._keys
         full = -1  # the fd that answered EAGAIN in this round
         for slot in sorted(due, key=lambda s: keys[s].fd):  # stable: due order within an fd
             k = keys[slot]
@@ -362,14 +382,6 @@ class TxPump:
                     k.errors += 1
                 else:
                     k.sent += 1
-        for slot in due:
-            k = keys[slot]
-            nxt = k.next + k.interval
-            if nxt <= now_us:
-                nxt = now_us + k.interval
-            k.next = nxt
-            heapq.heappush(heap, (nxt, slot, k.gen))
-        return self.next_deadline()
 
     def __del__(self) -> None:
         for sock, _users in self._socks.values():
@@ -467,7 +479,10 @@ class _Leaving:
     bursts: list[Burst]
     n: int = 0
     """Sends the handler may make (0: disarmed)."""
-    idle: bool = False
+    busy: bool = False
+    """An advert is going out (between ``send_begin`` and ``send_end``)."""
+    due: bool = False
+    """The signal came while ``busy``: ``send_end`` sends them."""
     results: list[int] | None = None
     """Set when the handler has sent."""
     previous: dict[int, Callable[[int, FrameType | None], object]] = field(default_factory=dict)
@@ -477,11 +492,47 @@ class _Leaving:
 _leaving = _Leaving([])
 
 
+def _leave_send() -> None:
+    st = _leaving
+    st.due = False
+    if st.n and st.results is None:
+        st.results = []  # marked first: a signal that comes meanwhile sends nothing more
+        st.results += [err for burst in st.bursts for err in burst.fire()]
+
+
 def _leave_handler(signum: int, frame: FrameType | None) -> None:
     st = _leaving
-    if st.idle and st.n and st.results is None:
-        st.results = [err for burst in st.bursts for err in burst.fire()]
+    if st.n and st.results is None:
+        if st.busy:
+            st.due = True  # an advert is going out: they follow it
+        else:
+            _leave_send()
     st.previous[signum](signum, frame)
+
+
+def send_begin() -> bool:
+    """Before an advert other than a priority-0 one goes out (on the main thread):
+    False if the stop signal's handler sent the priority-0 adverts already (then
+    none may follow); True, and :func:`send_end` once it went."""
+    st = _leaving
+    st.busy = True
+    if st.results is not None:
+        st.busy = False
+        return False
+    return True
+
+
+def send_end() -> None:
+    """After :func:`send_begin`: the priority-0 adverts of a signal that came meanwhile
+    go now."""
+    st = _leaving
+    while True:
+        if st.due:
+            _leave_send()
+        st.busy = False
+        if not st.due:  # a signal between the two: it found the send busy
+            return
+        st.busy = True
 
 
 def leave_install(signums: Sequence[int]) -> None:
@@ -529,14 +580,13 @@ def leave_uninstall() -> None:
         if leave_installed(signum):
             signal.signal(signum, previous)
     st.previous.clear()
-    st.results, st.idle = None, False
+    st.results, st.busy, st.due = None, False, False
     leave_set([])
 
 
 class LeaveWatch:
-    """A trio instrument: the handler may send only while the loop waits for events
-    (nothing is half done then). ``mark()`` says the bursts are out of date: none is
-    sent until ``ready`` (called before the next wait) has set them again."""
+    """A trio instrument: ``mark()`` says the bursts are out of date: none is sent
+    until ``ready`` (called before the loop's next wait) has set them again."""
 
     def __init__(self, ready: Callable[[], object]) -> None:
         self.ready = ready
@@ -551,10 +601,6 @@ class LeaveWatch:
         if self.dirty:
             self.dirty = False
             self.ready()
-        _leaving.idle = True
-
-    def after_io_wait(self, timeout: float) -> None:
-        _leaving.idle = False
 
 
 # --------------------------------------------------------------------------- relaying

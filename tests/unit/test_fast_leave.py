@@ -1,8 +1,10 @@
 """The stop signal's fast paths, both twins (``pykad.drivers.fast``: leave_*, relay_*).
 
 The leave handler sends a stopping VRRP process's priority-0 bursts from the
-signal's handler, only while the trio loop waits for events, once, and passes
-the signal on to the handler that was there before. The relay handler (the
+signal's handler, once, and passes the signal on to the handler that was there
+before; no other advert follows them (``send_begin``/``send_end``: a send that
+the signal interrupts goes first, they right after it; once they went, the
+others are not sent, the pump's either). The relay handler (the
 daemon's parent) sends SIGTERM on to the VRRP child and tells its own process
 with a signal its loop waits for, sent to the thread that waits. SIGUSR2 stands for the stop signal
 here; every test puts the handlers back as they were.
@@ -73,7 +75,7 @@ def bursts(impl: ModuleType, fd: int, *groups: tuple[bytes, ...]) -> list[Any]:
     return out
 
 
-def test_sent_once_only_while_idle_then_passed_on(
+def test_sent_once_when_ready_then_passed_on(
     impl: ModuleType, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     writer, reader = pair
@@ -84,10 +86,10 @@ def test_sent_once_only_while_idle_then_passed_on(
     made = bursts(impl, writer.fileno(), (b"vi1",), (b"vi2-a", b"vi2-b"))
     watch = impl.LeaveWatch(lambda: impl.leave_set(made))
 
-    os.kill(os.getpid(), STOP)  # the loop is not waiting: nothing is sent
+    os.kill(os.getpid(), STOP)  # not made ready yet: nothing is sent
     assert got == [STOP] and impl.leave_results() is None and received(reader) == []
 
-    watch.before_io_wait(0.0)  # ready() sets the bursts, then the loop waits
+    watch.before_io_wait(0.0)  # ready() sets the bursts
     with pytest.raises(RuntimeError):
         made[0].add(writer.fileno(), b"x")  # held while the handler may send it
     os.kill(os.getpid(), STOP)
@@ -99,7 +101,63 @@ def test_sent_once_only_while_idle_then_passed_on(
     assert got == [STOP] * 3 and received(reader) == []
     impl.leave_set([])  # no change once sent: its results stay
     assert impl.leave_results() == [0, 0, 0]
-    watch.after_io_wait(0.0)
+
+
+def test_a_signal_during_another_send_sends_them_right_after_it(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    writer, reader = pair
+    got: list[int] = []
+    signal.signal(STOP, lambda n, _: got.append(n))
+    impl.leave_install([STOP])
+    impl.LeaveWatch(
+        lambda: impl.leave_set(bursts(impl, writer.fileno(), (b"zero",)))
+    ).before_io_wait(0.0)
+    assert impl.send_begin()
+    os.kill(os.getpid(), STOP)  # the handler ran (and passed it on) but left them
+    assert got == [STOP] and impl.leave_results() is None and received(reader) == []
+    writer.send(b"advert")
+    impl.send_end()
+    assert impl.leave_results() == [0] and received(reader) == [b"advert", b"zero"]
+    assert impl.send_begin() is False  # none after them
+    os.kill(os.getpid(), STOP)  # once only
+    assert got == [STOP, STOP] and received(reader) == []
+
+
+def test_without_a_signal_a_send_is_just_a_send(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    writer, reader = pair
+    signal.signal(STOP, lambda n, _: None)
+    impl.leave_install([STOP])
+    impl.LeaveWatch(
+        lambda: impl.leave_set(bursts(impl, writer.fileno(), (b"zero",)))
+    ).before_io_wait(0.0)
+    for _ in range(2):
+        assert impl.send_begin()
+        impl.send_end()
+    assert impl.leave_results() is None and received(reader) == []
+    os.kill(os.getpid(), STOP)  # not busy: the handler sends them itself
+    assert impl.leave_results() == [0] and received(reader) == [b"zero"]
+
+
+def test_the_pump_sends_nothing_after_them(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    """On an AF_UNIX socket the pump's sends fail (errors() counts the attempts)."""
+    writer, reader = pair
+    signal.signal(STOP, lambda n, _: None)
+    impl.leave_install([STOP])
+    impl.LeaveWatch(
+        lambda: impl.leave_set(bursts(impl, writer.fileno(), (b"zero",)))
+    ).before_io_wait(0.0)
+    tx = impl.TxPump()
+    advert = bytes([0x31, 51, 100, 1, 0, 100, 0, 0]) + bytes(4)
+    tx.arm(51, writer.fileno(), 4, [(advert, bytes([224, 0, 0, 18]), b"")], 1_000, 1_000)
+    assert tx.send_due(1_000) == 2_000 and tx.errors(51) == 1
+    os.kill(os.getpid(), STOP)
+    assert received(reader) == [b"zero"]
+    assert tx.send_due(2_000) == 3_000 and tx.errors(51) == 1  # on schedule, not sent
 
 
 def test_a_mark_stops_it_until_ready_has_run_again(
@@ -117,13 +175,11 @@ def test_a_mark_stops_it_until_ready_has_run_again(
 
     watch = impl.LeaveWatch(ready)
     watch.before_io_wait(0.0)
-    watch.after_io_wait(0.0)
     watch.before_io_wait(0.0)  # not stale: ready() is not called again
     assert len(calls) == 1
     watch.mark()  # e.g. a master became backup: "old" must not go
     os.kill(os.getpid(), STOP)
     assert impl.leave_results() is None and received(reader) == []
-    watch.after_io_wait(0.0)
     watch.before_io_wait(0.0)
     assert len(calls) == 2
     content[0][0].add(writer.fileno(), b"free again")
@@ -168,7 +224,7 @@ def test_uninstall_puts_the_handler_back(impl: ModuleType) -> None:
     assert not impl.leave_installed(STOP) and signal.getsignal(STOP) is mine
 
 
-def test_in_a_trio_loop_the_handler_sends_while_it_sleeps(
+def test_in_a_trio_loop_the_handler_sends_and_trio_still_gets_the_signal(
     impl: ModuleType, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     writer, reader = pair
