@@ -708,7 +708,10 @@ class VrrpService:
         if self._left:
             return
         self._left = True
-        self._book_leave()  # a master not in _zero_sent sends priority 0 again below
+        # Those the stop signal's handler sent (while the loop was busy: advertise_leaving
+        # did not run) are not sent again: a second one would restart the backups'
+        # skew time.  A master not in _zero_sent sends priority 0 below.
+        self._zero_sent.update(self._book_leave())
         now = now_us()
         for inst in self.instances:
             self.fast.reclaim(inst)

@@ -1,4 +1,4 @@
-"""VrrpService.reload against FakeKernel: what the reload plan's unit tests cannot see.
+"""VrrpService.reload (and its stop) against FakeKernel: what the plan's unit tests cannot see.
 
 The service runs with stand-ins for its sockets, packet senders, tracking sources and
 firewall; the kernel is ``FakeKernel`` (which drops the secondary addresses of a primary
@@ -7,6 +7,7 @@ that goes, as Linux does with ``promote_secondaries`` off).
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from ipaddress import ip_interface
@@ -32,6 +33,7 @@ class FakeSock:
         self.a, self.b = socket.socketpair()
         self.sock = self.a
         self.sent = []
+        self.send_errors = 0
         self.closed = False
 
     def fileno(self):
@@ -275,3 +277,49 @@ def test_a_reload_that_changes_tracking_of_several_kinds() -> None:
 
     before, after = reload_running(old, new, look)
     assert before == after == (State.BACKUP, ["eth0", "chk"])
+
+
+@pytest.mark.parametrize("twin", ["compiled", "python"])
+def test_priority_zero_sent_by_the_signal_handler_is_not_sent_again(
+    twin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop signal's handler sends a master's priority-0 advert even while the loop
+    runs a task (not only while it waits); the stop that follows must not send a second
+    one (it would restart the backups' skew time)."""
+    import signal
+
+    from pykad.drivers import fast_py
+
+    impl = vs.fast if twin == "compiled" else fast_py
+    monkeypatch.setattr(vs, "fast", impl)
+    monkeypatch.setattr("pykad.daemon.leave.fast", impl)
+    monkeypatch.setattr("pykad.daemon.takeover.fast", impl)
+    master = inst("a", 51, "192.0.2.10/24", priority=255, version=3, advert_int_us=100_000)
+    kernel = FakeKernel()
+    kernel.add_link("eth0", ifindex=1)
+    service = vs.VrrpService(cfg(master), kernel, interfaces=iface)
+    service.setup()
+    before = signal.signal(signal.SIGUSR2, lambda n, _: None)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(service.run)
+            with trio.fail_after(2):
+                while service.instances[0].router.state is not State.MASTER:
+                    await trio.sleep(0.01)
+            await trio.sleep(0.02)  # the loop has waited since: the burst is ready
+            impl.leave_install([signal.SIGUSR2])
+            os.kill(os.getpid(), signal.SIGUSR2)  # from this task: the loop is busy
+            assert impl.leave_results() is not None
+            service.release_vips = False
+            service.stop()
+
+    try:
+        trio.run(main)
+    finally:
+        impl.leave_uninstall()
+        signal.signal(signal.SIGUSR2, before)
+    sock = service.instances[0].socket
+    assert isinstance(sock, FakeSock)
+    zeros = [data for data, _ in sock.sent if data[2] == 0]  # VRRP priority byte
+    assert zeros == [] and service.instances[0].priority_zero_sent == 1
