@@ -131,7 +131,13 @@ def render_stats(merged: Mapping[str, Mapping[str, Any]]) -> str:
             for key, value in sorted(i.get("errors", {}).items()):
                 lines.append(f"  dropped ({key}): {value}")
         for key, value in vrrp.get("service", {}).items():
-            lines.append(f"VRRP {key}: {value}")
+            if key != "gratuitous":
+                lines.append(f"VRRP {key}: {value}")
+        for g in vrrp.get("service", {}).get("gratuitous", ()):
+            lines.append(
+                f"VRRP gratuitous ARPs/NAs on {g['interface']}: {g['sent']} sent,"
+                f" {g['errors']} failed ({g['would_block']} for a full socket)"
+            )
     bfd = merged.get("bfd")
     if bfd is not None and bfd.get("ok"):
         for s in bfd.get("sessions", ()):

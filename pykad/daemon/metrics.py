@@ -23,7 +23,8 @@ Metrics (labels in braces):
   ``pykad_vrrp_priority_zero_received_total``, ``pykad_vrrp_become_master_total``,
   ``pykad_vrrp_release_master_total`` (``{instance}``), and
   ``pykad_vrrp_errors_total{instance,kind}`` (keepalived's error counters and the
-  router's drop reasons)
+  router's drop reasons), ``pykad_vrrp_gratuitous_sent_total{interface}`` and
+  ``pykad_vrrp_gratuitous_errors_total{interface}`` (GARPs / unsolicited NAs)
 - ``pykad_bfd_session_state{session,neighbor}`` (0 AdminDown, 1 Down, 2 Init, 3 Up),
   ``pykad_bfd_session_flaps_total{session,neighbor}``
 - ``pykad_real_server_up{virtual_server,address,port}``,
@@ -128,6 +129,20 @@ def _vrrp(reply: Mapping[str, Any]) -> Iterator[Metric]:
         for kind, n in sorted(kinds.items()):
             errors.add_metric([inst["name"], kind], n)
     yield from (state, prio, eff, demoted, *counters.values(), errors)
+    sent = CounterMetricFamily(
+        "pykad_vrrp_gratuitous_sent",
+        "Gratuitous ARPs and unsolicited NAs sent",
+        labels=["interface"],
+    )
+    failed = CounterMetricFamily(
+        "pykad_vrrp_gratuitous_errors",
+        "Gratuitous ARPs and unsolicited NAs that could not be sent",
+        labels=["interface"],
+    )
+    for g in reply.get("service", {}).get("gratuitous", ()):
+        sent.add_metric([g["interface"]], g["sent"])
+        failed.add_metric([g["interface"]], g["errors"])
+    yield from (sent, failed)
 
 
 def _bfd(reply: Mapping[str, Any]) -> Iterator[Metric]:

@@ -16,7 +16,9 @@ The replies (every key stable, ``pykadctl --json`` prints them merged):
   transitions, last_transition (wall clock), takeover_bursts (takeovers whose
   first packets went out as one prepared burst, ``daemon.takeover``), stats (keepalived's
   ``vrrp_stats`` names, ``daemon.dump``), errors (the router's drop counters
-  by kind); ``service``: unknown_vrid, too_short.
+  by kind); ``service``: unknown_vrid, too_short, gratuitous (per interface: the
+  GARPs/NAs sent, those that could not be sent and, of those, the ones a full socket
+  refused).
 - checker: ``virtual_servers``: name, quorum_up, real_servers (address, port,
   alive, weight configured, weight in IPVS or null, drained); ``stats``;
   ``ipvs``: the kernel's counters of each owned service (``daemon.ipvs_stats``);
@@ -90,8 +92,28 @@ async def vrrp_status(service: VrrpService, started: float) -> Reply:
     return {
         "ok": True,
         "instances": out,
-        "service": {"unknown_vrid": service.unknown_vrid, "too_short": service.too_short},
+        "service": {
+            "unknown_vrid": service.unknown_vrid,
+            "too_short": service.too_short,
+            "gratuitous": gratuitous_status(service),
+        },
     }
+
+
+def gratuitous_status(service: VrrpService) -> list[Reply]:
+    """The GARP/NA senders' counters, one record per interface."""
+    out: list[Reply] = []
+    for sender in service.gratuitous_senders():
+        s = sender.statistics()
+        out.append(
+            {
+                "interface": sender.ifname,
+                "sent": s.sent,
+                "errors": s.errors,
+                "would_block": s.would_block,
+            }
+        )
+    return out
 
 
 def _instance_name(req: Mapping[str, Any]) -> str | None:

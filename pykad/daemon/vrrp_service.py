@@ -1244,6 +1244,10 @@ class VrrpService:
                 self.timers.schedule(key, self.pacing.next_deadline(key))
         return out
 
+    def gratuitous_senders(self) -> list[PacketSender]:
+        """The open GARP/NA senders, one per interface (for the status)."""
+        return list(self._senders.values())
+
     def _sender(self, ifindex: int) -> PacketSender | None:
         sender = self._senders.get(ifindex)
         if sender is None:

@@ -57,6 +57,7 @@ addresses in 192.0.2.0/24 on its own ``eth0``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -66,7 +67,7 @@ import tempfile
 import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -105,6 +106,7 @@ __all__ = [
 
 KEEPALIVED = "keepalived"
 PYKAD = str(Path(sys.executable).with_name("pykad"))
+PYKADCTL = str(Path(sys.executable).with_name("pykadctl"))
 """pykad from the environment the tests run in: it takes keepalived's flags, so
 :class:`Keepalived` runs it too (``program=(PYKAD,)``)."""
 
@@ -444,6 +446,18 @@ class Keepalived:
                 f"{self.name} did not stop within {timeout:g}s; killed\n{self.log_tail()}"
             )
         return proc.returncode
+
+    def pykad_status(self) -> dict[str, Any]:
+        """``pykadctl status --json`` of a pykad daemon: every child's record."""
+        done = subprocess.run(
+            [PYKADCTL, "-p", str(self.pid_files["parent"]), "status", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
 
     # ---- the log
 

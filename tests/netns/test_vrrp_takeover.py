@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,20 +21,12 @@ from lab.netns import Topology, wait_for
 
 pytestmark = pytest.mark.netns
 
-PYKADCTL = str(Path(sys.executable).with_name("pykadctl"))
 VIP = ipaddress.ip_interface("192.0.2.10/24")
 GARP_REPEAT = 3
 
 
 def instance(daemon: Keepalived) -> dict[str, Any]:
-    done = subprocess.run(
-        [PYKADCTL, "-p", str(daemon.pid_files["parent"]), "status", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    found: dict[str, Any] = json.loads(done.stdout)["vrrp"]["instances"][0]
+    found: dict[str, Any] = daemon.pykad_status()["vrrp"]["instances"][0]
     return found
 
 

@@ -35,7 +35,11 @@ MERGED: dict[str, dict[str, Any]] = {
                 "errors": {"wrong auth": 2},
             }
         ],
-        "service": {"unknown_vrid": 1, "too_short": 0},
+        "service": {
+            "unknown_vrid": 1,
+            "too_short": 0,
+            "gratuitous": [{"interface": "eth0", "sent": 10, "errors": 2, "would_block": 1}],
+        },
     },
     "bfd": {
         "ok": True,
@@ -105,6 +109,8 @@ def test_render_stats() -> None:
     assert "  advert_sent: 42" in lines and "  transitions: 3" in lines
     assert "  dropped (wrong auth): 2" in lines
     assert "VRRP unknown_vrid: 1" in lines
+    assert "VRRP gratuitous ARPs/NAs on eth0: 10 sent, 2 failed (1 for a full socket)" in lines
+    assert not any(line.startswith("VRRP gratuitous: ") for line in lines)
     assert "  flaps: 2" in lines and "checkers attempts: 12" in lines
     assert "checker latency HTTP_GET: 2 attempts, mean 30.0 ms" in lines
     assert (

@@ -40,6 +40,8 @@ def test_metrics_from_every_child() -> None:
         'pykad_vrrp_adverts_received_total{instance="VI_1"} 7.0',
         'pykad_vrrp_errors_total{instance="VI_1",kind="wrong auth"} 2.0',
         'pykad_vrrp_errors_total{instance="VI_1",kind="auth_failure"} 0.0',
+        'pykad_vrrp_gratuitous_sent_total{interface="eth0"} 10.0',
+        'pykad_vrrp_gratuitous_errors_total{interface="eth0"} 2.0',
         'pykad_bfd_session_state{neighbor="192.0.2.2",session="to_b"} 3.0',
         'pykad_bfd_session_flaps_total{neighbor="192.0.2.2",session="to_b"} 2.0',
         'pykad_real_server_up{address="203.0.113.1",port="80",virtual_server="TCP 192.0.2.100 80"}'
