@@ -343,8 +343,12 @@ cdef int _fill(Pkt* pk, int family, bytes payload, bytes dst, bytes src, int ifi
 
 
 cdef class TxPump:
-    """Sends the steady-state adverts of MASTER instances, without Python per advert."""
+    """Sends the steady-state adverts of MASTER instances, without Python per advert.
 
+    ``early_div`` (0: off): a round also sends the keys due within 1/early_div of their
+    interval after the first, each keeping its own grid (see the twin)."""
+
+    cdef int64_t early_div
     cdef dict slots  # key -> index into keys (kept after disarm: counters stay readable)
     cdef Key* keys
     cdef int nkeys, cap
@@ -359,8 +363,10 @@ cdef class TxPump:
     def __cinit__(self):
         self.slots = {}
 
-    def __init__(self):
-        pass
+    def __init__(self, int64_t early_div=0):
+        if early_div < 0:
+            raise ValueError("early_div must not be negative")
+        self.early_div = early_div
 
     def __dealloc__(self):
         cdef int i
@@ -539,7 +545,10 @@ cdef class TxPump:
                 self._pop()
                 continue
             if top.next > now_us:
-                break
+                if ndue == 0 or self.early_div == 0:
+                    break
+                if top.next - now_us > self.keys[top.slot].interval // self.early_div:
+                    break
             if ndue == self.due_cap:
                 self._reserve(ndue * 2 if ndue else 64, 0)
             self.due[ndue].slot = top.slot

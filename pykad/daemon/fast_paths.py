@@ -31,10 +31,16 @@ if TYPE_CHECKING:
 PUMP_KEY = -1
 """The pump's key in the service's timer loop."""
 
+PUMP_EARLY_DIV = 32
+"""A pump round also sends the adverts due within 1/32 of their interval (31 ms at
+1 s, 0.3 ms at 10 ms): masters that came up one by one share wake-ups instead of
+waking the loop once per advert. Each keeps its own grid; a backup's Master_Down
+interval (3 intervals and the skew) never notices."""
+
 
 class FastPaths:
     def __init__(self) -> None:
-        self.pump = fast.TxPump()
+        self.pump = fast.TxPump(PUMP_EARLY_DIV)
         self.filters: dict[int, fast.RxFilter] = {}
         """By socket fd (IPv4 receive sockets only)."""
         self._pumped: set[int] = set()

@@ -346,6 +346,25 @@ def test_the_schedule_just_behind(
     assert tx.errors(7) == 2
 
 
+def test_a_round_takes_along_the_adverts_due_within_a_fraction_of_their_interval(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    fd = pair[0].fileno()
+    tx = impl.TxPump(32)  # 1/32 of 3,200: 100 early at most
+    tx.arm(1, fd, 4, [(ADVERT, DST, SRC)], 3_200, 10_000)
+    tx.arm(2, fd, 4, [(ADVERT, DST, SRC)], 3_200, 10_100)  # within 100 of the first
+    tx.arm(3, fd, 4, [(ADVERT, DST, SRC)], 3_200, 10_101)  # not
+    assert tx.send_due(9_999) == 10_000  # nothing due: nothing goes early
+    assert tx.send_due(10_000) == 10_101
+    assert (tx.errors(1), tx.errors(2), tx.errors(3)) == (1, 1, 0)
+    # each keeps its grid: 2 is due at 13_300, not 13_200
+    assert tx.send_due(10_101) == 13_200 and tx.errors(3) == 1
+    assert tx.send_due(13_200) == 13_301  # 1 at 13_200 takes 2 (13_300) along
+    assert (tx.errors(1), tx.errors(2), tx.errors(3)) == (2, 2, 1)
+    with pytest.raises(ValueError):
+        impl.TxPump(-1)
+
+
 def test_tx_arm_checks_its_arguments(impl: ModuleType) -> None:
     tx = impl.TxPump()
     with pytest.raises(ValueError):
