@@ -106,9 +106,9 @@ __all__ = [
 
 KEEPALIVED = "keepalived"
 PYKAD = str(Path(sys.executable).with_name("pykad"))
-PYKADCTL = str(Path(sys.executable).with_name("pykadctl"))
 """pykad from the environment the tests run in: it takes keepalived's flags, so
 :class:`Keepalived` runs it too (``program=(PYKAD,)``)."""
+PYKADCTL = str(Path(sys.executable).with_name("pykadctl"))
 
 # keepalived's exit codes (core/main.h: KEEPALIVED_EXIT_*).
 EXIT_OK = 0
