@@ -75,6 +75,14 @@ def bursts(impl: ModuleType, fd: int, *groups: tuple[bytes, ...]) -> list[Any]:
     return out
 
 
+def zero_ready(impl: ModuleType, fd: int, handler: Any = lambda n, _: None) -> None:
+    """Python's ``handler`` on STOP, the leave handler in front, and one burst, b"zero",
+    made ready by a LeaveWatch as the loop's wait would."""
+    signal.signal(STOP, handler)
+    impl.leave_install([STOP])
+    impl.LeaveWatch(lambda: impl.leave_set(bursts(impl, fd, (b"zero",)))).before_io_wait(0.0)
+
+
 def test_sent_once_when_ready_then_passed_on(
     impl: ModuleType, pair: tuple[socket.socket, socket.socket]
 ) -> None:
@@ -108,11 +116,7 @@ def test_a_signal_during_another_send_sends_them_right_after_it(
 ) -> None:
     writer, reader = pair
     got: list[int] = []
-    signal.signal(STOP, lambda n, _: got.append(n))
-    impl.leave_install([STOP])
-    impl.LeaveWatch(
-        lambda: impl.leave_set(bursts(impl, writer.fileno(), (b"zero",)))
-    ).before_io_wait(0.0)
+    zero_ready(impl, writer.fileno(), lambda n, _: got.append(n))
     assert impl.send_begin()
     os.kill(os.getpid(), STOP)  # the handler ran (and passed it on) but left them
     assert got == [STOP] and impl.leave_results() is None and received(reader) == []
@@ -128,11 +132,7 @@ def test_without_a_signal_a_send_is_just_a_send(
     impl: ModuleType, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     writer, reader = pair
-    signal.signal(STOP, lambda n, _: None)
-    impl.leave_install([STOP])
-    impl.LeaveWatch(
-        lambda: impl.leave_set(bursts(impl, writer.fileno(), (b"zero",)))
-    ).before_io_wait(0.0)
+    zero_ready(impl, writer.fileno())
     for _ in range(2):
         assert impl.send_begin()
         impl.send_end()
@@ -146,11 +146,7 @@ def test_the_pump_sends_nothing_after_them(
 ) -> None:
     """On an AF_UNIX socket the pump's sends fail (errors() counts the attempts)."""
     writer, reader = pair
-    signal.signal(STOP, lambda n, _: None)
-    impl.leave_install([STOP])
-    impl.LeaveWatch(
-        lambda: impl.leave_set(bursts(impl, writer.fileno(), (b"zero",)))
-    ).before_io_wait(0.0)
+    zero_ready(impl, writer.fileno())
     tx = impl.TxPump()
     advert = bytes([0x31, 51, 100, 1, 0, 100, 0, 0]) + bytes(4)
     tx.arm(51, writer.fileno(), 4, [(advert, bytes([224, 0, 0, 18]), b"")], 1_000, 1_000)
