@@ -252,13 +252,13 @@ class TxPump:
     """
 
     def __init__(self, early_div: int = 0) -> None:
-        if early_div < 0:
-            raise ValueError("early_div must not be negative")
-        self._early_div = early_div
         self._slots: dict[object, int] = {}
         self._keys: list[_Key] = []
         self._heap: list[tuple[int, int, int]] = []  # (next, slot, gen)
         self._socks: dict[int, tuple[socket.socket, int]] = {}  # fd -> (duplicate, users)
+        if early_div < 0:
+            raise ValueError("early_div must not be negative")
+        self._early_div = early_div
 
     def _hold(self, fd: int, family: int) -> None:
         sock, users = self._socks.get(fd, (None, 0))
