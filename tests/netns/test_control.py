@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 
 from lab.bfd_pair import ADDRESS, DROP_BFD_FROM_B, bfd_to
-from lab.keepalived import PYKAD, Keepalived, KeepalivedLab, vrrp_instance_config
+from lab.keepalived import PYKAD, PYKADCTL, Keepalived, KeepalivedLab, vrrp_instance_config
 from lab.netns import Topology, wait_for
 
 pytestmark = pytest.mark.netns
 
-PYKADCTL = str(Path(sys.executable).with_name("pykadctl"))
 VIP = ipaddress.ip_interface("192.0.2.10/24")
 METRICS = "127.0.0.1:19650"
 
@@ -44,13 +43,8 @@ def ctl(daemon: Keepalived, *args: str, check: bool = True) -> subprocess.Comple
     return done
 
 
-def status(daemon: Keepalived) -> dict[str, Any]:
-    reply: dict[str, Any] = json.loads(ctl(daemon, "status", "--json").stdout)
-    return reply
-
-
 def instance(daemon: Keepalived) -> dict[str, Any]:
-    found: dict[str, Any] = status(daemon)["vrrp"]["instances"][0]
+    found: dict[str, Any] = daemon.pykad_status()["vrrp"]["instances"][0]
     return found
 
 
@@ -95,8 +89,12 @@ def test_status_stats_and_metrics(netns_lab: Topology, keepalived_lab: Keepalive
     assert control_dir.is_dir() and control_dir.stat().st_mode & 0o777 == 0o700
     assert (control_dir / "vrrp.sock").stat().st_mode & 0o777 == 0o600
 
-    wait_for(lambda: status(a)["bfd"]["sessions"][0]["state"] == "UP", timeout=10, message="BFD up")
-    st = status(a)
+    wait_for(
+        lambda: a.pykad_status()["bfd"]["sessions"][0]["state"] == "UP",
+        timeout=10,
+        message="BFD up",
+    )
+    st = a.pykad_status()
     inst = st["vrrp"]["instances"][0]
     assert (inst["name"], inst["state"], inst["priority"]) == ("VI_1", "MASTER", 150)
     assert inst["vips"] == [str(VIP)] and inst["transitions"] >= 2  # INIT->BACKUP->MASTER
@@ -126,10 +124,10 @@ def test_status_stats_and_metrics(netns_lab: Topology, keepalived_lab: Keepalive
 
     # a BFD flap: counted by the BFD child, seen by pykadctl and the metrics
     netns_lab.nft("A", DROP_BFD_FROM_B)
-    wait_for(lambda: status(a)["bfd"]["sessions"][0]["state"] == "DOWN", timeout=5)
+    wait_for(lambda: a.pykad_status()["bfd"]["sessions"][0]["state"] == "DOWN", timeout=5)
     netns_lab.nft("A", "delete table inet lab")
-    wait_for(lambda: status(a)["bfd"]["sessions"][0]["state"] == "UP", timeout=10)
-    assert status(a)["bfd"]["sessions"][0]["flaps"] == 1
+    wait_for(lambda: a.pykad_status()["bfd"]["sessions"][0]["state"] == "UP", timeout=10)
+    assert a.pykad_status()["bfd"]["sessions"][0]["flaps"] == 1
     flapped = 'pykad_bfd_session_flaps_total{neighbor="192.0.2.2",session="to_b"} 1.0'
     assert flapped in scrape(netns_lab, METRICS)
 
