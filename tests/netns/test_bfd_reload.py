@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from netns.test_control import status
 
 from lab.bfd_pair import ADDRESS, DROP_BFD_FROM_B, bfd_to
 from lab.keepalived import PYKAD, Keepalived, KeepalivedLab, vrrp_instance_config
@@ -31,7 +30,7 @@ loop is made again over one more socket (the running session must not notice).""
 
 
 def sessions(daemon: Keepalived) -> dict[str, dict[str, Any]]:
-    return {s["name"]: s for s in status(daemon)["bfd"]["sessions"]}
+    return {s["name"]: s for s in daemon.pykad_status()["bfd"]["sessions"]}
 
 
 def test_a_reload_adds_and_removes_sessions_and_leaves_the_others_alone(
