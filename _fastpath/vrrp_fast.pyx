@@ -99,8 +99,9 @@ cdef class RxFilter:
         free(self.ctls)
 
     def arm(self, int vrid, bytes src not None, bytes dst not None, bytes payload not None,
-            int64_t hold_us):
-        """From now on adverts from ``src`` to ``dst`` with TTL 255 and exactly ``payload`` are absorbed."""
+            int64_t hold_us, int64_t deadline_us=-1):
+        """From now on adverts from ``src`` to ``dst`` with TTL 255 and exactly ``payload`` are
+        absorbed; ``deadline(vrid)`` starts at ``deadline_us``."""
         _vrid(vrid)
         if PyBytes_GET_SIZE(src) != 4 or PyBytes_GET_SIZE(dst) != 4:
             raise ValueError("src and dst must be packed IPv4 addresses (4 bytes)")
@@ -120,7 +121,7 @@ cdef class RxFilter:
         memcpy(s.src, PyBytes_AS_STRING(src), 4)
         memcpy(s.dst, PyBytes_AS_STRING(dst), 4)
         s.hold = hold_us
-        s.deadline = -1
+        s.deadline = deadline_us if deadline_us >= 0 else -1
         s.armed = True
 
     def disarm(self, int vrid):
@@ -135,8 +136,28 @@ cdef class RxFilter:
         return bool(self.slots[_vrid(vrid)].armed)
 
     def deadline(self, int vrid):
-        """``now_us + hold_us`` of the last absorbed advert since ``arm``; -1 if none."""
+        """``now_us + hold_us`` of the last absorbed advert since ``arm`` (before one, the
+        ``deadline_us`` it was armed with); -1 if none."""
         return self.slots[_vrid(vrid)].deadline
+
+    def expiring(self, int64_t before_us):
+        """The armed VRIDs (ascending) whose deadline, if any, is before ``before_us``."""
+        cdef list out = []
+        cdef int i
+        for i in range(256):
+            if self.slots[i].armed and 0 <= self.slots[i].deadline < before_us:
+                out.append(i)
+        return out
+
+    def next_deadline(self):
+        """The earliest deadline of an armed VRID; -1 if none has one."""
+        cdef int64_t best = -1
+        cdef int i
+        for i in range(256):
+            if self.slots[i].armed and self.slots[i].deadline >= 0:
+                if best < 0 or self.slots[i].deadline < best:
+                    best = self.slots[i].deadline
+        return best
 
     def absorbed(self, int vrid):
         """Adverts absorbed for ``vrid`` since this filter was created."""

@@ -18,7 +18,8 @@ The replies (every key stable, ``pykadctl --json`` prints them merged):
   ``vrrp_stats`` names, ``daemon.dump``), errors (the router's drop counters
   by kind); ``service``: unknown_vrid, too_short, gratuitous (per interface: the
   GARPs/NAs sent, those that could not be sent and, of those, the ones a full socket
-  refused).
+  refused), timer_wakeups (timers run since start: the advert pump's rounds, the
+  Master_Down watch, each instance's own).
 - checker: ``virtual_servers``: name, quorum_up, real_servers (address, port,
   alive, weight configured, weight in IPVS or null, drained); ``stats``;
   ``ipvs``: the kernel's counters of each owned service (``daemon.ipvs_stats``);
@@ -96,6 +97,7 @@ async def vrrp_status(service: VrrpService, started: float) -> Reply:
             "unknown_vrid": service.unknown_vrid,
             "too_short": service.too_short,
             "gratuitous": gratuitous_status(service),
+            "timer_wakeups": service.timers.fired,
         },
     }
 

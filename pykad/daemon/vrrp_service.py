@@ -15,6 +15,7 @@ Log lines use keepalived's words, so that operators' log searches keep working.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -32,7 +33,7 @@ from pykad.config.model import Config
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
 from pykad.daemon import leave, takeover
 from pykad.daemon.accept_mode import Firewall
-from pykad.daemon.fast_paths import PUMP_KEY, FastPaths
+from pykad.daemon.fast_paths import PUMP_KEY, WATCH_KEY, FastPaths
 from pykad.daemon.garp_pacing import Pacing
 from pykad.daemon.host_side import HostSide, Kernel, Ops
 from pykad.daemon.leave import LeaveAdverts
@@ -557,6 +558,9 @@ class VrrpService:
             inst.vip_interfaces = tuple(
                 new.index if i == old.index else i for i in inst.vip_interfaces
             )
+        now = now_us()
+        for inst in self.instances:  # their timers back from the fast paths, on the new fds
+            self._apply(inst, [], now)
 
     # --- running ------------------------------------------------------------------
 
@@ -730,15 +734,18 @@ class VrrpService:
                 await trio.lowlevel.wait_readable(fd)
             except trio.ClosedResourceError:
                 return  # its interface went away and came back: a new socket reads now
-            # Adverts that only refresh a backup's timer stay in C.  Each packet comes
-            # with its kernel receive time, on the cores' clock.
-            now, wall = now_us(), wall_us()
-            if rx_filter is not None:
-                packets = rx_filter.drain(fd, now, wall)
-            else:
-                packets = sock.drain(now, wall)
-            for payload, src, dst, ttl, arrival in packets:
-                self._receive(sock, payload, src, dst, ttl, arrival)
+            self._read(sock, rx_filter)
+
+    def _read(self, sock: VrrpSocket, rx_filter: fast.RxFilter | None) -> None:
+        """What ``sock`` holds. Adverts that only refresh a backup's timer stay in C; each
+        packet comes with its kernel receive time, on the cores' clock."""
+        now, wall = now_us(), wall_us()
+        if rx_filter is not None:
+            packets = rx_filter.drain(sock.fileno(), now, wall)
+        else:
+            packets = sock.drain(now, wall)
+        for payload, src, dst, ttl, arrival in packets:
+            self._receive(sock, payload, src, dst, ttl, arrival)
 
     async def _ah_reader(self, index: int, ah: AhSocket) -> None:
         while True:
@@ -896,6 +903,9 @@ class VrrpService:
             nxt = self.fast.pump.send_due(now)
             self.timers.schedule(PUMP_KEY, nxt if nxt >= 0 else None)
             return
+        if key == WATCH_KEY:
+            self._watch(now)
+            return
         if self.pacing.is_key(key):
             ifindex, frames = self.pacing.due(key, now)
             sender = self._sender(ifindex)
@@ -908,6 +918,12 @@ class VrrpService:
             return  # a timer of an instance a reload removed
         self.fast.refresh(inst)  # adverts the filter absorbed moved the deadline on
         due = inst.router.next_deadline()
+        if due is not None and due <= now + TAKEOVER_EARLY_US and self._taking_over(inst):
+            # A busy loop may run this timer before it reads an advert that came in
+            # time (at start-up, after a burst of work): the socket is read first.
+            self._read_for(inst)
+            self.fast.refresh(inst)
+            due = inst.router.next_deadline()
         effects: list[Effect] = []
         if due is not None and now < due <= now + TAKEOVER_EARLY_US and self._taking_over(inst):
             # The Master_Down_Timer was woken early (a wake-up costs more than this):
@@ -929,6 +945,24 @@ class VrrpService:
             self.fast.reclaim(inst)
             effects = inst.router.handle_timer(now)
         self._apply(inst, effects, now, fired)
+
+    def _read_for(self, inst: Instance) -> None:
+        """Read the socket of ``inst`` now (its reader task may not have run yet)."""
+        if inst.ah is not None:
+            return
+        sock = inst.rx
+        rx_filter = self.fast.filters.get(sock.fileno()) if sock.family == 4 else None
+        with contextlib.suppress(OSError):  # its reader reports it
+            self._read(sock, rx_filter)
+
+    def _watch(self, now: int) -> None:
+        """The filters' Master_Down watch came due: the routers whose deadline is near fire
+        as their own timers do (which read their socket first)."""
+        for index in self.fast.expiring(now + TAKEOVER_EARLY_US):
+            self._fire(index, now_us())
+        nxt = self.fast.next_watch()
+        if nxt is not None:
+            self.timers.schedule_by(WATCH_KEY, nxt - TAKEOVER_EARLY_US)
 
     # --- effects ------------------------------------------------------------------
 
@@ -1018,6 +1052,9 @@ class VrrpService:
         if d is not None and self._taking_over(inst):
             d -= TAKEOVER_EARLY_US
             self._ready_takeover(inst)
+            if self.fast.watched(inst):
+                self.timers.schedule_by(WATCH_KEY, d)
+                d = None
         elif inst.takeover is not None:
             inst.takeover.close()
             inst.takeover = None

@@ -11,6 +11,9 @@ pushing ``deadline(vrid)`` to its arrival time plus ``hold_us`` and counting it,
 and returns every other packet as ``(vrrp_payload, src, dst, ttl, arrival_us)``.
 Packets that are not IPv4 (shorter than 20 bytes, version not 4, IHL below 5 or
 past the end, or longer than ``MAX_PACKET``) are dropped and counted in ``dropped``.
+``arm`` may give the deadline a start (``deadline_us``, the router's own before
+any absorbed advert); ``expiring(before_us)`` and ``next_deadline()`` then watch
+the armed deadlines, so that one timer serves all the backups of a socket.
 
 A packet's arrival time is ``now_us`` (CLOCK_MONOTONIC, as the cores count) less
 how long ago the kernel received it: its ``SCM_TIMESTAMPNS`` (the socket has
@@ -135,8 +138,11 @@ class RxFilter:
         self.dropped = 0
         self._slots = [_RxSlot() for _ in range(256)]
 
-    def arm(self, vrid: int, src: bytes, dst: bytes, payload: bytes, hold_us: int) -> None:
-        """Absorb from now on adverts src -> dst, TTL 255, VRRP bytes exactly ``payload``."""
+    def arm(
+        self, vrid: int, src: bytes, dst: bytes, payload: bytes, hold_us: int, deadline_us: int = -1
+    ) -> None:
+        """Absorb from now on adverts src -> dst, TTL 255, VRRP bytes exactly ``payload``;
+        ``deadline(vrid)`` starts at ``deadline_us``."""
         _check_vrid(vrid)
         if len(src) != 4 or len(dst) != 4:
             raise ValueError("src and dst must be packed IPv4 addresses (4 bytes)")
@@ -146,7 +152,7 @@ class RxFilter:
             raise ValueError("hold_us must not be negative")
         slot = self._slots[vrid]
         slot.src, slot.dst, slot.payload = bytes(src), bytes(dst), bytes(payload)
-        slot.hold, slot.deadline, slot.armed = hold_us, -1, True
+        slot.hold, slot.deadline, slot.armed = hold_us, max(deadline_us, -1), True
 
     def disarm(self, vrid: int) -> None:
         """Stop absorbing for ``vrid`` (its deadline and count stay readable)."""
@@ -157,8 +163,17 @@ class RxFilter:
         return self._slots[_check_vrid(vrid)].armed
 
     def deadline(self, vrid: int) -> int:
-        """``now_us + hold_us`` of the last absorbed advert since ``arm``; -1 if none."""
+        """``now_us + hold_us`` of the last absorbed advert since ``arm`` (before one, the
+        ``deadline_us`` it was armed with); -1 if none."""
         return self._slots[_check_vrid(vrid)].deadline
+
+    def expiring(self, before_us: int) -> list[int]:
+        """The armed VRIDs (ascending) whose deadline, if any, is before ``before_us``."""
+        return [v for v, s in enumerate(self._slots) if s.armed and 0 <= s.deadline < before_us]
+
+    def next_deadline(self) -> int:
+        """The earliest deadline of an armed VRID; -1 if none has one."""
+        return min((s.deadline for s in self._slots if s.armed and s.deadline >= 0), default=-1)
 
     def absorbed(self, vrid: int) -> int:
         """Adverts absorbed for ``vrid`` since this filter was created."""

@@ -117,6 +117,12 @@ class TimerLoop(Generic[K]):
         if self._fd.armed_us is None or deadline_us < self._fd.armed_us:
             self._fd.arm(deadline_us)
 
+    def schedule_by(self, key: K, deadline_us: int) -> None:
+        """Set the deadline of ``key`` to ``deadline_us`` unless it is due sooner already."""
+        current = self._deadline.get(key)
+        if current is None or deadline_us < current:
+            self.schedule(key, deadline_us)
+
     def _pop_due(self, now: int) -> list[K]:
         due = []
         heap, current = self._heap, self._deadline

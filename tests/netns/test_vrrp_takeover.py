@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from typing import Any
 
 import pytest
@@ -88,3 +89,52 @@ def test_a_backup_takes_over_with_its_prepared_burst(
     a.kill()
     wait_for(lambda: instance(b)["takeover_bursts"] == 2, timeout=5, message="a second burst")
     wait_for(lambda: VIP in netns_lab.addresses("B", "eth0"), timeout=5, message="the VIP again")
+
+
+@pytest.mark.parametrize("twin", ["compiled", "python"])
+def test_backups_timers_sleep_while_their_adverts_stay_in_c(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, twin: str
+) -> None:
+    """40 backups at 10 ms: their Master_Down_Timers are one watch, not 40 timers
+    each woken every Master_Down interval (about 2,300 runs in 2 s), and the watch
+    still makes every one of them take over when the master dies."""
+    n = 40
+    netns_lab.lan({"A": "192.0.2.1/24", "B": "192.0.2.2/24"})
+
+    def conf(priority: int) -> str:
+        return "".join(
+            vrrp_instance_config(
+                name=f"VI_{k}",
+                virtual_router_id=k,
+                priority=priority,
+                vips=(f"198.18.0.{k}/32",),
+                advert_int=0.01,
+                version=3,
+            )
+            for k in range(1, n + 1)
+        )
+
+    program = (PYKAD,) if twin == "compiled" else ("env", "PYKAD_NO_EXTENSIONS=1", PYKAD)
+    a = keepalived_lab.start((netns_lab, "A"), conf(200), name="A", program=(PYKAD,))
+    a.wait_for_state(f"VI_{n}", "MASTER", timeout=5)
+    b = keepalived_lab.start((netns_lab, "B"), conf(100), name="B", program=program)
+    for k in range(1, n + 1):
+        b.wait_for_state(f"VI_{k}", "BACKUP", timeout=5)
+    before = b.pykad_status()["vrrp"]
+    time.sleep(2)
+    after = b.pykad_status()["vrrp"]
+    runs = after["service"]["timer_wakeups"] - before["service"]["timer_wakeups"]
+    assert runs < 400, f"{runs} timer runs in 2 s for {n} backups at 10 ms"
+    assert [i["state"] for i in after["instances"]] == ["BACKUP"] * n
+    moved = {i["name"]: i["transitions"] for i in after["instances"] if i["transitions"] != 1}
+    assert not moved, f"{moved}\n{b.states()}"
+
+    a.kill()
+    for k in range(1, n + 1):
+        b.wait_for_state(f"VI_{k}", "MASTER", timeout=5)
+    vips = ipaddress.ip_network("198.18.0.0/24")
+    wait_for(
+        lambda: sum(a.ip in vips for a in netns_lab.addresses("B", "eth0")) == n,
+        timeout=5,
+        message="the VIPs on B",
+    )

@@ -109,6 +109,28 @@ def test_an_armed_advert_is_absorbed_and_pushes_the_deadline(
     assert rx.deadline(VRID) == 2_000 + HOLD and rx.dropped == 0
 
 
+def test_the_watch_sees_armed_deadlines(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    writer, reader = pair
+    rx = impl.RxFilter()
+    assert rx.next_deadline() == -1 and rx.expiring(10**12) == []
+    rx.arm(VRID, SRC, DST, ADVERT, HOLD, 5_000)
+    rx.arm(VRID + 1, SRC, DST, ADVERT[:1] + bytes((VRID + 1,)) + ADVERT[2:], HOLD, 4_000)
+    rx.arm(VRID + 2, SRC, DST, ADVERT[:1] + bytes((VRID + 2,)) + ADVERT[2:], HOLD)  # none yet
+    assert rx.deadline(VRID) == 5_000 and rx.deadline(VRID + 2) == -1
+    assert rx.next_deadline() == 4_000
+    assert rx.expiring(4_000) == [] and rx.expiring(4_001) == [VRID + 1]
+    assert rx.expiring(10**12) == [VRID, VRID + 1]
+    writer.send(ipv4(ADVERT))  # VRID's deadline moves on
+    assert rx.drain(reader.fileno(), 1_000) == []
+    assert rx.deadline(VRID) == 1_000 + HOLD and rx.expiring(10_000) == [VRID + 1]
+    rx.disarm(VRID + 1)
+    assert rx.next_deadline() == 1_000 + HOLD and rx.expiring(10**12) == [VRID]
+    rx.disarm(VRID)
+    assert rx.next_deadline() == -1 and rx.expiring(10**12) == []
+
+
 def mutants() -> dict[str, bytes]:
     flipped = bytearray(ADVERT)
     flipped[2] ^= 1  # priority
@@ -296,13 +318,14 @@ def test_both_twins_agree_on_any_packets(packets: list[bytes], limit: int) -> No
         with writer, reader:
             reader.setblocking(False)
             rx = module.RxFilter()
-            rx.arm(VRID, SRC, DST, ADVERT, HOLD)
+            rx.arm(VRID, SRC, DST, ADVERT, HOLD, 1)
             for packet in packets:
                 writer.send(packet)
             out = []
             for call in range(len(packets) // limit + 2):
                 out.append(rx.drain(reader.fileno(), call, limit=limit))
-            results.append((out, rx.dropped, rx.absorbed(VRID), rx.deadline(VRID)))
+            watch = (rx.next_deadline(), rx.expiring(HOLD + 1))
+            results.append((out, rx.dropped, rx.absorbed(VRID), rx.deadline(VRID), watch))
     assert results[0] == results[1]
 
 
