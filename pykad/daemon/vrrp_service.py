@@ -30,6 +30,7 @@ import trio
 from pykad.bfd.events import BfdEvent
 from pykad.config.iproute import IpAddress
 from pykad.config.model import Config
+from pykad.config.sections._global_model import RxBufsPolicy
 from pykad.config.sections._vrrp_model import MCAST_GROUP4, MCAST_GROUP6, VrrpInstance
 from pykad.daemon import leave, takeover
 from pykad.daemon.accept_mode import Firewall
@@ -79,6 +80,7 @@ from pykad.vrrp.router import (
     VrrpRouter,
     WantMaster,
 )
+from pykad.vrrp.rx_buffers import Reader, configured_size, floor_size
 from pykad.vrrp.sync_group import ForceState, GroupChanged, GroupState, SyncGroup, group_of
 from pykad.vrrp.tracking import (
     Kind,
@@ -302,6 +304,37 @@ class VrrpService:
             found = self._interfaces[name] = self.lookup(name)
         return found
 
+    def _size_rx_buffers(self) -> None:
+        """Each receive socket's buffer for the instances reading on it (``vrrp.rx_buffers``)."""
+        g = self.config.global_defs
+        readers: dict[tuple[int, int], list[Reader]] = {}
+        for inst in self.instances:
+            sock = inst.rx
+            advert = len(inst.encoded(inst.router.effective_priority, inst.destinations[0]))
+            readers.setdefault((sock.ifindex, sock.family), []).append(
+                Reader(
+                    kernel_rx_buf_size=inst.conf.kernel_rx_buf_size,
+                    advert_len=advert + (20 if sock.family == 4 else 40),
+                    mtu=self._mtu(sock) if g.vrrp_rx_bufs_policy is RxBufsPolicy.MTU else 0,
+                )
+            )
+        for key, found in readers.items():
+            sock = self.sockets[key]
+            configured = configured_size(
+                g.vrrp_rx_bufs_policy, g.vrrp_rx_bufs_size, g.vrrp_rx_bufs_multiplier, found
+            )
+            try:
+                sock.size_receive_buffer(configured, floor_size(len(found)))
+            except OSError as e:
+                log.warning("cannot size the receive buffer of %s: %s", sock.ifname, e)
+
+    @staticmethod
+    def _mtu(sock: VrrpSocket) -> int:
+        try:
+            return sock.mtu()
+        except OSError:
+            return 1500
+
     def _interface_name(self, ifindex: int) -> str:
         return next((i.name for i in self._interfaces.values() if i.index == ifindex), "")
 
@@ -472,6 +505,7 @@ class VrrpService:
             self._add_instance(conf)
         for inst in self.instances:  # ready before the first takeover, not made during it
             self._prepare(inst)
+        self._size_rx_buffers()
         self.sources = TrackingSources(
             self.config, self.tracks, self._link_up, on_link_event=self._link_event
         )
@@ -1483,6 +1517,7 @@ class VrrpService:
             log.info("(%s) added by the reload", inst.name)
             self._apply(inst, inst.router.start(now), now)
         self._drop_unused_vmacs()
+        self._size_rx_buffers()
         freeze_long_lived(collect=False)  # a full pass now would hold up the adverts
         log.info(
             "Reload finished: %d unchanged, %d changed in place, %d rebuilt, %d added, %d removed",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import socket
 import struct
 from collections.abc import Iterable
@@ -34,6 +35,8 @@ SCM_TIMESTAMPNS = SO_TIMESTAMPNS
 _TIMESPEC = struct.Struct("@qq")
 _CMSG_SPACE = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(_TIMESPEC.size)
 SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+SIOCGIFMTU = 0x8921
 MAX_LATENESS_US = 1_000_000
 """A packet's kernel receive time is believed when it is at most this far behind the
 read (and not ahead of it): beyond, the wall clock was stepped (or the process stalled)."""
@@ -126,6 +129,26 @@ class VrrpSocket:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    def mtu(self) -> int:
+        """The MTU of the socket's interface (SIOCGIFMTU)."""
+        req = struct.pack("16si", self.ifname.encode()[:15], 0)
+        return int(struct.unpack_from("16si", fcntl.ioctl(self.sock, SIOCGIFMTU, req))[1])
+
+    def receive_buffer(self) -> int:
+        """The receive buffer's size as the kernel counts it (twice what was asked)."""
+        return self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+    def size_receive_buffer(self, configured: int, floor: int) -> None:
+        """``configured`` bytes (SO_RCVBUF, as keepalived sets it: capped by rmem_max);
+        with none, at least ``floor`` (SO_RCVBUFFORCE, past rmem_max, as root)."""
+        if configured:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, configured)
+        elif floor * 2 > self.receive_buffer():
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, floor)
+            except PermissionError:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, floor)
 
     def set_ttl(self, ttl: int) -> None:
         """The TTL / Hop Limit of unicast adverts (``unicast_ttl``)."""

@@ -19,10 +19,13 @@ import trio
 import pykad.daemon.vrrp_service as vs
 from pykad.config.iproute import IpAddress
 from pykad.config.model import Config
+from pykad.config.sections._global_model import RxBufsPolicy
 from pykad.config.sections._vrrp_model import State as CState
 from pykad.config.sections._vrrp_model import VrrpConfig, VrrpInstance
+from pykad.config.sections.global_defs import GlobalDefs
 from pykad.kernel.fake import FakeKernel
 from pykad.vrrp.fsm import State
+from pykad.vrrp.rx_buffers import FLOOR_PER_INSTANCE
 
 T = TypeVar("T")
 
@@ -35,6 +38,7 @@ class FakeSock:
         self.sent = []
         self.send_errors = 0
         self.closed = False
+        self.rx_sizes = []
 
     def fileno(self):
         return self.a.fileno()
@@ -47,6 +51,12 @@ class FakeSock:
 
     def set_ttl(self, ttl):
         pass
+
+    def mtu(self):
+        return 1500
+
+    def size_receive_buffer(self, configured, floor):
+        self.rx_sizes.append((configured, floor))
 
     def close(self):
         self.closed = True
@@ -323,3 +333,26 @@ def test_priority_zero_sent_by_the_signal_handler_is_not_sent_again(
     assert isinstance(sock, FakeSock)
     zeros = [data for data, _ in sock.sent if data[2] == 0]  # VRRP priority byte
     assert zeros == [] and service.instances[0].priority_zero_sent == 1
+
+
+def test_receive_buffers_are_sized_for_the_instances_on_each_socket() -> None:
+    """keepalived's sum per socket (an instance's kernel_rx_buf_size, else the policy);
+    with nothing configured pykad's floor, again after a reload adds an instance."""
+    g = GlobalDefs(vrrp_rx_bufs_policy=RxBufsPolicy.MTU, vrrp_rx_bufs_multiplier=2)
+    own = inst("VI_2", 2, "192.0.2.12/24", kernel_rx_buf_size=100_000)
+    config = Config(
+        global_defs=g, vrrp=VrrpConfig(instances=(inst("VI_1", 1, "192.0.2.11/24"), own))
+    )
+    service = vs.VrrpService(config, FakeKernel(), interfaces=iface)
+    service.setup()
+    sock = service.sockets[(1, 4)]
+    assert sock.rx_sizes == [(100_000 + 2 * 1500, FLOOR_PER_INSTANCE * 2)]
+
+    plain = cfg(*(inst(f"VI_{k}", k, f"192.0.2.{10 + k}/24") for k in (1, 2, 3)))
+    (sizes, _), (after, _) = reload_running(
+        plain,
+        cfg(*plain.vrrp.instances, inst("VI_4", 4, "192.0.2.14/24")),
+        lambda s: (list(s.sockets[(1, 4)].rx_sizes), None),
+    )
+    assert sizes == [(0, FLOOR_PER_INSTANCE * 3)]
+    assert after[-1] == (0, FLOOR_PER_INSTANCE * 4)
