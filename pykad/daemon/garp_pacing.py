@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 
 from pykad.config.sections._global_model import Garp
 from pykad.config.sections._vrrp_model import GarpGroup
+from pykad.daemon.fast_paths import PUMP_KEY, WATCH_KEY
 from pykad.vrrp.gratuitous import GratuitousPacer, pacing_interval_us
 
-FIRST_KEY = -2
-"""Timer key of the first pacer; the next ones count down from it."""
+FIRST_KEY = min(PUMP_KEY, WATCH_KEY) - 1
+"""Timer key of the first pacer (below the fast paths' keys); the next ones count
+down from it."""
 _ETHERTYPE_IPV6 = b"\x86\xdd"
 
 
