@@ -70,23 +70,21 @@ class FastPaths:
             self._pumped.discard(inst.index)
             nxt = self.pump.disarm(inst.index)
             r.adver_deadline = nxt if nxt >= 0 else r.adver_deadline
-        fd = self._filtered.pop(inst.index, None)
-        if fd is not None:
-            vrid = inst.conf.vrid
-            self._watched.pop((fd, vrid), None)
+        if inst.index in self._filtered:
+            self.refresh(inst)
+            fd = self._filtered.pop(inst.index)
+            self._watched.pop((fd, inst.conf.vrid), None)
             f = self.filters.get(fd)
             if f is not None:
-                d = f.deadline(vrid)
-                f.disarm(vrid)
-                if d >= 0 and r.master_down_deadline is not None and d > r.master_down_deadline:
-                    r.master_down_deadline = d
+                f.disarm(inst.conf.vrid)
 
     def refresh(self, inst: Instance) -> int | None:
         """The router's Master_Down deadline with what the filter absorbed (timer fired)."""
         fd = self._filtered.get(inst.index)
         r = inst.router
-        if fd is not None:
-            d = self.filters[fd].deadline(inst.conf.vrid)
+        f = self.filters.get(fd) if fd is not None else None
+        if f is not None:
+            d = f.deadline(inst.conf.vrid)
             if d >= 0 and r.master_down_deadline is not None and d > r.master_down_deadline:
                 r.master_down_deadline = d
         return r.master_down_deadline

@@ -305,28 +305,38 @@ class VrrpService:
         return found
 
     def _size_rx_buffers(self) -> None:
-        """Each receive socket's buffer for the instances reading on it (``vrrp.rx_buffers``)."""
+        """Each receive socket's buffer for the instances reading on it (``vrrp.rx_buffers``);
+        the MTU (one ioctl a socket) and the adverts' lengths only when the policy uses them."""
         g = self.config.global_defs
-        readers: dict[tuple[int, int], list[Reader]] = {}
+        policy = g.vrrp_rx_bufs_policy
+        by_socket: dict[tuple[int, int], list[Instance]] = {}
         for inst in self.instances:
-            sock = inst.rx
-            advert = len(inst.encoded(inst.router.effective_priority, inst.destinations[0]))
-            readers.setdefault((sock.ifindex, sock.family), []).append(
+            by_socket.setdefault((inst.rx.ifindex, inst.rx.family), []).append(inst)
+        for (ifindex, family), insts in by_socket.items():
+            sock = self.sockets[(ifindex, family)]
+            mtu = self._mtu(sock) if policy is RxBufsPolicy.MTU else 0
+            advert = policy is RxBufsPolicy.ADVERT
+            readers = [
                 Reader(
-                    kernel_rx_buf_size=inst.conf.kernel_rx_buf_size,
-                    advert_len=advert + (20 if sock.family == 4 else 40),
-                    mtu=self._mtu(sock) if g.vrrp_rx_bufs_policy is RxBufsPolicy.MTU else 0,
+                    kernel_rx_buf_size=i.conf.kernel_rx_buf_size,
+                    advert_len=self._advert_len(i) if advert else 0,
+                    mtu=mtu,
                 )
-            )
-        for key, found in readers.items():
-            sock = self.sockets[key]
+                for i in insts
+            ]
             configured = configured_size(
-                g.vrrp_rx_bufs_policy, g.vrrp_rx_bufs_size, g.vrrp_rx_bufs_multiplier, found
+                policy, g.vrrp_rx_bufs_size, g.vrrp_rx_bufs_multiplier, readers
             )
             try:
-                sock.size_receive_buffer(configured, floor_size(len(found)))
+                sock.size_receive_buffer(configured, floor_size(len(readers)))
             except OSError as e:
                 log.warning("cannot size the receive buffer of %s: %s", sock.ifname, e)
+
+    @staticmethod
+    def _advert_len(inst: Instance) -> int:
+        """The instance's advert on the wire, IP header included."""
+        payload = inst.encoded(inst.router.effective_priority, inst.destinations[0])
+        return len(payload) + (20 if inst.rx.family == 4 else 40)
 
     @staticmethod
     def _mtu(sock: VrrpSocket) -> int:

@@ -79,16 +79,12 @@ def arrival_us(ancdata: Iterable[tuple[int, int, bytes]], now_us: int, wall_us: 
 class VrrpSocket:
     """The raw VRRP socket of one interface for one address family (4 or 6)."""
 
-    def __init__(
-        self, ifname: str, ifindex: int, family: int, *, rcvbuf: int = 0, send_only: bool = False
-    ) -> None:
+    def __init__(self, ifname: str, ifindex: int, family: int, *, send_only: bool = False) -> None:
         self.ifname, self.ifindex, self.family = ifname, ifindex, family
         af = socket.AF_INET if family == 4 else socket.AF_INET6
         sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
-            if rcvbuf:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # arrival times
             if family == 4:
                 self._setup4(sock, join=not send_only)

@@ -135,7 +135,7 @@ def test_backups_timers_sleep_while_their_adverts_stay_in_c(
         b.wait_for_state(f"VI_{k}", "MASTER", timeout=5)
     vips = ipaddress.ip_network("198.18.0.0/24")
     wait_for(
-        lambda: sum(a.ip in vips for a in netns_lab.addresses("B", "eth0")) == n,
+        lambda: sum(x.ip in vips for x in netns_lab.addresses("B", "eth0")) == n,
         timeout=5,
         message="the VIPs on B",
     )

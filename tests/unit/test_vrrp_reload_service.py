@@ -348,6 +348,14 @@ def test_receive_buffers_are_sized_for_the_instances_on_each_socket() -> None:
     sock = service.sockets[(1, 4)]
     assert sock.rx_sizes == [(100_000 + 2 * 1500, FLOOR_PER_INSTANCE * 2)]
 
+    g = GlobalDefs(vrrp_rx_bufs_policy=RxBufsPolicy.ADVERT, vrrp_rx_bufs_multiplier=3)
+    plain = (inst("VI_1", 1, "192.0.2.11/24"), inst("VI_3", 3, "192.0.2.13/24"))
+    config = Config(global_defs=g, vrrp=VrrpConfig(instances=plain))
+    service = vs.VrrpService(config, FakeKernel(), interfaces=iface)
+    service.setup()
+    # VRRPv2, one IPv4 address: 8 + 4 + 8 (authentication) bytes, and the IP header
+    assert service.sockets[(1, 4)].rx_sizes == [(2 * 3 * (20 + 20), FLOOR_PER_INSTANCE * 2)]
+
     plain = cfg(*(inst(f"VI_{k}", k, f"192.0.2.{10 + k}/24") for k in (1, 2, 3)))
     (sizes, _), (after, _) = reload_running(
         plain,
