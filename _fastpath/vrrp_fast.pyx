@@ -321,6 +321,18 @@ cdef int _copy_payload(Pkt* pk, bytes data) except -1:
     return 0
 
 
+cdef void _rebase(Pkt* pkts, int n) noexcept:
+    """Point each moved Pkt's header at its own fields again (a realloc moved them)."""
+    cdef int i
+    for i in range(n):
+        if pkts[i].hdr.msg_iov != NULL:
+            pkts[i].hdr.msg_iov = &pkts[i].iov
+        if pkts[i].hdr.msg_name != NULL:
+            pkts[i].hdr.msg_name = &pkts[i].addr
+        if pkts[i].hdr.msg_control != NULL:
+            pkts[i].hdr.msg_control = pkts[i].cmsg
+
+
 cdef int _fill(Pkt* pk, int family, bytes payload, bytes dst, bytes src, int ifindex) except -1:
     """Make ``pk`` (zeroed) the sendmsg of one VRRP message; its payload is malloc'ed."""
     cdef Py_ssize_t alen = 4 if family == 4 else 16
@@ -668,6 +680,7 @@ cdef class Burst:
             if p == NULL:
                 raise MemoryError()
             self.items.pkts = <Pkt*>p
+            _rebase(self.items.pkts, n)
             p = realloc(self.fds, (self.cap * 2 if self.cap else 8) * sizeof(int))
             if p == NULL:
                 raise MemoryError()

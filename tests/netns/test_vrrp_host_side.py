@@ -196,7 +196,7 @@ def test_garp_extra_if_announces_the_vips_on_other_interfaces_again_and_again(
         assert count(frames, 11) == 5  # the takeover's burst only: eth1 is no VMAC
     # pykad's own count, then the wire's: tcpdump may write a frame late on a busy machine
     senders = {g["interface"]: g for g in d.pykad_status()["vrrp"]["service"]["gratuitous"]}
-    assert (senders["eth0"]["sent"], senders["eth0"]["errors"]) == (5, 0), senders
+    assert (senders["eth0"]["sent"], senders["eth0"]["errors"]) == (5, 0), (senders, d.log_text())
 
     def what_was_seen() -> str:
         link = netns_lab.ip("A", "-s", "link", "show", "eth0").stdout

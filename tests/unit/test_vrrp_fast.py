@@ -461,6 +461,26 @@ def test_a_burst_sends_its_items_in_order_each_time_it_fires(
     assert len(burst) == 0 and burst.fire() == []
 
 
+def test_a_burst_keeps_its_items_when_it_grows(
+    impl: ModuleType, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    """Growing moves the items (a realloc): each must still send its own data. Payloads
+    of many sizes, added after, take the memory the items left (the C twin pointed
+    into it: a takeover of 17 items sent its first three as garbage)."""
+    writer, reader = pair
+    burst = impl.Burst()
+    mine = [bytes([i]) * (i + 1) for i in range(9)]  # past the first 8: one move
+    for data in mine:
+        burst.add(writer.fileno(), data)
+    for size in range(16, 4096, 16):  # never sent: a closed descriptor
+        burst.add(1_000_000, b"\xa5" * size)
+    errnos = burst.fire()
+    assert errnos[: len(mine)] == [0] * len(mine)
+    assert set(errnos[len(mine) :]) == {errno.EBADF}
+    assert [reader.recv(64) for _ in mine] == mine
+    burst.close()
+
+
 def test_a_failed_send_is_its_errno_and_the_rest_still_go(
     impl: ModuleType, pair: tuple[socket.socket, socket.socket]
 ) -> None:
