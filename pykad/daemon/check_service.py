@@ -82,6 +82,7 @@ from pykad.lb.pool import (
     Event,
     FileValue,
     Pool,
+    Remove,
     Start,
     Stop,
     Suspend,
@@ -523,9 +524,10 @@ class CheckService:
         fresh = self._adopt(config, keep)
         left = [o for group in keep.values() for o in group]  # gone or changed
         carried = {id(s): _carried(s, left) for s in fresh}
+        flush = config.global_defs.lvs_flush_on_stop
         for s in left:
             self._stop_checkers(s)
-            self._notify(s.pool.handle(Stop(None)))
+            self._notify(s.pool.handle(_removal(s, fresh, flush)))
         self._start_pools(fresh, carried)
         count = await self._write_all()
         self._start_tasks(fresh)
@@ -807,6 +809,27 @@ def _carried(new: _Vs, old: Sequence[_Vs]) -> dict[tuple[int, int], bool]:
             if k < len(old_checks) and old_checks[k] == check and (i, k) in states:
                 carried[(j, k)] = states[(i, k)]
     return carried
+
+
+def _removal(old: _Vs, fresh: Sequence[_Vs], flush: LvsFlushOnStop | None) -> Remove:
+    """What a reload takes from ``old`` (keepalived's ``clear_diff_services``): the real
+    servers the virtual server of the same name in ``fresh`` no longer has (same
+    address and port), or all of them if it is gone."""
+    new = next((s for s in fresh if s.name == old.name), None)
+    if new is None:
+        if old.config.group is not None:
+            log.info("Removing Virtual Server Group [%s]", old.config.group)
+        else:
+            log.info("Removing Virtual Server %s", old.name)
+        return Remove(None, flush)
+    present = {(rs.address, rs.port) for rs in new.config.real_servers}
+    kept = set()
+    for i, rs in enumerate(old.config.real_servers):
+        if (rs.address, rs.port) in present:
+            kept.add(i)
+        else:
+            log.info("service %s no longer exist", desired.format_rs(old.config, rs))
+    return Remove(frozenset(kept))
 
 
 def _file_checks(servers: Sequence[_Vs]) -> list[tuple[str, _Vs, int, int]]:

@@ -76,6 +76,7 @@ __all__ = [
     "Event",
     "FileValue",
     "Pool",
+    "Remove",
     "Start",
     "Stop",
     "Suspend",
@@ -158,7 +159,19 @@ class Stop:
     service), ``VS`` (only the service) or ``FULL`` (everything flushed)."""
 
 
-Event = Start | CheckerResult | CheckerWeight | FileValue | Suspend | Stop
+@dataclass(frozen=True, slots=True)
+class Remove:
+    """A reload takes the service's real servers away (ipwrapper.c
+    ``clear_diff_services``), all but ``kept``: the indices of those the new
+    configuration still has (same address and port) for the same virtual server, which
+    its new pool takes over.  ``kept`` None: the virtual server itself is gone
+    (``clear_service_vs``, not stopping, with ``flush`` as :class:`Stop`'s)."""
+
+    kept: frozenset[int] | None
+    flush: LvsFlushOnStop | None = None
+
+
+Event = Start | CheckerResult | CheckerWeight | FileValue | Suspend | Stop | Remove
 Effect = RunScript | WriteFifo | SendMail
 
 
@@ -430,6 +443,8 @@ class Pool:
                     f"checker {event.checker} of real server {event.rs} is no FILE_CHECK"
                 )
             self._file_value(server, checker, event.value)
+        elif isinstance(event, Remove):
+            self._remove(event)
         else:
             self._stop(event.flush)
         effects, self._effects = tuple(self._effects), []
@@ -509,6 +524,44 @@ class Pool:
         self._kernel.clear()
         self._active = False
         self._stopped = True
+
+    def _remove(self, event: Remove) -> None:
+        """ipwrapper.c ``clear_service_vs`` / ``clear_diff_rs`` at a reload: each real
+        server that goes is removed and, if it was alive, notified down with the mail
+        ``=> Removing <=`` (whatever ``omega`` says); then the quorum, if it is lost."""
+        gone = event.kept is None
+        if gone and event.flush is not None:
+            self._update_vs_notifies()
+        else:
+            sorry = self._sorry
+            if gone and sorry is not None and sorry.set:
+                if self._sorry_duplicates_rs:
+                    sorry.set = False
+                else:
+                    self._cmd(_Cmd.DEL, sorry, force=True)
+                sorry.alive = False
+            for server in self._servers:  # clear_service_rs, not stopping
+                if not server.set or (event.kept is not None and server.index in event.kept):
+                    continue
+                self._cmd(_Cmd.DEL, server, force=True)
+                if not server.alive:
+                    continue
+                server.alive = False
+                self._rs_notifies(server, stopping=False)
+                self._rs_mail(server, "=> Removing <=")
+            self._update_vs_notifies()
+        self._kernel.clear()
+        self._active = False
+        self._stopped = True
+
+    def _update_vs_notifies(self) -> None:
+        """ipwrapper.c ``update_vs_notifies``, not stopping: the quorum lost if the live
+        weight fell below quorum - hysteresis."""
+        threshold = (self.vs.quorum - self.vs.hysteresis) % _U32
+        weight_sum = self._weigh_live_realservers()
+        if self._quorum_up and (not weight_sum or weight_sum < threshold):
+            self._quorum_up = False
+            self._vs_notifies(stopping=False, message=self._quorum_text("Lost quorum", threshold))
 
     def _update_vs_notifies_stopping(self) -> None:
         """``update_vs_notifies`` when stopping: quorum down, notified with ``omega``."""

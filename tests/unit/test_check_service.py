@@ -419,5 +419,10 @@ async def test_a_real_server_s_changes_are_mailed_with_its_checker_s_text(tmp_pa
             f"{subject} - DOWN | => TCP CHECK failed on service <=",
             f"{subject} - UP | => TCP CHECK succeed on service <=",
         ]
+        # a reload takes the (alive) real server away: keepalived's clear_diff_rs mail
+        other = free_ports(1)[0]
+        await service.reload(config(tmp_path, text.replace(str(port), str(other))))
+        await wait_for(lambda: len(sessions) == 3)
+        assert subjects()[2] == f"{subject} - DOWN | => Removing <="
         await listener.aclose()
         nursery.cancel_scope.cancel()

@@ -41,6 +41,7 @@ from pykad.lb.pool import (
     Event,
     FileValue,
     Pool,
+    Remove,
     Start,
     Stop,
     Suspend,
@@ -584,6 +585,56 @@ def test_quorum_and_shutdown_mails_of_a_virtual_server() -> None:
         ),
         (f"{vs_subject} - DOWN", "=> Shutting down <="),
     ]
+
+
+def test_a_reload_that_removes_real_servers_mails_removing_without_omega() -> None:
+    """clear_diff_rs / clear_service_rs, not stopping: each alive real server that goes
+    is notified down and mailed ``=> Removing <=``, omega or not; the ones kept say
+    nothing (their new pool has them); the quorum, if it is lost, is notified."""
+    v = vs(
+        rs(1, weight=2, notify_down=SCRIPT_DOWN),
+        rs(2, weight=1),
+        rs(3),
+        quorum=2,
+        smtp_alert=True,
+        quorum_down=SCRIPT_DOWN,
+    )
+    pool = Pool(v, "[192.0.2.1]:tcp:80", alerts=Alerts("lb1"))
+    pool.handle(Start())
+    pool.handle(CheckerResult(0, 0, True, TCP_UP))
+    pool.handle(CheckerResult(2, 0, False, TCP_DOWN))  # not alive: no notifies when it goes
+    effects = pool.handle(Remove(frozenset({1})))
+    assert [type(e).__name__ for e in effects] == [
+        *("RunScript", "WriteFifo", "SendMail"),  # do_rs_notifies, then the mail
+        *("RunScript", "WriteFifo", "SendMail"),  # do_vs_notifies
+    ]
+    assert scripts(list(effects)) == [("/down", None), ("/down", None)]
+    assert lines(list(effects)) == (
+        b"RS [198.51.100.1]:tcp:80 [192.0.2.1]:tcp:80 DOWN\nVS [192.0.2.1]:tcp:80 DOWN\n"
+    )
+    assert mails(effects) == [
+        (f"{RS1} - DOWN", "=> Removing <="),
+        ("[lb1] Virtualserver [192.0.2.1]:tcp:80 - DOWN", "=> Lost quorum 2+0=2 <= 1 <="),
+    ]
+    assert in_pool(pool) == {} and not pool.active
+    # all kept: nothing at all
+    again = Pool(v, "[192.0.2.1]:tcp:80", alerts=Alerts("lb1"))
+    again.handle(Start())
+    assert again.handle(Remove(frozenset({0, 1, 2}))) == ()
+
+
+def test_a_reload_that_removes_the_virtual_server_mails_each_alive_real_server() -> None:
+    """clear_service_vs, not stopping: every real server goes (the mails as above), then
+    the quorum.  With lvs_flush_on_stop the service alone goes: update_vs_notifies still
+    weighs every real server alive, so nothing is notified."""
+    v = vs(rs(1), rs(2), smtp_alert=True)
+    gone = alerting(v).handle(Remove(None))
+    assert [body for _, body in mails(gone)] == ["=> Removing <="] * 2 + [
+        "=> Lost quorum 1+0=1 <= 0 <="
+    ]
+    for flush in LvsFlushOnStop:
+        flushed = alerting(v).handle(Remove(None, flush))
+        assert flushed == ()
 
 
 def test_each_checker_s_text_is_keepalived_s() -> None:

@@ -691,10 +691,16 @@ virtual_server {vip} 82 {{
 """
 
 
+RS1_BLOCK = MAIL_CONFIG[
+    MAIL_CONFIG.index("    real_server {rs1}") : MAIL_CONFIG.index("    real_server {rs2}")
+]
+
+
 def test_alert_mails_as_keepalived_sends_them(lab: Servers, tmp_path: Path) -> None:
     """The checkers' ``smtp_alert`` mails (a real server's checker texts, the virtual
-    server's quorum) are the ones keepalived 2.2.7 sends for the same config, each
-    daemon's to a mail server in this guest (``lab.smtp_sink``)."""
+    server's quorum, a real server a reload removes) are the ones keepalived 2.2.7 sends
+    for the same config, each daemon's to a mail server in this guest
+    (``lab.smtp_sink``)."""
     import json
 
     tests = Path(__file__).resolve().parents[2]
@@ -742,7 +748,15 @@ def test_alert_mails_as_keepalived_sends_them(lab: Servers, tmp_path: Path) -> N
                 # quorum up at start, MISC's first verdict, rs2 down, quorum lost
                 wait_for(f"{who}'s mails", lambda: len(sessions()) >= 4, 90)
                 time.sleep(3)  # anything more
+                # a reload takes rs1 (alive) away: "=> Removing <="
+                first = len(sessions())
+                without_rs1 = MAIL_CONFIG.replace(RS1_BLOCK, "")
+                conf.write_text(without_rs1.format(port=port, vip=VIP, **RS))
+                daemon.signal(signal.SIGHUP)
+                wait_for(f"{who}'s reload mail", lambda n=first: len(sessions()) > n, 30)
+                time.sleep(3)
             finally:
+                print(f"--- {who}'s log", daemon.text()[-3000:], sep="\n")
                 assert daemon.stop() == 0
         finally:
             sink.terminate()
@@ -753,6 +767,8 @@ def test_alert_mails_as_keepalived_sends_them(lab: Servers, tmp_path: Path) -> N
             body = sent.split("\r\n\r\n", 1)[1].split("\r\n")[0] if "\r\n\r\n" in sent else ""
             found.append((subject.group(1) if subject else "", body))
         mails[who] = sorted(found)
+    rs1 = f"[vm-test] Realserver [{RS['rs1']}]:tcp:8080 of virtual server [{VIP}]:tcp:82"
     rs2 = f"[vm-test] Realserver [{RS['rs2']}]:tcp:9999 of virtual server [{VIP}]:tcp:82"
     assert (f"{rs2} - DOWN", "=> TCP CHECK failed on service <=") in mails["keepalived"]
+    assert (f"{rs1} - DOWN", "=> Removing <=") in mails["keepalived"]
     assert mails["pykad"] == mails["keepalived"]
