@@ -101,13 +101,17 @@ class Context:
         message: str,
         severity: Severity = Severity.GENERAL_ERROR,
         location: Location | None = None,
+        *,
+        corrected: bool = False,
     ) -> None:
         """Report a post-parse finding, at the object it is about.
 
         keepalived prints these without a location; pykad names the line of the
         object being checked: ``location``, or else the current ``subject``.
+        ``corrected``: keepalived set the value right and goes on (see
+        :class:`~pykad.config.diagnostics.Diagnostic`).
         """
-        self.diagnostics.add(severity, message, location or self.subject)
+        self.diagnostics.add(severity, message, location or self.subject, corrected=corrected)
 
     def note(self, message: str) -> None:
         """keepalived only logs this (no effect on the verdict)."""

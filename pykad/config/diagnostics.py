@@ -61,6 +61,10 @@ class Diagnostic:
     severity: Severity
     message: str
     location: Location | None = None
+    corrected: bool = False
+    """keepalived set the value right itself and goes on (``reducing quorum to 1``):
+    an error for ``-t``, but the configuration runs as keepalived runs it, so a reload
+    is not refused for it."""
 
     def __str__(self) -> str:
         level = (
@@ -86,8 +90,15 @@ class Diagnostics:
     exit_override: int | None = None
     """keepalived gave up with this exit code whatever it had found (e.g. no net_namespace)."""
 
-    def add(self, severity: Severity, message: str, location: Location | None = None) -> None:
-        self.items.append(Diagnostic(severity, message, location))
+    def add(
+        self,
+        severity: Severity,
+        message: str,
+        location: Location | None = None,
+        *,
+        corrected: bool = False,
+    ) -> None:
+        self.items.append(Diagnostic(severity, message, location, corrected))
 
     @property
     def worst(self) -> Severity:

@@ -288,10 +288,11 @@ def load_config(
 ) -> object | None:
     """The checked config, or None (findings already logged) if it cannot run.
 
-    With ``reload``, a config with any error (not a warning, a deprecation or a
-    script security note) is refused: the running one is better than one that
-    drops what a typo broke.  ``sections``: only those are read (a child's own,
-    ``VRRP_SECTIONS`` or ``CHECKER_SECTIONS``; see ``pykad.config.load.load``).
+    With ``reload``, a config with any error (not a warning, a deprecation, a
+    script security note, or a value keepalived corrects itself) is refused: the
+    running one is better than one that drops what a typo broke.  ``sections``: only
+    those are read (a child's own, ``VRRP_SECTIONS`` or ``CHECKER_SECTIONS``; see
+    ``pykad.config.load.load``).
     ``retire``: what the last read kept is freed now (else by ``_retire_memo``)."""
     from pykad.config.diagnostics import Severity
 
@@ -302,7 +303,10 @@ def load_config(
         return None
     if reload and (
         loaded.diagnostics.include_error
-        or any(Severity.OK < d.severity <= Severity.GENERAL_ERROR for d in loaded.diagnostics.items)
+        or any(
+            Severity.OK < d.severity <= Severity.GENERAL_ERROR and not d.corrected
+            for d in loaded.diagnostics.items
+        )
     ):
         return None
     refusal = run_files.reload_refusal(opts, loaded.config.global_defs) if reload else None

@@ -177,3 +177,30 @@ def test_pykadctl_finds_a_namespaced_daemon_s_pid_file(monkeypatch: pytest.Monke
         "/tmp/x.pid",
         None,
     ]
+
+
+def test_a_reload_is_refused_for_an_error_but_not_for_a_value_keepalived_corrects(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """keepalived reduces a quorum above the real servers' weight, and sets the default
+    scheduler and forwarding method, and goes on: pykad's reload takes that config; a
+    line it cannot read still refuses the reload."""
+    from pykad.daemon import process
+
+    seen: list[process.Options] = []
+    monkeypatch.setattr(process, "run", lambda opts: seen.append(opts) or 0)
+    conf = tmp_path / "k.conf"
+    assert cli.main(["-f", str(conf), "-r", str(tmp_path / "r.pid")]) == 0
+    vs = """virtual_server 192.0.2.10 80 {
+    protocol TCP
+    quorum 5
+    real_server 198.51.100.1 80 {
+        TCP_CHECK {
+        }
+    }
+}
+"""
+    conf.write_text(vs)
+    assert process.load_config(seen[0], reload=True) is not None
+    conf.write_text(vs.replace("quorum 5", "quorum 5\n    no_such_keyword 1"))
+    assert process.load_config(seen[0], reload=True) is None

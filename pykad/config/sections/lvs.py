@@ -865,7 +865,8 @@ class Builder:
             vs.protocol = None
         if vs.scheduler is None:
             ctx.after_parse(
-                f"Virtual server {vs.format()}: no scheduler set, setting default 'wlc'"
+                f"Virtual server {vs.format()}: no scheduler set, setting default 'wlc'",
+                corrected=True,
             )
             vs.scheduler = Scheduler.WLC
         if "smtp_alert" not in f:
@@ -914,7 +915,8 @@ class Builder:
         if quorum > weight_sum:
             ctx.after_parse(
                 f"Warning - quorum {quorum} for {vs.format()} exceeds total weight of real "
-                f"servers {weight_sum}, reducing quorum to {weight_sum}"
+                f"servers {weight_sum}, reducing quorum to {weight_sum}",
+                corrected=True,
             )
             quorum = weight_sum
         hysteresis = f.get("hysteresis", 0)
@@ -922,7 +924,8 @@ class Builder:
             new = (quorum - 1) % 2**32
             ctx.after_parse(
                 f"Virtual server {vs.format()}: hysteresis {hysteresis} >= quorum {quorum}; "
-                f"setting hysteresis to {new}"
+                f"setting hysteresis to {new}",
+                corrected=True,
             )
             hysteresis = new
         f["quorum"], f["hysteresis"] = quorum, hysteresis
@@ -932,7 +935,8 @@ class Builder:
     def _vs_forwarding(self, vs: _Vs) -> Forwarding:
         if vs.forwarding is None:
             self.ctx.after_parse(
-                f"Virtual server {vs.format()}: no forwarding method set, setting default NAT"
+                f"Virtual server {vs.format()}: no forwarding method set, setting default NAT",
+                corrected=True,
             )
             vs.forwarding = Forwarding()
         return vs.forwarding
