@@ -28,6 +28,7 @@ from typing import cast
 import trio
 
 from pykad.bfd.events import BfdEvent
+from pykad.config.addresses import IPAddress
 from pykad.config.iproute import IpAddress
 from pykad.config.model import Config
 from pykad.config.sections._global_model import RxBufsPolicy
@@ -43,6 +44,7 @@ from pykad.daemon.sync_daemon import SyncDaemons
 from pykad.daemon.takeover import Fired, Takeover
 from pykad.daemon.tracking_sources import TrackingSources
 from pykad.drivers import fast, mailer
+from pykad.drivers.address_events import AddressDeletions
 from pykad.drivers.bfd_pipe import BfdEventReader
 from pykad.drivers.notify import Notifier
 from pykad.drivers.packet import PacketSender
@@ -211,6 +213,18 @@ class Instance:
             )
             self._encoded[key] = data
         return data
+
+
+def _holds(inst: Instance, ifindex: int, address: IPAddress) -> bool:
+    """Whether MASTER ``inst`` has ``address`` on ``ifindex`` as a tracked VIP or eVIP."""
+    if inst.router.state is not State.MASTER:
+        return False
+    conf = inst.conf
+    addresses = conf.virtual_ipaddresses + conf.virtual_ipaddresses_excluded
+    return any(
+        where == ifindex and a.address.ip == address and not a.no_track
+        for a, where in zip(addresses, inst.vip_interfaces, strict=True)
+    )
 
 
 def _interval_field(conf: VrrpInstance) -> int:
@@ -659,6 +673,9 @@ class VrrpService:
                 self._apply(inst, inst.router.start(now), now)
             if self.bfd_events is not None:
                 nursery.start_soon(self.bfd_events.run, self._bfd_event)
+            port = getattr(self.host.kernel, "port_id", None)  # a real netlink socket's
+            deletions = AddressDeletions(self._address_deleted, () if port is None else (port,))
+            nursery.start_soon(deletions.run)
             if self.sync_daemons is not None:
                 nursery.start_soon(self._run_sync_daemons, self.sync_daemons)
             send, receive = trio.open_memory_channel[StatusUpdate](1024)
@@ -925,6 +942,32 @@ class VrrpService:
                     state.upper(),
                 )
         self._apply_outcomes(self.tracker.update(obj, up), now)
+
+    def _address_deleted(self, ifindex: int, address: IPAddress) -> None:
+        """Someone deleted ``address`` from interface ``ifindex``: if it is a VIP or eVIP
+        a MASTER holds there (not ``no_track``), that master leaves with a priority-0
+        advert and its VIPs, with the masters of its sync group, and each takes over
+        again after its skew time (keepalived's ``address_is_ours`` and
+        ``set_vrrp_backup``).  A deletion on an interface that is down or gone is the
+        link's doing: tracking decides."""
+        inst = next((i for i in self.instances if _holds(i, ifindex, address)), None)
+        if inst is None:
+            return
+        name = next((i.name for i in self._interfaces.values() if i.index == ifindex), "")
+        try:
+            if not self.lookup(name).up:
+                return
+        except LookupError:
+            return
+        log.info("Netlink reflector reports IP %s removed from %s", address, name)
+        group = self.groups.get(inst.name)
+        members = [inst] if group is None else [self._by_name[m] for m in group.members]
+        leaving = [m for m in members if m.router.state is State.MASTER]
+        now = now_us()
+        for member in leaving:
+            self.fast.reclaim(member)
+        for member, effects in [(m, m.router.vip_deleted(now)) for m in leaving]:
+            self._apply(member, effects, now)
 
     def _apply_outcomes(self, changed: Sequence[Outcome], now: int) -> None:
         """Tell the routers what tracking now says (sync groups fault together)."""

@@ -90,6 +90,13 @@ class NetlinkSocket:
     def fileno(self) -> int:
         return self._sock.fileno()
 
+    @property
+    def port_id(self) -> int:
+        """The socket's netlink port: the ``nlmsg_pid`` of the notifications its
+        requests cause (keepalived tells its own changes from others' by it)."""
+        port: int = self._sock.getsockname()[0]
+        return port
+
     def close(self) -> None:
         self._sock.close()
 

@@ -38,6 +38,7 @@ class Event(enum.Enum):
     RECOVER_OWNER = "tracked objects recovered, address owner"
     SYNC_MASTER = "the sync group goes MASTER"
     SYNC_BACKUP = "the sync group goes BACKUP"
+    VIP_DELETED = "one of the master's addresses was deleted from the host"
 
 
 class Action(enum.Enum):
@@ -137,6 +138,17 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
         "keepalived vrrp_sync_backup",
     ),
     (S.FAULT, E.SHUTDOWN): Transition(S.INIT, (), "keepalived"),
+    (S.MASTER, E.VIP_DELETED): Transition(
+        S.BACKUP,
+        (
+            A.CANCEL_ADVER_TIMER,
+            A.SEND_ADVERT_PRIORITY_ZERO,
+            A.REMOVE_VIPS,
+            A.RESET_MASTER_INTERVAL,
+            A.START_SKEW_TIMER,
+        ),
+        "keepalived set_vrrp_backup (back to MASTER after the skew time, VIPs restored)",
+    ),
 }
 """Pairs not listed change nothing: the event does not apply in that state."""
 

@@ -311,6 +311,12 @@ class VrrpRouter:
         self.master_down_deadline = now
         return self.handle_timer(now)
 
+    def vip_deleted(self, now: int) -> list[Effect]:
+        """Someone deleted one of this MASTER's addresses from the host (keepalived's
+        netlink reflector): it leaves with a priority-0 advert and its VIPs, and comes
+        back after the skew time, its VIPs with it, unless a peer takes over first."""
+        return self._fire(Event.VIP_DELETED, now)
+
     def set_tracking(self, *, fault: bool, priority: int, now: int) -> list[Effect]:
         """The tracked objects now say ``fault`` and the effective ``priority``.
 

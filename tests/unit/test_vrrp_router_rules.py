@@ -191,6 +191,23 @@ def test_tracking_fault_and_recovery() -> None:
     assert r.next_deadline() == now + 3 + master_down_interval_us(3, 90, SECOND)
 
 
+def test_a_deleted_vip_sends_a_master_back_for_its_skew_time() -> None:
+    """keepalived set_vrrp_backup: priority 0, VIPs removed, BACKUP, and the
+    Master_Down_Timer set to the skew time (a quick way back to MASTER)."""
+    r = router(priority=100)
+    now = as_master(r)
+    effects = r.vip_deleted(now + 5)
+    assert effects[:2] == [SendAdvert(0), ChangeVips(add=False)]
+    assert isinstance(effects[2], StateChanged) and effects[2].new is State.BACKUP
+    assert r.adver_deadline is None
+    assert r.master_down_deadline == now + 5 + skew_time_us(3, 100, SECOND)
+    assert r.handle_timer(now + 5 + skew_time_us(3, 100, SECOND))[0] == SendAdvert(100)
+    assert r.state is State.MASTER
+    backup = router()
+    backup.start(0)
+    assert backup.vip_deleted(1) == [] and backup.state is State.BACKUP
+
+
 def test_a_new_priority_moves_a_backups_master_down_timer_by_its_skew() -> None:
     r = router(priority=100)
     r.start(0)
