@@ -39,7 +39,12 @@ def run_guest_module(name: str, tmp_path: Path, pytestconfig: pytest.Config) -> 
     assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", "0")
 
 
-def test_ipvs_socket_in_the_vm(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+def test_ipvs_socket_in_the_vm(
+    tmp_path: Path, pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The codec and socket against the kernel, and the guest harness itself: an outer
+    ``PYTEST_ADDOPTS`` must not reach the guest (it would fail on the option)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--no-such-option")
     run_guest_module("test_ipvs_socket.py", tmp_path, pytestconfig)
 
 

@@ -1,4 +1,7 @@
-"""Smoke tests of the IPVS VM lab: ipvsadm and NAT forwarding in the guest, and pytest there.
+"""Smoke test of the IPVS VM lab: ipvsadm and NAT forwarding in the guest.
+
+(pytest in the guest is checked by tests/vm/guest/test_ipvs_socket.py, run through
+the same harness by tests/vm/test_ipvs_kernel.py.)
 
 Guest topology of the NAT test (all inside one throw-away VM, in one boot):
 
@@ -14,13 +17,12 @@ from __future__ import annotations
 
 import re
 import secrets
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from lab.need import need_program
-from lab.vm import need_vm, run_in_vm, run_pytest_in_vm
+from lab.vm import need_vm, run_in_vm
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
 
@@ -139,49 +141,3 @@ def test_ipvs_nat_forwards_a_tcp_connection(tmp_path: Path) -> None:
     assert stats, out["stats"]
     assert int(stats[1]) == CONNECTIONS, out["stats"]  # Conns
     assert int(stats[2]) >= 2 * CONNECTIONS and int(stats[3]) >= 2 * CONNECTIONS  # In/OutPkts
-
-
-GUEST_TEST = """
-import os
-import shutil
-import sys
-from pathlib import Path
-
-
-def test_inside_the_vm():
-    import pykad
-    from lab.vm import in_vm
-
-    assert in_vm() and os.geteuid() == 0
-    assert Path("/proc/net/ip_vs").exists()
-    assert "site-packages" in pykad.__file__, pykad.__file__  # not the checkout's pykad/
-    assert "PYTEST_ADDOPTS" not in os.environ
-    assert shutil.which("python3") == str(Path(sys.executable).parent / "python3")
-    Path(os.environ["SMOKE_OUT"]).write_text(os.environ["SMOKE_TOKEN"])
-"""
-
-
-def test_run_pytest_in_vm(
-    tmp_path: Path, pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    need_vm()
-    monkeypatch.setenv("PYTEST_ADDOPTS", "--no-such-option")  # must not reach the guest
-    repo = pytestconfig.rootpath
-    token = secrets.token_hex(8)
-    (tmp_path / "test_guest.py").write_text(GUEST_TEST)
-    junit = tmp_path / "junit" / "guest.xml"
-    result = run_pytest_in_vm(
-        ["-c", str(repo / "pyproject.toml"), "--rootdir", str(repo), str(tmp_path), "-q"],
-        cwd=repo,
-        junit_xml=junit,
-        timeout=240,
-        rwdirs=[tmp_path],
-        env={"SMOKE_TOKEN": token, "SMOKE_OUT": str(tmp_path / "out")},
-    )
-    print(result.stdout, result.stderr, sep="\n--- stderr\n")
-    assert result.returncode == 0, result.stdout + result.stderr
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "0", "0")
-    assert suite.get("skipped") == "0"
-    assert (tmp_path / "out").read_text() == token

@@ -33,6 +33,29 @@ def a(text: str) -> bytes:
     return ip_address(text).packed
 
 
+def test_the_guest_runs_the_installed_pykad_as_root() -> None:
+    """The harness (``lab.vm.run_pytest_in_vm``): root in the VM, IPVS there, the
+    installed pykad (not the checkout's ``pykad/``), the venv's python3 first on PATH,
+    and the host's ``PYTEST_ADDOPTS`` (set by the caller) kept out."""
+    import importlib.metadata
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    import pykad
+    from lab.vm import in_vm
+
+    assert in_vm() and os.geteuid() == 0
+    assert Path("/proc/net/ip_vs").exists()
+    # an editable install (a developer's venv) is the checkout; else site-packages
+    url = importlib.metadata.distribution("pykad").read_text("direct_url.json") or ""
+    editable = '"editable": true' in url.replace("'", '"')
+    assert editable or "site-packages" in pykad.__file__, pykad.__file__
+    assert "PYTEST_ADDOPTS" not in os.environ
+    assert shutil.which("python3") == str(Path(sys.executable).parent / "python3")
+
+
 @pytest.fixture(params=["compiled", "pure"])
 def ipvs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[IpvsSocket]:
     """A socket with an empty table; "pure" forces the Python twin of the codec."""
