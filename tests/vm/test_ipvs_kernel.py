@@ -19,16 +19,18 @@ pytestmark = [pytest.mark.vm, pytest.mark.slow]
 GUEST = Path(__file__).with_name("guest")
 
 
-def run_guest_module(name: str, tmp_path: Path, pytestconfig: pytest.Config) -> None:
-    """Run tests/vm/guest/NAME in the VM; assert all its tests passed."""
+def run_guest_modules(names: list[str], tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    """Run tests/vm/guest/NAME for each of ``names`` in one VM boot; assert all their
+    tests passed (a boot and the guest's pytest start cost ~30 s each time)."""
     need_vm()
     repo = pytestconfig.rootpath
     junit = tmp_path / "junit.xml"
+    paths = [str(GUEST / name) for name in names]
     result = run_pytest_in_vm(
-        ["-c", str(repo / "pyproject.toml"), "--rootdir", str(repo), str(GUEST / name), "-q"],
+        ["-c", str(repo / "pyproject.toml"), "--rootdir", str(repo), *paths, "-q"],
         cwd=repo,
         junit_xml=junit,
-        timeout=600,
+        timeout=900,
         rwdirs=[tmp_path],
     )
     print(result.stdout, result.stderr, sep="\n--- stderr\n")
@@ -39,16 +41,15 @@ def run_guest_module(name: str, tmp_path: Path, pytestconfig: pytest.Config) -> 
     assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", "0")
 
 
-def test_ipvs_socket_in_the_vm(
+def test_the_guest_modules_in_the_vm(
     tmp_path: Path, pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The codec and socket against the kernel, and the guest harness itself: an outer
-    ``PYTEST_ADDOPTS`` must not reach the guest (it would fail on the option)."""
+    """In one boot: the IPVS codec and socket against the kernel, and the guest harness
+    itself (an outer ``PYTEST_ADDOPTS`` must not reach the guest: it would fail on the
+    option), test_ipvs_socket.py; the checker daemon (NAT and DR traffic, checkers,
+    quorum and sorry server, reload, restart over the table, a long TCP stream kept,
+    alert mails against keepalived's), test_check_daemon.py; ``pykadctl`` status /
+    drain / undrain of the checker child, test_control_ipvs.py."""
     monkeypatch.setenv("PYTEST_ADDOPTS", "--no-such-option")
-    run_guest_module("test_ipvs_socket.py", tmp_path, pytestconfig)
-
-
-def test_checker_daemon_in_the_vm(tmp_path: Path, pytestconfig: pytest.Config) -> None:
-    """NAT and DR traffic, checkers, quorum and sorry server, reload, restart over the
-    table, a long TCP stream kept: tests/vm/guest/test_check_daemon.py."""
-    run_guest_module("test_check_daemon.py", tmp_path, pytestconfig)
+    modules = ["test_ipvs_socket.py", "test_check_daemon.py", "test_control_ipvs.py"]
+    run_guest_modules(modules, tmp_path, pytestconfig)

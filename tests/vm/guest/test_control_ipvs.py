@@ -1,6 +1,7 @@
 """``pykadctl`` against the checker child inside the VM: real IPVS, real real servers.
 
-Run by tests/vm/test_control_vm.py in one boot (the host ignores this folder).
+Run by tests/vm/test_ipvs_kernel.py in one boot with the other guest modules (the host
+ignores this folder).
 Uses the topology and helpers of test_check_daemon.py (the same real servers);
 pykad runs as ``pykad -n -l -C`` with its own pid files, so its control
 directory is ``p.pykad`` next to them.  ``status`` shows the virtual and real
