@@ -500,12 +500,7 @@ class Pool:
         """ipwrapper.c ``clear_services`` / ``clear_service_vs`` with ``stopping``."""
         sorry = self._sorry
         if flush is None:
-            if sorry is not None and sorry.set:
-                if self._sorry_duplicates_rs:
-                    sorry.set = False
-                else:
-                    self._cmd(_Cmd.DEL, sorry, force=True)
-                sorry.alive = False
+            self._clear_sorry()
             for server in self._servers:  # clear_service_rs
                 if not server.set:
                     continue
@@ -533,13 +528,8 @@ class Pool:
         if gone and event.flush is not None:
             self._update_vs_notifies()
         else:
-            sorry = self._sorry
-            if gone and sorry is not None and sorry.set:
-                if self._sorry_duplicates_rs:
-                    sorry.set = False
-                else:
-                    self._cmd(_Cmd.DEL, sorry, force=True)
-                sorry.alive = False
+            if gone:
+                self._clear_sorry()
             for server in self._servers:  # clear_service_rs, not stopping
                 if not server.set or (event.kept is not None and server.index in event.kept):
                     continue
@@ -553,6 +543,16 @@ class Pool:
         self._kernel.clear()
         self._active = False
         self._stopped = True
+
+    def _clear_sorry(self) -> None:
+        """``clear_service_vs``: the sorry server out of IPVS (inhibited or not)."""
+        sorry = self._sorry
+        if sorry is not None and sorry.set:
+            if self._sorry_duplicates_rs:
+                sorry.set = False
+            else:
+                self._cmd(_Cmd.DEL, sorry, force=True)
+            sorry.alive = False
 
     def _update_vs_notifies(self) -> None:
         """ipwrapper.c ``update_vs_notifies``, not stopping: the quorum lost if the live
