@@ -20,6 +20,7 @@ import trio
 
 from pykad.config.addresses import IPAddress
 from pykad.kernel import rtnl
+from pykad.kernel.netlink import SO_RCVBUFFORCE
 
 __all__ = ["AddressDeletions"]
 
@@ -28,6 +29,8 @@ log = logging.getLogger("pykad.vrrp")
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
 RTM_DELADDR = 21
+RCVBUF = 4 << 20
+"""Room for the notifications of a start-up that adds thousands of VIPs at once."""
 
 
 class AddressDeletions:
@@ -38,10 +41,12 @@ class AddressDeletions:
     ) -> None:
         self.on_deleted = on_deleted
         self.own_ports = frozenset(own_ports)
-        self.overruns = 0
-        """Receive buffer overruns (ENOBUFS): deletions that may have been missed."""
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         try:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+            except PermissionError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
             sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
             sock.setblocking(False)
         except BaseException:
@@ -69,7 +74,6 @@ class AddressDeletions:
                     except BlockingIOError:
                         break
                     except OSError:  # ENOBUFS: the next changes still count
-                        self.overruns += 1
                         log.warning("Netlink: receive buffer overrun on the address monitor")
                         continue
                     self.handle(data)
