@@ -10,6 +10,7 @@ disappears from the last interface that had it.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 
@@ -17,12 +18,52 @@ import trio
 
 from pykad.config.addresses import IPAddress
 from pykad.kernel import rtnl
-from pykad.kernel.netlink import NetlinkBatchWriter
+from pykad.kernel.netlink import SO_RCVBUFFORCE, NetlinkBatchWriter
+
+log = logging.getLogger("pykad")
 
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
 RTM_NEWADDR = 20
 RTM_DELADDR = 21
+RCVBUF = 4 << 20
+"""Room for the notifications of a start-up that adds thousands of VIPs at once."""
+
+
+def open_ifaddr_socket() -> socket.socket:
+    """A non-blocking NETLINK_ROUTE socket joined to the IPv4 and IPv6 address groups,
+    with a large receive buffer (forced as root)."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    try:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+        except PermissionError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def follow(sock: socket.socket, handle: Callable[[bytes], None]) -> None:
+    """Hand every buffer ``sock`` receives to ``handle``, until cancelled (then the
+    socket is closed).  An overrun (ENOBUFS) is logged; the next changes still count."""
+    try:
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            while True:
+                try:
+                    data = sock.recv(1 << 16)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    log.warning("Netlink: receive buffer overrun on an address monitor")
+                    continue
+                handle(data)
+    finally:
+        sock.close()
 
 
 class AddressMonitor:
@@ -30,9 +71,7 @@ class AddressMonitor:
 
     def __init__(self, on_change: Callable[[IPAddress, bool], None]) -> None:
         self.on_change = on_change
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        self.sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
-        self.sock.setblocking(False)
+        self.sock = open_ifaddr_socket()
         self.keys: set[tuple[int, IPAddress]] = set()
         """(interface index, address) of every address on the host."""
         with NetlinkBatchWriter() as netlink:  # after joining: no change is missed
@@ -56,13 +95,4 @@ class AddressMonitor:
                 self.on_change(address, not before)
 
     async def run(self) -> None:
-        try:
-            while True:
-                await trio.lowlevel.wait_readable(self.sock)
-                try:
-                    data = self.sock.recv(1 << 16)
-                except BlockingIOError:
-                    continue
-                self.handle(data)
-        finally:
-            self.sock.close()
+        await follow(self.sock, self.handle)
