@@ -118,7 +118,7 @@ async def _serve(
     control_dir: str | None = None,
     release_ipvs: bool = True,
 ) -> int:
-    from pykad.daemon import control, status
+    from pykad.daemon import control, scheduling, status
     from pykad.daemon.actions import Actions
     from pykad.daemon.check_service import CheckService
     from pykad.daemon.process import Reloads, with_held_signals
@@ -159,6 +159,7 @@ async def _serve(
                 counters = _Counters()
                 handler = status.check_handler(service, counters.read, actions)
                 serving = control.start_trio(nursery, control_dir, "check", handler)
+                scheduling.apply(g.checker_process, "checker")
 
                 async def reload() -> None:
                     log.info("Reloading")

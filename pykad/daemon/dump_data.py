@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from pykad.config.scripts import Script
 from pykad.config.sections._global_model import (
     DEFAULT_DBUS_SERVICE_NAME,
+    RT_RLIMIT_DEFAULT_US,
     LvsFlushOnStop,
     RxBufsPolicy,
 )
@@ -91,11 +92,12 @@ def _fifo(label: str, fifo: NotifyFifo, ids: tuple[int, int]) -> list[str]:
 
 
 def _process(label: str, p: ProcessTuning) -> list[str]:
+    limit = p.rlimit_rttime_us
     return [
         f" {label} process priority = {p.priority}",
         f" {label} don't swap = {tf(p.no_swap)}",
         f" {label} realtime priority = {p.rt_priority}",
-        f" {label} realtime limit = {p.rlimit_rttime_us}",
+        f" {label} realtime limit = {RT_RLIMIT_DEFAULT_US if limit is None else limit}",
     ]
 
 

@@ -648,7 +648,7 @@ def start_vrrp(
 
 
 async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> int:
-    from pykad.daemon import control, status
+    from pykad.daemon import control, scheduling, status
     from pykad.daemon.actions import Actions
     from pykad.daemon.child import EXIT_FATAL
     from pykad.daemon.vrrp_service import VrrpService
@@ -689,6 +689,7 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
                 serving = control.start_trio(
                     nursery, run_dir(opts), "vrrp", status.vrrp_handler(service, started, actions)
                 )
+                scheduling.apply(config.global_defs.vrrp_process, "vrrp")
                 log.info("Startup complete")
                 reloads = Reloads(nursery, lambda: _reload_vrrp(service, opts, actions))
                 async for signum in with_held_signals(signals, DAEMON_SIGNALS):

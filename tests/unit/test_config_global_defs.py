@@ -108,7 +108,7 @@ def test_defaults_are_keepalived_s(tmp_path: Path) -> None:
         ip_address("ff02::12"),
     )
     assert (d.umask, d.child_wait_time_s, d.default_interface) == (0o177, 5, "eth0")
-    assert d.vrrp_process.rlimit_rttime_us == 10_000
+    assert d.vrrp_process.rlimit_rttime_us is None  # keepalived's 10 ms in dumps
     assert d.min_auto_priority_delay_us == 1_000_000
     assert d.dbus.service_name == "org.keepalived.Vrrp1"
     assert d.smtp.connect_timeout_us is None and d.router_id is None

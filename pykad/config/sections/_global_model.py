@@ -20,6 +20,11 @@ from pykad.config.scripts import Script
 
 TIMER_HZ = 1_000_000
 RT_RLIMIT_DEFAULT_US = 10_000
+"""keepalived's ``*_rlimit_rttime`` when none is set (what its dumps show)."""
+PYKAD_RT_RLIMIT_DEFAULT_US = 1_000_000
+"""What pykad applies when none is set: a Python child runs longer than 10 ms without
+a system call (a garbage collection, the set-up of a thousand instances), and the
+kernel would kill it for that."""
 DEFAULT_SMTP_PORT = 25
 DEFAULT_SMTP_CONNECTION_TIMEOUT_US = 30 * TIMER_HZ
 DEFAULT_MCAST_GROUP4 = IPv4Address("224.0.0.18")
@@ -95,7 +100,8 @@ class ProcessTuning:
     rt_priority: int = 0
     """SCHED_RR priority 1..99; 0: not real-time."""
     cpu_affinity: tuple[int, ...] = ()
-    rlimit_rttime_us: int = RT_RLIMIT_DEFAULT_US
+    rlimit_rttime_us: int | None = None
+    """None: not set (keepalived's 10 ms in dumps, ``PYKAD_RT_RLIMIT_DEFAULT_US`` applied)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
