@@ -49,7 +49,7 @@ DEFAULT_TIMEOUT = 300.0
 EXIT_TIMEOUT = 124
 EXIT_VM_FAILURE = 125
 
-GUEST_SKIPPED_PLUGINS = ("hypothesispytest", "benchmark")
+GUEST_SKIPPED_PLUGINS = ("hypothesispytest", "benchmark", "xdist", "xdist.looponfail")
 """Plugins :func:`run_pytest_in_vm` turns off by default: loading them costs ~15 s in
 the guest (``import pytest`` alone takes ~5.5 s there, half of it 9p reads).
 Hypothesis itself still works in a test without its plugin; pass
