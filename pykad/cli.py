@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             dont_fork=args.dont_fork,
             log_console=args.log_console,
             log_detail=args.log_detail,
+            address_monitoring=args.address_monitoring,
             no_syslog=args.no_syslog,
             dont_release_vrrp=args.dont_release_vrrp,
             dont_release_ipvs=args.dont_release_ipvs,
@@ -184,6 +185,12 @@ def _daemon_flags(parser: argparse.ArgumentParser) -> None:
     flag("-l", "--log-console", action="store_true", help="log to the console (stderr)")
     flag("-D", "--log-detail", action="store_true", help="detailed log messages")
     flag("-G", "--no-syslog", action="store_true", help="do not log to syslog")
+    flag(
+        "-a",
+        "--address-monitoring",
+        action="store_true",
+        help="log every address added to or removed from the host (the VRRP child)",
+    )
     flag("-V", "--dont-release-vrrp", action="store_true", help="keep VIPs and routes on stop")
     flag(
         "-X",

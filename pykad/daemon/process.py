@@ -76,6 +76,8 @@ class Options:
     dont_fork: bool = False
     log_console: bool = False
     log_detail: bool = False
+    address_monitoring: bool = False
+    """``-a``: the VRRP child logs every address change it reads."""
     no_syslog: bool = False
     log_facility: int = 3
     """syslog facility code (``-S``; LOG_DAEMON by default)."""
@@ -667,6 +669,7 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
             config,
             netlink,
             release_vips=not opts.dont_release_vrrp,
+            log_addresses=opts.address_monitoring,
             notifier=notifier,
             bfd_events=bfd_events,
             sync_daemons=_sync_daemons(config),

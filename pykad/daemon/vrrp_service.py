@@ -20,6 +20,7 @@ import dataclasses
 import ipaddress
 import logging
 import math
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -244,11 +245,16 @@ class VrrpService:
         *,
         interfaces: Callable[[str], Interface] | None = None,
         release_vips: bool = True,
+        log_addresses: bool = False,
         notifier: Notifier | None = None,
         bfd_events: int | None = None,
         sync_daemons: SyncDaemons | None = None,
     ) -> None:
         self.config = config
+        self.log_addresses = log_addresses
+        """``-a``: log every address change others make (and the host's at start)."""
+        self._ifnames: dict[int, str] = {}
+        """Interface names by index as last seen (a deleted one's addresses go first)."""
         self.sync_daemons = sync_daemons
         self._syncd_send, self._syncd_receive = trio.open_memory_channel[bool](math.inf)
         self.bfd_events = BfdEventReader(bfd_events) if bfd_events is not None else None
@@ -674,7 +680,11 @@ class VrrpService:
             if self.bfd_events is not None:
                 nursery.start_soon(self.bfd_events.run, self._bfd_event)
             port = getattr(self.host.kernel, "port_id", None)  # a real netlink socket's
-            deletions = AddressDeletions(self._address_deleted, () if port is None else (port,))
+            deletions = AddressDeletions(
+                self._address_deleted,
+                () if port is None else (port,),
+                self._address_changed if self.log_addresses else None,
+            )
             nursery.start_soon(deletions.run)
             if self.sync_daemons is not None:
                 nursery.start_soon(self._run_sync_daemons, self.sync_daemons)
@@ -943,6 +953,15 @@ class VrrpService:
                 )
         self._apply_outcomes(self.tracker.update(obj, up), now)
 
+    def _address_changed(self, ifindex: int, address: IPAddress, added: bool) -> None:
+        """keepalived's ``-a`` line for an address change (``netlink_if_address_filter``)."""
+        try:
+            self._ifnames[ifindex] = name = socket.if_indextoname(ifindex)
+        except OSError:  # gone: its addresses are reported before the link
+            name = self._ifnames.get(ifindex, str(ifindex))
+        where = "added to" if added else "removed from"
+        log.info("Netlink reflector reports IP %s %s %s", address, where, name)
+
     def _address_deleted(self, ifindex: int, address: IPAddress) -> None:
         """Someone deleted ``address`` from interface ``ifindex``: if it is a VIP or eVIP
         a MASTER holds there (not ``no_track``), that master leaves with a priority-0
@@ -959,7 +978,8 @@ class VrrpService:
                 return
         except LookupError:
             return
-        log.info("Netlink reflector reports IP %s removed from %s", address, name)
+        if not self.log_addresses:  # else logged already
+            log.info("Netlink reflector reports IP %s removed from %s", address, name)
         group = self.groups.get(inst.name)
         members = [inst] if group is None else [self._by_name[m] for m in group.members]
         leaving = [m for m in members if m.router.state is State.MASTER]

@@ -9,6 +9,11 @@ RTMGRP_IPV4_IFADDR and RTMGRP_IPV6_IFADDR (the socket and read loop of
 ``on_deleted(ifindex, address)``, except those caused by the daemon's own netlink
 sockets (their ``nlmsg_pid`` is the socket's port: keepalived skips its own command
 channel's the same way).  What a deletion means is the service's business.
+
+With ``report`` (keepalived's ``-a``), every address change others make is also
+handed to ``report(ifindex, address, added)``, and so is every address the host
+has when :meth:`AddressDeletions.run` starts (as added: keepalived logs its first
+dump the same way).
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 from pykad.config.addresses import IPAddress
-from pykad.drivers.address_monitor import RTM_DELADDR, follow, open_ifaddr_socket
+from pykad.drivers.address_monitor import RTM_DELADDR, RTM_NEWADDR, follow, open_ifaddr_socket
 from pykad.kernel import rtnl
+from pykad.kernel.netlink import NetlinkBatchWriter
 
 __all__ = ["RTM_DELADDR", "AddressDeletions"]
 
@@ -26,21 +32,34 @@ class AddressDeletions:
     """Calls ``on_deleted(ifindex, address)`` for each address others delete."""
 
     def __init__(
-        self, on_deleted: Callable[[int, IPAddress], None], own_ports: Collection[int] = ()
+        self,
+        on_deleted: Callable[[int, IPAddress], None],
+        own_ports: Collection[int] = (),
+        report: Callable[[int, IPAddress, bool], None] | None = None,
     ) -> None:
         self.on_deleted = on_deleted
         self.own_ports = frozenset(own_ports)
+        self.report = report
         self.sock = open_ifaddr_socket()
 
     def handle(self, buf: bytes) -> None:
         for msg in rtnl.iter_messages(buf):
-            if msg.type != RTM_DELADDR or msg.pid in self.own_ports:
+            if msg.type not in (RTM_NEWADDR, RTM_DELADDR) or msg.pid in self.own_ports:
+                continue
+            if msg.type == RTM_NEWADDR and self.report is None:
                 continue
             try:
                 entry = rtnl.parse_address(msg.payload)
             except ValueError:  # no address attribute: nothing to match
                 continue
-            self.on_deleted(entry.ifindex, entry.address.ip)
+            if self.report is not None:
+                self.report(entry.ifindex, entry.address.ip, msg.type == RTM_NEWADDR)
+            if msg.type == RTM_DELADDR:
+                self.on_deleted(entry.ifindex, entry.address.ip)
 
     async def run(self) -> None:
+        if self.report is not None:  # after joining the groups: no change is missed
+            with NetlinkBatchWriter() as netlink:
+                for entry in netlink.entries():
+                    self.report(entry.ifindex, entry.address.ip, True)
         await follow(self.sock, self.handle)

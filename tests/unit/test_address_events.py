@@ -1,4 +1,4 @@
-"""pykad.drivers.address_events: which RTM_DELADDR notifications reach the service."""
+"""pykad.drivers.address_events: which address notifications reach the service."""
 
 from __future__ import annotations
 
@@ -32,3 +32,25 @@ def test_deletions_by_others_are_handed_on_and_our_own_are_not() -> None:
     finally:
         monitor.sock.close()
     assert seen == [(2, IPv4Address("192.0.2.10")), (3, IPv6Address("2001:db8::10"))]
+
+
+def test_with_a_report_every_change_by_others_is_reported_too() -> None:
+    """``-a``: additions and deletions alike, in order, and still not our own."""
+    deleted: list[tuple[int, object]] = []
+    reported: list[tuple[int, object, bool]] = []
+    monitor = AddressDeletions(
+        lambda i, a: deleted.append((i, a)),
+        own_ports=(4242,),
+        report=lambda i, a, added: reported.append((i, a, added)),
+    )
+    try:
+        monitor.handle(
+            message(RTM_NEWADDR, 0, 2, socket.AF_INET, bytes((198, 51, 100, 7)))
+            + message(RTM_NEWADDR, 4242, 2, socket.AF_INET, bytes((192, 0, 2, 10)))  # ours
+            + message(RTM_DELADDR, 0, 2, socket.AF_INET, bytes((198, 51, 100, 7)))
+        )
+    finally:
+        monitor.sock.close()
+    address = IPv4Address("198.51.100.7")
+    assert reported == [(2, address, True), (2, address, False)]
+    assert deleted == [(2, address)]
