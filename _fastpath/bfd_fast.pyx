@@ -306,6 +306,7 @@ cdef class BfdLoop:
     cdef public uint64_t absorbed
     cdef public uint64_t send_errors
     cdef public uint64_t wakeups
+    cdef public int64_t late_us  # the latest a packet went out after its time (the caller resets it)
 
     def __cinit__(self):
         self._epfd = -1
@@ -894,6 +895,8 @@ cdef class BfdLoop:
                 nexp += 1
                 continue
             if s.tx_at <= now + s.slack:
+                if now - s.tx_at > self.late_us:
+                    self.late_us = now - s.tx_at
                 self._out[nout].fd = s.tx_fd
                 self._out[nout].seq = nout
                 self._out[nout].slot = si

@@ -248,8 +248,15 @@ def _serve(
             server.serve_ready()
 
     scheduling.apply(config.global_defs.bfd_process, "bfd")
+    auto = scheduling.auto_priority(config.global_defs, config.global_defs.bfd_process, "bfd")
     try:
-        service.run(lambda: bool(stop), wake.fileno(), on_wake=on_wake, reloads=reloads.take)
+        service.run(
+            lambda: bool(stop),
+            wake.fileno(),
+            on_wake=on_wake,
+            reloads=reloads.take,
+            on_late=None if auto is None else auto.late,
+        )
     finally:
         if server is not None:
             server.close()

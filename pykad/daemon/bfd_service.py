@@ -181,13 +181,16 @@ class BfdService:
         *,
         on_wake: Callable[[], None] | None = None,
         reloads: Callable[[], BfdConfig | None] | None = None,
+        on_late: Callable[[int], None] | None = None,
     ) -> None:
         """Serve until ``stopping()`` says so (checked whenever ``wake_fd`` is readable).
 
         ``on_wake`` runs after every return of the loop's wait (the control socket,
         whose fd is part of ``wake_fd``): it must not block.  ``reloads`` gives a new
         configuration to apply (:meth:`reload`) when one is ready, else None; it is
-        asked before every wait."""
+        asked before every wait.  ``on_late`` is told after each wait how late its
+        timers ran, when they did: the loop's packets (its ``late_us``, then reset)
+        and the sessions Python times."""
         freeze_long_lived()  # no full collector pass over the sessions while they run
         self._wake_fd = wake_fd
         self._new_loop()
@@ -208,6 +211,11 @@ class BfdService:
             received, expired = loop.wait(IDLE_WAKE_US + now_us() if deadline is None else deadline)
             if on_wake is not None:
                 on_wake()
+            if on_late is not None:
+                late = max(loop.late_us, 0 if deadline is None else now_us() - deadline)
+                if late > 0:
+                    on_late(late)
+                    loop.late_us = 0
             for data, source, destination, ttl, multihop in received:
                 self._received(data, source, destination, ttl, multihop)
             for discr, tx_at, detect_at, sent, absorbed in expired:

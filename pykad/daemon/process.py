@@ -693,6 +693,10 @@ async def _serve_vrrp(opts: Options, config: Config, bfd_events: int | None) -> 
                     nursery, run_dir(opts), "vrrp", status.vrrp_handler(service, started, actions)
                 )
                 scheduling.apply(config.global_defs.vrrp_process, "vrrp")
+                gd = config.global_defs
+                auto = scheduling.auto_priority(gd, gd.vrrp_process, "vrrp")
+                if auto is not None:
+                    service.timers.late = (auto.min_delay_us, auto.late)
                 log.info("Startup complete")
                 reloads = Reloads(nursery, lambda: _reload_vrrp(service, opts, actions))
                 async for signum in with_held_signals(signals, DAEMON_SIGNALS):

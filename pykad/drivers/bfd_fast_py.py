@@ -152,6 +152,8 @@ class BfdLoop:
         self.absorbed = 0
         self.send_errors = 0
         self.wakeups = 0
+        self.late_us = 0
+        """The latest a packet went out after its time (the caller resets it)."""
 
     # -- the generator (xorshift64*) ------------------------------------------------------
 
@@ -309,6 +311,7 @@ class BfdLoop:
                 expired.append(slot.discr)
                 continue
             if slot.tx_at <= now + slack_us(slot.interval):
+                self.late_us = max(self.late_us, now - slot.tx_at)
                 try:
                     slot.sock.sendto(slot.tx, socket.MSG_DONTWAIT, slot.dest)
                     slot.sent += 1

@@ -103,6 +103,9 @@ class TimerLoop(Generic[K]):
         self._serial = 0
         self._fd = TimerFd()
         self.fired = 0
+        self.late: tuple[int, Callable[[int], None]] | None = None
+        """(threshold, callback): ``callback(late_us)`` when a wake-up finds its first
+        deadline more than the threshold past (``max_auto_priority``)."""
 
     def schedule(self, key: K, deadline_us: int | None) -> None:
         """Set (or with None, cancel) the deadline of ``key``."""
@@ -143,6 +146,10 @@ class TimerLoop(Generic[K]):
                 self._fd.consume()
                 self._fd.armed_us = None
                 now = now_us()
+                if self.late is not None and self._heap:
+                    threshold, callback = self.late
+                    if now - self._heap[0][0] > threshold:
+                        callback(now - self._heap[0][0])
                 for key in self._pop_due(now):
                     self.fired += 1
                     fire(key, now)

@@ -3,12 +3,15 @@
 The same ``global_defs`` for both daemons: the VRRP child real-time (SCHED_RR with
 SCHED_RESET_ON_FORK, RLIMIT_RTTIME soft half of ``vrrp_rlimit_rttime``, hard all
 of it), locked in memory and bound to one CPU; the BFD child with a nice value and
-bound to one CPU.  What each child runs with is read from the kernel.
+bound to one CPU.  What each child runs with is read from the kernel.  And
+``max_auto_priority``: a child whose timers ran late goes real-time.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import time
 
 import pytest
 
@@ -67,4 +70,34 @@ def test_children_run_with_the_configured_scheduling(
     assert os.sched_getscheduler(bfd) == os.SCHED_OTHER
     assert os.sched_getaffinity(bfd) == {CPU}
     assert locked_kib(bfd) == 0
+    assert d.stop() == 0
+
+
+@pytest.mark.parametrize("program", [KEEPALIVED, PYKAD])
+def test_a_child_whose_timers_run_late_goes_real_time(
+    netns_lab: Topology, keepalived_lab: KeepalivedLab, program: str
+) -> None:
+    """``max_auto_priority``: a child stopped for 2.5 s (SIGSTOP) finds its timers late
+    by more than ``min_auto_priority_delay`` (1 s by default: keepalived counts from
+    its first timer due, at most an advert interval after the stop), says so and goes
+    SCHED_RR at priority 1; the VRRP and BFD children alike."""
+    netns_lab.lan({n: f"{a}/24" for n, a in ADDRESS.items()})
+    config = (
+        "global_defs {\n    max_auto_priority 3\n}\n"
+        + bfd_to("B", "A", 100)
+        + vrrp_instance_config(priority=100)
+    )
+    d = keepalived_lab.start((netns_lab, "A"), config, name="A", program=(program,))
+    d.wait_for_state("VI_1", "MASTER", timeout=10)
+    for child in ("vrrp", "bfd"):
+        pid = d.child_pids()[child]
+        assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+        mark = d.log_mark()
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(2.5)
+        os.kill(pid, signal.SIGCONT)
+        d.wait_for_log(r"A thread timer expired [12]\.\d{6} seconds ago", timeout=5, since=mark)
+        d.wait_for_log(r"Set realtime priority 1\b", timeout=5, since=mark)
+        assert os.sched_getscheduler(pid) & ~os.SCHED_RESET_ON_FORK == os.SCHED_RR
+        assert os.sched_getparam(pid).sched_priority == 1
     assert d.stop() == 0

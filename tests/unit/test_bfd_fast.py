@@ -473,6 +473,26 @@ def test_the_packets_on_the_wire_respect_the_jitter_window(
     assert loop.sent == len(packets) and loop.send_errors == 0
 
 
+def test_the_loop_keeps_how_late_its_latest_packet_went_out(
+    impl: ModuleType, loop: Any, net: Net
+) -> None:
+    """``late_us``: the most a packet went out after its time, until the caller resets
+    it (what ``max_auto_priority`` watches); a packet sent early within its slack is not
+    late."""
+    t0 = 10**12
+    with fake_clock(impl, t0) as set_clock:
+        arm(impl, loop, net, 1, tx_at=t0 + 500)  # within the slack: early, not late
+        arm(impl, loop, net, 2, tx_at=t0 - 250_000)
+        arm(impl, loop, net, 3, tx_at=t0 - 40_000)
+        assert loop.late_us == 0
+        assert loop.wait(t0) == ([], []) and loop.sent == 3
+        assert loop.late_us == 250_000
+        loop.late_us = 0
+        set_clock(t0 + 2 * INTERVAL)
+        loop.wait(t0 + 2 * INTERVAL)
+        assert 0 < loop.late_us <= 2 * INTERVAL
+
+
 def test_sends_that_are_nearly_due_go_in_the_same_round(
     impl: ModuleType, loop: Any, net: Net
 ) -> None:
