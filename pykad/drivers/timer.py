@@ -148,8 +148,9 @@ class TimerLoop(Generic[K]):
                 now = now_us()
                 if self.late is not None and self._heap:
                     threshold, callback = self.late
-                    if now - self._heap[0][0] > threshold:
-                        callback(now - self._heap[0][0])
+                    first, _, key = self._heap[0]  # skipped if stale (cancelled since)
+                    if now - first > threshold and self._deadline.get(key) == first:
+                        callback(now - first)
                 for key in self._pop_due(now):
                     self.fired += 1
                     fire(key, now)
