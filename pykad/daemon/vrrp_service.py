@@ -255,6 +255,10 @@ class VrrpService:
         """``-a``: log every address change others make (and the host's at start)."""
         self._ifnames: dict[int, str] = {}
         """Interface names by index as last seen (a deleted one's addresses go first)."""
+        self._links: set[int] = set()
+        """The host's interfaces (indexes), for keepalived's "Interface X added" lines."""
+        self._own_links: set[int] = set()
+        """Those of them the service made (VMACs): not logged."""
         self.sync_daemons = sync_daemons
         self._syncd_send, self._syncd_receive = trio.open_memory_channel[bool](math.inf)
         self.bfd_events = BfdEventReader(bfd_events) if bfd_events is not None else None
@@ -536,6 +540,9 @@ class VrrpService:
         for inst in self.instances:  # ready before the first takeover, not made during it
             self._prepare(inst)
         self._size_rx_buffers()
+        self._links = {index for index, _ in socket.if_nameindex()}
+        self._own_links = {i.interface.index for i in self.instances if i.conf.vmac is not None}
+        self._own_links |= {vmac.index for vmac in self._vip_vmacs.values()}
         self.sources = TrackingSources(
             self.config, self.tracks, self._link_up, on_link_event=self._link_event
         )
@@ -571,7 +578,19 @@ class VrrpService:
     # --- interfaces that go away and come back --------------------------------------
 
     def _link_event(self, event: LinkEvent) -> None:
-        """An interface we use was re-created (a new ifindex): move onto it (keepalived does)."""
+        """keepalived's line for an interface that comes or goes; and an interface we use
+        that was re-created (a new ifindex): move onto it (keepalived does)."""
+        if event.deleted and event.ifindex in self._links:
+            self._links.discard(event.ifindex)
+            if event.ifindex not in self._own_links:
+                log.info("Interface %s deleted", event.name)
+        elif not event.deleted and event.ifindex not in self._links:
+            self._links.add(event.ifindex)
+            made = (*self._interfaces.values(), *self._vip_vmacs.values())
+            if any(i.index == event.ifindex for i in made):
+                self._own_links.add(event.ifindex)  # a VMAC of ours: keepalived says nothing
+            else:
+                log.info("Interface %s added", event.name)
         old = self._interfaces.get(event.name)
         if event.deleted or old is None or old.index == event.ifindex:
             return
@@ -579,7 +598,6 @@ class VrrpService:
             new = self.lookup(event.name)
         except LookupError:
             return
-        log.info("Interface %s added (index %d, was %d)", event.name, new.index, old.index)
         self._replace_interface(old, dataclasses.replace(new, ipv4=new.ipv4 or old.ipv4))
         for inst in self.instances:  # their VMACs went with the old base: make them again
             if inst.conf.vmac is not None and inst.conf.interface == event.name:
