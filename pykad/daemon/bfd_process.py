@@ -31,7 +31,6 @@ ready (never blocking) after each wake-up (``BfdService.run``'s ``on_wake``).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import logging.handlers
 import os
@@ -43,7 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
 from pykad.config.model import Config
-from pykad.daemon.child import PR_SET_PDEATHSIG, fork_child
+from pykad.daemon.child import die_with_parent, fork_child
 
 if TYPE_CHECKING:
     from pykad.config.sections.bfd import BfdConfig
@@ -153,7 +152,14 @@ class _Reloads:
         log.info("Reloading")
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         self._listener.stop()  # no thread may hold a lock across the fork
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as e:
+            self._listener.start()
+            os.close(read_end)
+            os.close(write_end)
+            log.error("Reload refused: cannot start the configuration reader: %s", e)
+            return
         if pid == 0:
             os.close(read_end)
             _reader(self._read, write_end, self._listener)
@@ -190,7 +196,7 @@ def _reader(
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        die_with_parent(signal.SIGKILL)
         listener.start()
         config = read()
         payload = memoryview(pickle.dumps(None if config is None else config.bfd))

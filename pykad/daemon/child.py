@@ -110,6 +110,11 @@ def child_died_lines(title: str, pid: int) -> list[str]:
     ]
 
 
+def die_with_parent(signum: int) -> None:
+    """This process gets ``signum`` when its parent dies (``PR_SET_PDEATHSIG``)."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signum)
+
+
 def set_syslog_ident(listener: logging.handlers.QueueListener, program: str) -> None:
     """Name this process in syslog as keepalived names its own (``Keepalived_vrrp[pid]``)."""
     for handler in listener.handlers:
@@ -150,7 +155,7 @@ def fork_child(
         unblock_signals()
         for fd in child_closes:
             os.close(fd)
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        die_with_parent(signal.SIGTERM)
         if os.getppid() != parent:
             code = EXIT_OK  # the parent is gone already
         elif not claim_pid_file(pid_file):

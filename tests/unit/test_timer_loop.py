@@ -25,11 +25,16 @@ def run_until_fired(loop: TimerLoop[str], count: int) -> list[str]:
     return fired
 
 
-def test_a_wake_up_past_the_threshold_is_told_how_late() -> None:
+def watched() -> tuple[TimerLoop[str], list[int], int]:
+    """A loop telling wake-ups more than 1 s late into a list; the time now."""
     told: list[int] = []
     loop: TimerLoop[str] = TimerLoop()
     loop.late = (1_000_000, told.append)
-    start = now_us()
+    return loop, told, now_us()
+
+
+def test_a_wake_up_past_the_threshold_is_told_how_late() -> None:
+    loop, told, start = watched()
     loop.schedule("late", start - 2_000_000)
     loop.schedule("next", start + 1_000)
     assert run_until_fired(loop, 2) == ["late", "next"]
@@ -37,10 +42,7 @@ def test_a_wake_up_past_the_threshold_is_told_how_late() -> None:
 
 
 def test_a_cancelled_deadline_is_not_taken_for_a_late_one() -> None:
-    told: list[int] = []
-    loop: TimerLoop[str] = TimerLoop()
-    loop.late = (1_000_000, told.append)
-    start = now_us()
+    loop, told, start = watched()
     loop.schedule("gone", start - 5_000_000)
     loop.schedule("gone", None)  # its heap entry stays, stale
     loop.schedule("due", start + 1_000)
