@@ -11,7 +11,9 @@ fails.
 
 from __future__ import annotations
 
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,17 @@ KEEPALIVED_BFD = {"vrrp", "bfd"}
 """``-P``: keepalived 2.2.7 runs BFD only along with VRRP or the checkers."""
 
 
+OVERDUE = re.compile(r"\(BFD1\) Expired after \d+ ms \((\d+) usec overdue\)")
+
+
+def keepalived_timer_bug(log: str) -> bool:
+    """keepalived 2.2.7's timer underflow: as the poll sequence moves its session to
+    10 ms timers, the session "expires" some 2**32 usec overdue and goes Down, then
+    discards the peer's packets (seen once in several runs at 10 ms with bfdd:
+    "Expired after 0 ms (4294937325 usec overdue)")."""
+    return any(int(n) >= 2**31 for n in OVERDUE.findall(log))
+
+
 def _start_peer(lab: BfdPeersLab, kind: str, topo: Topology, peer: BfdPeer) -> BfdDaemon:
     if kind == "bfdd":
         return lab.bfdd((topo, "B"), peer)
@@ -67,17 +80,27 @@ def test_keepalived_session_with_peer(
     assert daemon.sessions() == {KEEPALIVED: "Down"}
 
     config = keepalived_bfd_instance("BFD1", peer.mirror())
-    k = keepalived_lab.start((netns_lab, "A"), config, name="A", subsystems=KEEPALIVED_BFD)
-    # Slow start: both sides send once a second until Up.
-    daemon.wait_for_state(KEEPALIVED, "Up", timeout=5)
-    k.wait_for_log(UP, timeout=5)
-    # Then a poll sequence moves both to the configured timers.
     detect = 3 * interval_ms
-    wait_for(
-        lambda: negotiated_timers(daemon, KEEPALIVED) == (interval_ms, detect),
-        timeout=3,
-        message=lambda: f"{interval_ms} ms timers, have {negotiated_timers(daemon, KEEPALIVED)}",
-    )
+    for name in ("A", "A-again"):
+        k = keepalived_lab.start((netns_lab, "A"), config, name=name, subsystems=KEEPALIVED_BFD)
+        # Slow start: both sides send once a second until Up.
+        daemon.wait_for_state(KEEPALIVED, "Up", timeout=5)
+        k.wait_for_log(UP, timeout=5)
+        # Then a poll sequence moves both to the configured timers.
+        wait_for(
+            lambda: negotiated_timers(daemon, KEEPALIVED) == (interval_ms, detect),
+            timeout=3,
+            message=lambda: (
+                f"{interval_ms} ms timers, have {negotiated_timers(daemon, KEEPALIVED)}"
+            ),
+        )
+        time.sleep(0.2)
+        if not keepalived_timer_bug(k.log_text()):
+            break
+        # The reference's own bug, not this test's subject: once more from a fresh start.
+        k.stop()
+        daemon.wait_for_state(KEEPALIVED, "Down", timeout=5)
+    assert not keepalived_timer_bug(k.log_text()), "keepalived's timer bug, twice in a row"
 
     # B stops hearing A: B's Detection Time expires and B tells A.
     mark = k.log_mark()
